@@ -1,0 +1,347 @@
+//! One connection: socket ⇄ `Session`, message content → `maildir`.
+//!
+//! The driver reads into a fixed buffer, feeds the session, queues its
+//! replies and sends them when the session needs more input (so a
+//! pipelined group gets its replies in one write, RFC 2920 §3), and
+//! carries out the session's storage requests. Time lives here: idle
+//! time-outs and the shutdown grace period.
+
+use crate::config::Config;
+use crate::maildir::{Delivery, Spool, StoreError};
+use crate::smtp::trace::{self, Trace};
+use crate::smtp::{Abort, Output, Session, TempFailure};
+use crate::{date, debug, info, log, sys, warn};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Replies are sent once this much is queued, even mid-group.
+const REPLY_FLUSH_BYTES: usize = 4096;
+
+/// What every session shares.
+pub struct Shared {
+    pub cfg: Config,
+    pub spool: Spool,
+    /// Set on SIGTERM/SIGINT.
+    pub stopping: AtomicBool,
+    /// Read end of a pipe whose write end is closed on shutdown: it turns
+    /// readable in every session's `poll` at once.
+    pub stop_pipe: OwnedFd,
+}
+
+/// A message being received, with what its log line needs.
+struct Incoming<'s> {
+    delivery: Option<Delivery<'s>>,
+    id: String,
+    sender: String,
+    recipients: Vec<String>,
+    files: Vec<String>,
+}
+
+struct Conn<'a> {
+    shared: &'a Shared,
+    sock: OwnedFd,
+    peer: SocketAddr,
+    sid: &'a str,
+    out: Vec<u8>,
+    /// When shutdown was noticed during DATA: the message must be done by then.
+    grace_deadline: Option<Instant>,
+    messages: u32,
+}
+
+/// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
+pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
+    let started = Instant::now();
+    // A send may block only as long as a read may wait.
+    if let Err(e) = sys::set_send_timeout(&sock, Duration::from_secs(shared.cfg.idle_timeout_secs))
+    {
+        warn!("{sid} cannot set send timeout: {e}");
+    }
+    let mut conn = Conn {
+        shared,
+        sock,
+        peer,
+        sid,
+        out: Vec::with_capacity(512),
+        grace_deadline: None,
+        messages: 0,
+    };
+    debug!("{sid} connect from {}", client(peer));
+    let end = conn.run();
+    info!(
+        "{sid} disconnect from {} messages={} duration={:.3}s end={end}",
+        client(peer),
+        conn.messages,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// `[ip]:port`, v4-mapped addresses shown as IPv4.
+pub fn client(peer: SocketAddr) -> String {
+    format!(
+        "[{}]:{}",
+        trace::ip_literal(peer.ip()).trim_start_matches("IPv6:"),
+        peer.port()
+    )
+}
+
+/// Local storage trouble is always temporary for the sender.
+fn failure(e: &StoreError) -> TempFailure {
+    if e.is_no_space() {
+        TempFailure::NoSpace
+    } else {
+        TempFailure::Local
+    }
+}
+
+impl<'a> Conn<'a> {
+    /// Runs the dialog; returns how it ended, for the log.
+    fn run(&mut self) -> &'static str {
+        let shared: &'a Shared = self.shared;
+        let mut session = Session::new(&shared.cfg);
+        let mut buf = vec![0u8; shared.cfg.io_buffer_bytes.max(1)];
+        let (mut start, mut end) = (0usize, 0usize);
+        let mut msg: Option<Incoming<'a>> = None;
+        loop {
+            let (used, output) = session.advance(&buf[start..end]);
+            start += used;
+            match output {
+                Output::Reply(r) => {
+                    debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
+                    if let Some(m) = msg.take_if(|_| !session.in_message()) {
+                        self.log_message(&m, &r);
+                    } else if r.is_error() && !r.closes() {
+                        info!(
+                            "{} refused: {} (command: {})",
+                            self.sid,
+                            r.text(),
+                            log::sanitize(session.last_command(), 200)
+                        );
+                    }
+                    self.out.extend_from_slice(r.as_bytes());
+                    if r.closes() {
+                        self.flush();
+                        return if r.code() == 221 { "quit" } else { "closed" };
+                    }
+                    if self.out.len() >= REPLY_FLUSH_BYTES && !self.flush() {
+                        return "send failed";
+                    }
+                }
+                Output::NeedInput => {
+                    if !self.flush() {
+                        return "send failed";
+                    }
+                    match self.read(&mut buf, session.in_message()) {
+                        Ok(0) => return "peer closed",
+                        Ok(n) => (start, end) = (0, n),
+                        Err(why) => {
+                            // Dropping the message's delivery removes its tmp files.
+                            let r = session.abort(why);
+                            if let Some(m) = msg.take() {
+                                self.log_message(&m, &r);
+                            }
+                            self.out.extend_from_slice(r.as_bytes());
+                            self.flush();
+                            return if why == Abort::Timeout {
+                                "timeout"
+                            } else {
+                                "shutdown"
+                            };
+                        }
+                    }
+                }
+                Output::StartMessage => match self.start_message(&session) {
+                    Ok(m) => {
+                        msg = Some(m);
+                        session.message_started(Ok(()));
+                    }
+                    Err(f) => session.message_started(Err(f)),
+                },
+                Output::Body(bytes) => {
+                    let failed = match msg.as_mut().and_then(|m| m.delivery.as_mut()) {
+                        Some(d) => d.write_all(bytes).err(),
+                        None => None,
+                    };
+                    if let Some(e) = failed {
+                        warn!("{} storage error: {e}", self.sid);
+                        if let Some(m) = msg.as_mut() {
+                            m.delivery = None; // rolls back
+                        }
+                        session.message_failed(failure(&e));
+                    }
+                }
+                Output::DropMessage => {
+                    if let Some(m) = msg.as_mut() {
+                        m.delivery = None;
+                    }
+                }
+                Output::EndMessage => {
+                    let result = match msg.as_mut().and_then(|m| m.delivery.take().map(|d| (m, d)))
+                    {
+                        Some((m, d)) => match d.commit() {
+                            Ok(files) => {
+                                m.files = files;
+                                self.messages += 1;
+                                Ok(m.id.clone())
+                            }
+                            Err(e) => {
+                                warn!("{} storage error: {e}", self.sid);
+                                Err(failure(&e))
+                            }
+                        },
+                        None => Err(TempFailure::Local),
+                    };
+                    match &result {
+                        Ok(id) => session.message_done(Ok(id)),
+                        Err(f) => session.message_done(Err(*f)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the tmp files and writes each copy's trace headers.
+    fn start_message(&self, session: &Session) -> Result<Incoming<'a>, TempFailure> {
+        let shared: &'a Shared = self.shared;
+        let env = session.envelope().ok_or(TempFailure::Local)?;
+        let (helo, extended) = session.helo().unwrap_or((b"", false));
+        let id = format!("{}.{}", self.sid, self.messages + 1);
+        let copies = env.deliveries();
+        let mailboxes: Vec<&str> = copies.iter().map(|r| r.mailbox.as_str()).collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let date = date::rfc5322(now);
+        let t = Trace {
+            helo,
+            extended,
+            client_ip: self.peer.ip(),
+            hostname: &shared.cfg.hostname,
+            session_id: self.sid,
+            date: &date,
+        };
+        let mut delivery = shared.spool.begin(&mailboxes).map_err(|e| {
+            warn!("{} storage error: {e}", self.sid);
+            failure(&e)
+        })?;
+        for (i, rcpt) in copies.iter().enumerate() {
+            delivery
+                .write_to(i, trace::headers(&t, env, rcpt).as_bytes())
+                .map_err(|e| {
+                    warn!("{} storage error: {e}", self.sid);
+                    failure(&e)
+                })?;
+        }
+        Ok(Incoming {
+            delivery: Some(delivery),
+            id,
+            sender: env.sender.clone(),
+            recipients: env.recipients.iter().map(|r| r.address.clone()).collect(),
+            files: Vec::new(),
+        })
+    }
+
+    /// One line per accepted or refused message.
+    fn log_message(&self, m: &Incoming, r: &crate::smtp::reply::Reply) {
+        let to = m
+            .recipients
+            .iter()
+            .map(|r| format!("<{r}>"))
+            .collect::<Vec<_>>()
+            .join(",");
+        if r.code() == 250 {
+            info!(
+                "{} accepted id={} from=<{}> to={} client={} files={}",
+                self.sid,
+                m.id,
+                m.sender,
+                to,
+                client(self.peer),
+                m.files.join(",")
+            );
+        } else {
+            info!(
+                "{} refused id={} from=<{}> to={} client={}: {}",
+                self.sid,
+                m.id,
+                m.sender,
+                to,
+                client(self.peer),
+                r.text()
+            );
+        }
+    }
+
+    /// Sends queued replies; false if the peer is gone.
+    fn flush(&mut self) -> bool {
+        let mut sent = 0;
+        while sent < self.out.len() {
+            match sys::send(&self.sock, &self.out[sent..], false) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!("{} send: {e}", self.sid);
+                    self.out.clear();
+                    return false;
+                }
+            }
+        }
+        self.out.clear();
+        true
+    }
+
+    /// Waits for input. Returns bytes read (0: peer closed), or why the
+    /// session must end now.
+    fn read(&mut self, buf: &mut [u8], in_message: bool) -> Result<usize, Abort> {
+        let idle = Duration::from_secs(self.shared.cfg.idle_timeout_secs);
+        let idle_deadline = Instant::now() + idle;
+        loop {
+            let stopping = self.shared.stopping.load(Ordering::SeqCst);
+            if stopping && !in_message {
+                return Err(Abort::Shutdown);
+            }
+            if stopping && self.grace_deadline.is_none() {
+                let grace = Duration::from_secs(self.shared.cfg.shutdown_grace_secs);
+                self.grace_deadline = Some(Instant::now() + grace);
+            }
+            let deadline = match self.grace_deadline {
+                Some(g) => g.min(idle_deadline),
+                None => idle_deadline,
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(if self.grace_deadline.is_some_and(|g| now >= g) {
+                    Abort::Shutdown
+                } else {
+                    Abort::Timeout
+                });
+            }
+            let wait_ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
+            // Watch the stop pipe only until shutdown is noticed; after that
+            // it stays readable and would spin.
+            let ready = if stopping {
+                sys::poll_readable(&[self.sock.as_fd()], wait_ms)
+            } else {
+                sys::poll_readable(&[self.sock.as_fd(), self.shared.stop_pipe.as_fd()], wait_ms)
+            };
+            match ready {
+                Ok(r) if r[0] => match sys::recv(&self.sock, buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        debug!("{} recv: {e}", self.sid);
+                        return Ok(0);
+                    }
+                },
+                Ok(_) => {}
+                Err(e) => {
+                    warn!("{} poll: {e}", self.sid);
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! Listening sockets, the accept loop, connection caps, one small-stack
+//! thread per session, privilege drop and orderly shutdown.
+
+use crate::config::{Config, Listen};
+use crate::conn::{self, Shared};
+use crate::maildir::Spool;
+use crate::smtp::reply::{self, Reply};
+use crate::{info, sys, warn};
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const BACKLOG: i32 = 128;
+
+/// A bound, listening socket.
+pub struct Listener {
+    fd: OwnedFd,
+    pub addr: SocketAddr,
+}
+
+/// Binds one socket. `v6only` is set on IPv6 sockets.
+fn bind_one(addr: SocketAddr, v6only: bool) -> io::Result<Listener> {
+    let fd = sys::tcp_socket(addr.is_ipv6())?;
+    sys::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if addr.is_ipv6() {
+        sys::set_int_option(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, v6only as i32)?;
+    }
+    sys::bind(&fd, &addr)?;
+    sys::listen(&fd, BACKLOG)?;
+    // Non-blocking, so a connection reset between poll and accept cannot
+    // stall the loop.
+    sys::set_nonblocking(&fd, true)?;
+    let addr = sys::local_addr(&fd)?;
+    Ok(Listener { fd, addr })
+}
+
+/// True for errors meaning "this kernel has no IPv6".
+fn no_ipv6(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL) | Some(libc::EPROTONOSUPPORT)
+    )
+}
+
+/// Binds `:PORT`: one dual-stack `[::]` socket, or `0.0.0.0` when the
+/// kernel has no IPv6. `bind` is the binding function (a seam for tests).
+fn bind_any(
+    port: u16,
+    bind: &dyn Fn(SocketAddr, bool) -> io::Result<Listener>,
+) -> io::Result<Listener> {
+    let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+    match bind(v6, false) {
+        Err(e) if no_ipv6(&e) => {
+            info!("IPv6 is not available ({e}); listening on IPv4 only");
+            bind(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+                false,
+            )
+        }
+        other => other,
+    }
+}
+
+/// Binds every configured address; the error names the address.
+pub fn bind_all(cfg: &Config) -> Result<Vec<Listener>, String> {
+    let listen = cfg.listen_or_default();
+    let mut out = Vec::new();
+    for l in &listen {
+        let result = match l {
+            Listen::Any(port) => bind_any(*port, &bind_one).map_err(|e| (format!(":{port}"), e)),
+            Listen::Addr(a) => {
+                // An explicit [::] is dual-stack unless IPv4 is also asked for
+                // on the same port (then the two would collide).
+                let v4_too = listen.iter().any(
+                    |o| matches!(o, Listen::Addr(SocketAddr::V4(v4)) if v4.port() == a.port()),
+                );
+                bind_one(*a, v4_too || !a.ip().is_unspecified()).map_err(|e| (a.to_string(), e))
+            }
+        };
+        match result {
+            Ok(l) => out.push(l),
+            Err((addr, e)) => return Err(format!("cannot listen on {addr}: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// `USER[:GROUP]`, names or numeric ids → (uid, gid).
+pub fn resolve_user(spec: &str) -> Result<(u32, u32), String> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, primary_gid) = match sys::lookup_user(user) {
+        Ok(Some(ids)) => ids,
+        Ok(None) => match user.parse::<u32>() {
+            Ok(uid) => (uid, uid),
+            Err(_) => return Err(format!("--user: no such user '{user}'")),
+        },
+        Err(e) => return Err(format!("--user: cannot look up '{user}': {e}")),
+    };
+    let gid = match group {
+        None => primary_gid,
+        Some(g) => match sys::lookup_group(g) {
+            Ok(Some(gid)) => gid,
+            Ok(None) => g
+                .parse::<u32>()
+                .map_err(|_| format!("--user: no such group '{g}'"))?,
+            Err(e) => return Err(format!("--user: cannot look up group '{g}': {e}")),
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// Session counts, total and per client address.
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+struct Limits {
+    counts: Mutex<Counts>,
+    /// Signalled whenever a session ends.
+    ended: Condvar,
+}
+
+/// Decrements the counts when a session thread ends, however it ends.
+struct Slot {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut c = self.limits.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.total -= 1;
+        if let Some(n) = c.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.per_ip.remove(&self.ip);
+            }
+        }
+        self.limits.ended.notify_all();
+    }
+}
+
+/// The client's address for per-IP counting: v4-mapped shown as IPv4.
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// Answers a refused connection without blocking, then closes it.
+fn refuse(fd: OwnedFd, r: &Reply) {
+    let _ = sys::send(&fd, r.as_bytes(), true);
+    sys::shutdown_write(&fd);
+}
+
+/// Runs until SIGTERM/SIGINT, then shuts down as the README describes.
+pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), String> {
+    let signals =
+        sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
+    let shared = Arc::new(Shared {
+        cfg,
+        spool,
+        stopping: AtomicBool::new(false),
+        stop_pipe: stop_read,
+    });
+    let limits = Arc::new(Limits {
+        counts: Mutex::new(Counts::default()),
+        ended: Condvar::new(),
+    });
+    let seq = AtomicU64::new(0);
+    let pid = sys::getpid();
+
+    let mut fds = vec![signals.as_fd()];
+    fds.extend(listeners.iter().map(|l| l.fd.as_fd()));
+    'accept: loop {
+        let ready = sys::poll_readable(&fds, -1).map_err(|e| format!("poll: {e}"))?;
+        if ready[0] {
+            let _ = sys::drain(&signals);
+            break 'accept;
+        }
+        for (i, l) in listeners.iter().enumerate() {
+            if !ready[i + 1] {
+                continue;
+            }
+            let (sock, peer) = match sys::accept(&l.fd) {
+                Ok(c) => c,
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    // EMFILE and friends: say so, back off briefly, go on.
+                    warn!("accept on {}: {e}", l.addr);
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            };
+            let ip = canonical_ip(peer.ip());
+            {
+                let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
+                let from_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
+                let refusal = if c.total >= shared.cfg.max_connections {
+                    Some(&reply::TOO_MANY_CONNECTIONS)
+                } else if from_ip >= shared.cfg.max_connections_per_ip {
+                    Some(&reply::TOO_MANY_FROM_IP)
+                } else {
+                    None
+                };
+                if let Some(r) = refusal {
+                    drop(c);
+                    info!(
+                        "refused connection from {}: {}",
+                        conn::client(peer),
+                        r.text()
+                    );
+                    refuse(sock, r);
+                    continue;
+                }
+                c.total += 1;
+                *c.per_ip.entry(ip).or_insert(0) += 1;
+            }
+            let slot = Slot {
+                limits: Arc::clone(&limits),
+                ip,
+            };
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let sid = format!("{secs:X}-{pid:X}-{}", seq.fetch_add(1, Ordering::Relaxed));
+            let shared2 = Arc::clone(&shared);
+            // The socket goes into the thread; if spawning fails we get it
+            // back through this shared cell and refuse the client.
+            let handoff = Arc::new(Mutex::new(Some(sock)));
+            let handoff2 = Arc::clone(&handoff);
+            let spawned = std::thread::Builder::new()
+                .name(sid.clone())
+                .stack_size(shared.cfg.thread_stack_bytes)
+                .spawn(move || {
+                    let _slot = slot;
+                    let sock = handoff2.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if let Some(sock) = sock {
+                        conn::serve(&shared2, sock, peer, &sid);
+                    }
+                });
+            if let Err(e) = spawned {
+                warn!("cannot start a session thread: {e}");
+                if let Some(sock) = handoff.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    refuse(sock, &reply::TOO_MANY_CONNECTIONS);
+                }
+            }
+        }
+    }
+
+    // Shutdown: stop accepting, wake every session, wait for them.
+    drop(fds);
+    drop(listeners);
+    shared.stopping.store(true, Ordering::SeqCst);
+    drop(stop_write);
+    let active = limits
+        .counts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .total;
+    info!("shutting down; {active} session(s) active");
+    // Sessions in DATA get the grace period; a blocked send gives up after
+    // the idle time-out at most. Past that, exit regardless.
+    let limit =
+        Duration::from_secs(shared.cfg.shutdown_grace_secs + shared.cfg.idle_timeout_secs + 1);
+    let until = Instant::now() + limit;
+    let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
+    while c.total > 0 {
+        let now = Instant::now();
+        if now >= until {
+            warn!("{} session(s) still running at exit", c.total);
+            break;
+        }
+        c = limits
+            .ended
+            .wait_timeout(c, until - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(addr: SocketAddr) -> Listener {
+        Listener {
+            fd: sys::pipe().unwrap().0,
+            addr,
+        }
+    }
+
+    #[test]
+    fn any_port_falls_back_to_ipv4_without_ipv6() {
+        for errno in [libc::EAFNOSUPPORT, libc::EADDRNOTAVAIL] {
+            let tried = std::cell::RefCell::new(Vec::new());
+            let bind = |a: SocketAddr, _v6only: bool| {
+                tried.borrow_mut().push(a);
+                if a.is_ipv6() {
+                    Err(io::Error::from_raw_os_error(errno))
+                } else {
+                    Ok(fake(a))
+                }
+            };
+            let l = bind_any(2525, &bind).unwrap();
+            assert_eq!(l.addr, "0.0.0.0:2525".parse().unwrap());
+            assert_eq!(
+                *tried.borrow(),
+                vec![
+                    "[::]:2525".parse().unwrap(),
+                    "0.0.0.0:2525".parse().unwrap()
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn any_port_is_one_dual_stack_socket_with_ipv6() {
+        let bind = |a: SocketAddr, v6only: bool| {
+            assert!(!v6only);
+            Ok(fake(a))
+        };
+        assert_eq!(
+            bind_any(25, &bind).unwrap().addr,
+            "[::]:25".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn other_bind_errors_are_not_hidden_by_the_fallback() {
+        let bind = |_: SocketAddr, _: bool| Err(io::Error::from_raw_os_error(libc::EADDRINUSE));
+        assert_eq!(
+            bind_any(25, &bind).err().unwrap().raw_os_error(),
+            Some(libc::EADDRINUSE)
+        );
+    }
+
+    #[test]
+    fn numeric_user_and_group() {
+        assert_eq!(resolve_user("12345:678"), Ok((12345, 678)));
+        assert_eq!(resolve_user("12345"), Ok((12345, 12345)));
+        assert_eq!(resolve_user("root"), Ok((0, 0)));
+        assert!(resolve_user("no-such-user-xyz").is_err());
+        assert!(resolve_user("root:no-such-group-xyz").is_err());
+    }
+
+    #[test]
+    fn mapped_addresses_count_as_ipv4() {
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(canonical_ip(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
+    }
+}

@@ -1,0 +1,522 @@
+//! Durable delivery into Maildir (https://cr.yp.to/proto/maildir.html).
+//!
+//! For each copy: create a uniquely named file in `MAILBOX/tmp/` (O_EXCL),
+//! write, fsync, close (checked), hard-link into `MAILBOX/new/` (a link
+//! never replaces an existing file), fsync `new/`, then unlink the tmp
+//! name. Only after every copy of a message has got that far does the
+//! caller answer 250. If any step fails for any copy, the copies already
+//! linked are unlinked again, so a message lands in all its mailboxes or
+//! in none; every failure is temporary (4xx) for the sender.
+//!
+//! All paths are resolved relative to directory descriptors opened without
+//! following symlinks, and mailbox names are checked by the protocol layer
+//! (`address::mailbox_name`) before they get here.
+
+use crate::sys;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+
+/// The step at which storage failed, for logs and fault injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Mkdir,
+    Create,
+    Write,
+    Fsync,
+    Close,
+    Link,
+    FsyncDir,
+}
+
+#[derive(Debug)]
+pub struct StoreError {
+    pub step: Step,
+    pub mailbox: String,
+    pub source: io::Error,
+}
+
+impl StoreError {
+    /// Disk full or over quota: worth a 452 rather than a 451.
+    pub fn is_no_space(&self) -> bool {
+        matches!(
+            self.source.raw_os_error(),
+            Some(libc::ENOSPC) | Some(libc::EDQUOT)
+        )
+    }
+}
+
+/// Wraps an I/O error with the step and mailbox it happened at.
+fn at(step: Step, mailbox: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError {
+        step,
+        mailbox: mailbox.to_string(),
+        source,
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} failed for mailbox {}: {}",
+            self.step, self.mailbox, self.source
+        )
+    }
+}
+
+/// The spool root, kept open for the process's life.
+pub struct Spool {
+    root: OwnedFd,
+    /// Host name made safe for a file name (Maildir: `/` → `\057`, `:` → `\072`).
+    host: String,
+    pid: u32,
+    seq: AtomicU64,
+}
+
+impl Spool {
+    /// Opens the spool root, creating it (and its parents) with mode 0700
+    /// if missing. Returns whether it was created.
+    pub fn open(path: &Path, hostname: &str) -> io::Result<(Spool, bool)> {
+        use std::os::unix::fs::DirBuilderExt;
+        let created = match std::fs::DirBuilder::new()
+            .recursive(false)
+            .mode(DIR_MODE)
+            .create(path)
+        {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(DIR_MODE)
+                    .create(path)?;
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        let root = sys::open_dir(path)?;
+        let host = hostname.replace('/', "\\057").replace(':', "\\072");
+        Ok((
+            Spool {
+                root,
+                host,
+                pid: sys::getpid(),
+                seq: AtomicU64::new(0),
+            },
+            created,
+        ))
+    }
+
+    /// Gives the spool root to `uid:gid` (used with `--user` when tinymx
+    /// created the root itself, before dropping privileges).
+    pub fn chown(&self, uid: u32, gid: u32) -> io::Result<()> {
+        sys::fchown(self.root.as_fd(), uid, gid)
+    }
+
+    /// A unique file name: `SECONDS.MmicrosPpidQseq.HOST`.
+    fn unique_name(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            self.pid,
+            seq,
+            self.host
+        )
+    }
+
+    /// Opens `name` under `dir`, creating it with mode 0700 if missing.
+    fn dir_at(&self, dir: &OwnedFd, name: &str, created: &mut bool) -> io::Result<OwnedFd> {
+        match sys::open_dir_at(dir.as_fd(), name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fault(Step::Mkdir)?;
+                match sys::mkdir_at(dir.as_fd(), name, DIR_MODE) {
+                    Ok(()) => *created = true,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+                sys::open_dir_at(dir.as_fd(), name)
+            }
+            other => other,
+        }
+    }
+
+    /// Makes `MAILBOX/{tmp,new,cur}` exist; returns (tmp, new) descriptors.
+    fn mailbox_dirs(&self, mailbox: &str) -> io::Result<(OwnedFd, OwnedFd)> {
+        let mut created_box = false;
+        let mbox = self.dir_at(&self.root, mailbox, &mut created_box)?;
+        let mut created = false;
+        let tmp = self.dir_at(&mbox, "tmp", &mut created)?;
+        let new = self.dir_at(&mbox, "new", &mut created)?;
+        let _cur = self.dir_at(&mbox, "cur", &mut created)?;
+        // New directory entries must survive a crash too.
+        if created {
+            sys::fsync(mbox.as_fd())?;
+        }
+        if created_box {
+            sys::fsync(self.root.as_fd())?;
+        }
+        Ok((tmp, new))
+    }
+
+    /// Starts a delivery of one message to each of `mailboxes`: creates
+    /// the tmp files. Nothing is visible in any `new/` yet.
+    pub fn begin(&self, mailboxes: &[&str]) -> Result<Delivery<'_>, StoreError> {
+        let mut d = Delivery {
+            spool: self,
+            copies: Vec::with_capacity(mailboxes.len()),
+        };
+        for &mailbox in mailboxes {
+            let (tmp_dir, new_dir) = self
+                .mailbox_dirs(mailbox)
+                .map_err(at(Step::Mkdir, mailbox))?;
+            let (name, file) = loop {
+                let name = self.unique_name();
+                fault(Step::Create).map_err(at(Step::Create, mailbox))?;
+                match sys::create_excl_at(tmp_dir.as_fd(), &name, FILE_MODE) {
+                    Ok(f) => break (name, f),
+                    // Another instance on a shared spool chose this name: try the next.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(at(Step::Create, mailbox)(e)),
+                }
+            };
+            d.copies.push(Copy {
+                mailbox: mailbox.to_string(),
+                tmp_dir,
+                new_dir,
+                name,
+                file: Some(file),
+                state: CopyState::InTmp,
+            });
+        }
+        Ok(d)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CopyState {
+    InTmp,
+    Linked,
+    Done,
+}
+
+struct Copy {
+    mailbox: String,
+    tmp_dir: OwnedFd,
+    new_dir: OwnedFd,
+    name: String,
+    file: Option<File>,
+    state: CopyState,
+}
+
+/// A message being written to one or more mailboxes. Dropping it without
+/// a successful `commit` removes every trace of it.
+pub struct Delivery<'s> {
+    spool: &'s Spool,
+    copies: Vec<Copy>,
+}
+
+impl Delivery<'_> {
+    /// Appends to copy `i` only (its own header lines).
+    pub fn write_to(&mut self, i: usize, bytes: &[u8]) -> Result<(), StoreError> {
+        let c = &mut self.copies[i];
+        let file = c.file.as_mut().expect("write after commit");
+        fault(Step::Write)
+            .and_then(|()| file.write_all(bytes))
+            .map_err(at(Step::Write, &c.mailbox))
+    }
+
+    /// Appends to every copy.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        for i in 0..self.copies.len() {
+            self.write_to(i, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every copy durable in its `new/`. On success returns the
+    /// stored names as `MAILBOX/new/NAME`.
+    pub fn commit(mut self) -> Result<Vec<String>, StoreError> {
+        for c in &mut self.copies {
+            let file = c.file.take().expect("commit twice");
+            fault(Step::Fsync)
+                .and_then(|()| file.sync_all())
+                .map_err(at(Step::Fsync, &c.mailbox))?;
+            fault(Step::Close)
+                .and_then(|()| sys::close_checked(file))
+                .map_err(at(Step::Close, &c.mailbox))?;
+        }
+        for c in &mut self.copies {
+            fault(Step::Link)
+                .and_then(|()| sys::link_at(c.tmp_dir.as_fd(), &c.name, c.new_dir.as_fd(), &c.name))
+                .map_err(at(Step::Link, &c.mailbox))?;
+            c.state = CopyState::Linked;
+        }
+        for c in &self.copies {
+            fault(Step::FsyncDir)
+                .and_then(|()| sys::fsync(c.new_dir.as_fd()))
+                .map_err(at(Step::FsyncDir, &c.mailbox))?;
+        }
+        let mut names = Vec::with_capacity(self.copies.len());
+        for c in &mut self.copies {
+            // Durable in new/ now; the tmp name is only clutter.
+            let _ = sys::unlink_at(c.tmp_dir.as_fd(), &c.name);
+            c.state = CopyState::Done;
+            names.push(format!("{}/new/{}", c.mailbox, c.name));
+        }
+        let _ = self.spool;
+        Ok(names)
+    }
+}
+
+impl Drop for Delivery<'_> {
+    /// Rolls back an unfinished delivery: unlinks what reached `new/`
+    /// (then fsyncs it, so the removal is durable too) and every tmp file.
+    fn drop(&mut self) {
+        for c in &mut self.copies {
+            if c.state == CopyState::Linked {
+                let _ = sys::unlink_at(c.new_dir.as_fd(), &c.name);
+                let _ = sys::fsync(c.new_dir.as_fd());
+            }
+            if c.state != CopyState::Done {
+                c.file = None;
+                let _ = sys::unlink_at(c.tmp_dir.as_fd(), &c.name);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- fault injection
+
+/// In unit tests, `fail_at(step, n)` makes the n-th (0-based) occurrence of
+/// `step` on this thread fail with `errno`; in the real binary this is a
+/// no-op the compiler removes.
+#[cfg(not(test))]
+#[inline(always)]
+fn fault(_step: Step) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    static FAULT: std::cell::Cell<Option<(Step, u32, i32)>> = const { std::cell::Cell::new(None) };
+}
+
+#[cfg(test)]
+fn fault(step: Step) -> io::Result<()> {
+    FAULT.with(|f| match f.get() {
+        Some((s, 0, errno)) if s == step => {
+            f.set(None);
+            Err(io::Error::from_raw_os_error(errno))
+        }
+        Some((s, n, errno)) if s == step => {
+            f.set(Some((s, n - 1, errno)));
+            Ok(())
+        }
+        _ => Ok(()),
+    })
+}
+
+#[cfg(test)]
+pub fn fail_at(step: Step, n: u32, errno: i32) {
+    FAULT.with(|f| f.set(Some((step, n, errno))));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn spool() -> (tempdir::TempDir, Spool) {
+        let dir = tempdir::TempDir::new();
+        let (s, created) = Spool::open(&dir.path().join("spool"), "host:with/odd").unwrap();
+        assert!(created);
+        (dir, s)
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect(),
+            Err(_) => vec![],
+        };
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn delivers_to_every_mailbox_with_private_modes() {
+        let (dir, s) = spool();
+        let mut d = s.begin(&["alice", "bob"]).unwrap();
+        d.write_to(0, b"H: a\n").unwrap();
+        d.write_to(1, b"H: b\n").unwrap();
+        d.write_all(b"\nbody\n").unwrap();
+        let names = d.commit().unwrap();
+        let root = dir.path().join("spool");
+        assert_eq!(
+            std::fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        for (i, mb) in ["alice", "bob"].iter().enumerate() {
+            let new = files(&root.join(mb).join("new"));
+            assert_eq!(new.len(), 1);
+            assert_eq!(names[i], format!("{mb}/new/{}", new[0]));
+            assert!(new[0].ends_with(".host\\072with\\057odd"), "{}", new[0]);
+            assert!(files(&root.join(mb).join("tmp")).is_empty());
+            assert!(root.join(mb).join("cur").is_dir());
+            let path = root.join(&names[i]);
+            let want = if i == 0 {
+                "H: a\n\nbody\n"
+            } else {
+                "H: b\n\nbody\n"
+            };
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            for sub in ["", "tmp", "new", "cur"] {
+                let m = std::fs::metadata(root.join(mb).join(sub))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777;
+                assert_eq!(m, 0o700, "{mb}/{sub}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let (dir, s) = spool();
+        for _ in 0..50 {
+            let mut d = s.begin(&["a"]).unwrap();
+            d.write_all(b"x").unwrap();
+            d.commit().unwrap();
+        }
+        assert_eq!(files(&dir.path().join("spool/a/new")).len(), 50);
+    }
+
+    #[test]
+    fn dropped_delivery_leaves_nothing() {
+        let (dir, s) = spool();
+        let mut d = s.begin(&["a", "b"]).unwrap();
+        d.write_all(b"partial").unwrap();
+        drop(d);
+        for mb in ["a", "b"] {
+            assert!(files(&dir.path().join("spool").join(mb).join("new")).is_empty());
+            assert!(files(&dir.path().join("spool").join(mb).join("tmp")).is_empty());
+        }
+    }
+
+    /// A failure at any step of any copy leaves no file in any new/ or tmp/.
+    #[test]
+    fn failure_at_any_step_is_all_or_nothing() {
+        for step in [
+            Step::Create,
+            Step::Write,
+            Step::Fsync,
+            Step::Close,
+            Step::Link,
+            Step::FsyncDir,
+        ] {
+            for n in 0..3 {
+                let (dir, s) = spool();
+                fail_at(step, n, libc::EIO);
+                let result = s.begin(&["a", "b", "c"]).and_then(|mut d| {
+                    d.write_all(b"x")?;
+                    d.commit()
+                });
+                let err = result.expect_err(&format!("{step:?} #{n} should fail"));
+                assert_eq!(err.step, step);
+                assert!(!err.is_no_space());
+                for mb in ["a", "b", "c"] {
+                    let base = dir.path().join("spool").join(mb);
+                    assert!(
+                        files(&base.join("new")).is_empty(),
+                        "{step:?} #{n}: {mb}/new"
+                    );
+                    assert!(
+                        files(&base.join("tmp")).is_empty(),
+                        "{step:?} #{n}: {mb}/tmp"
+                    );
+                }
+                // The next message works.
+                let mut d = s.begin(&["a"]).unwrap();
+                d.write_all(b"ok").unwrap();
+                d.commit().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn disk_full_is_reported_as_no_space() {
+        let (_dir, s) = spool();
+        fail_at(Step::Write, 0, libc::ENOSPC);
+        let mut d = s.begin(&["a"]).unwrap();
+        let err = d.write_all(b"x").unwrap_err();
+        assert!(err.is_no_space());
+        fail_at(Step::Write, 0, libc::EDQUOT);
+        assert!(d.write_all(b"x").unwrap_err().is_no_space());
+    }
+
+    #[test]
+    fn a_symlinked_mailbox_is_not_followed() {
+        let (dir, s) = spool();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join("spool/evil")).unwrap();
+        let err = s
+            .begin(&["evil"])
+            .err()
+            .expect("symlink must not be followed");
+        assert_eq!(err.step, Step::Mkdir);
+        assert!(files(&outside).is_empty());
+    }
+
+    #[test]
+    fn existing_spool_is_reused() {
+        let (dir, _s) = spool();
+        let (_s2, created) = Spool::open(&dir.path().join("spool"), "h").unwrap();
+        assert!(!created);
+    }
+
+    /// A minimal self-cleaning temporary directory (no dev-dependencies).
+    mod tempdir {
+        use std::path::{Path, PathBuf};
+        pub struct TempDir(PathBuf);
+        impl TempDir {
+            pub fn new() -> TempDir {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "tinymx-unit-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                TempDir(p)
+            }
+            pub fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+        impl Drop for TempDir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}

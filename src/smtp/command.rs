@@ -1,0 +1,330 @@
+//! One command line → one typed `Command` (RFC 5321 §4.1.1). Parsing is
+//! pure and happens once; every syntax problem becomes the reply to send.
+
+use super::address::{self, Path};
+use super::reply::{self, Reply};
+
+/// Parameters of MAIL FROM (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailFrom {
+    pub path: Path,
+    pub size: Option<u64>,
+    pub smtputf8: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// HELO/EHLO with the client's name exactly as sent (it may be invalid;
+    /// see `address::is_domain`).
+    Helo {
+        name: Vec<u8>,
+        extended: bool,
+    },
+    Mail(MailFrom),
+    Rcpt(address::Address),
+    Data,
+    Rset,
+    Noop,
+    Quit,
+    Vrfy,
+    Help,
+    /// Known verbs tinymx does not offer (EXPN, STARTTLS, AUTH, BDAT, …).
+    NotImplemented,
+    /// A syntax error, with the reply that says so.
+    Invalid(Reply),
+}
+
+/// Parses one line, without its line ending.
+pub fn parse(line: &[u8]) -> Command {
+    let (verb, arg) = match line.iter().position(|&b| b == b' ') {
+        Some(sp) => (&line[..sp], trim(&line[sp + 1..])),
+        None => (line, &line[line.len()..]),
+    };
+    let is = |name: &str| verb.eq_ignore_ascii_case(name.as_bytes());
+    if is("HELO") || is("EHLO") {
+        let extended = is("EHLO");
+        if arg.is_empty() {
+            return Command::Invalid(if extended {
+                reply::EHLO_SYNTAX
+            } else {
+                reply::HELO_SYNTAX
+            });
+        }
+        Command::Helo {
+            name: arg.to_vec(),
+            extended,
+        }
+    } else if is("MAIL") {
+        parse_mail(arg)
+    } else if is("RCPT") {
+        parse_rcpt(arg)
+    } else if is("DATA") {
+        no_args(arg, Command::Data)
+    } else if is("RSET") {
+        no_args(arg, Command::Rset)
+    } else if is("QUIT") {
+        no_args(arg, Command::Quit)
+    } else if is("NOOP") {
+        // RFC 5321 §4.1.1.9: a NOOP argument is ignored.
+        Command::Noop
+    } else if is("HELP") {
+        Command::Help
+    } else if is("VRFY") {
+        if arg.is_empty() {
+            Command::Invalid(reply::VRFY_SYNTAX)
+        } else {
+            Command::Vrfy
+        }
+    } else if [
+        "EXPN", "STARTTLS", "AUTH", "BDAT", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML",
+    ]
+    .iter()
+    .any(|v| is(v))
+    {
+        Command::NotImplemented
+    } else {
+        Command::Invalid(reply::UNKNOWN_COMMAND)
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+fn no_args(arg: &[u8], cmd: Command) -> Command {
+    if arg.is_empty() {
+        cmd
+    } else {
+        Command::Invalid(reply::NO_ARGUMENTS)
+    }
+}
+
+/// Strips a case-insensitive keyword such as `FROM:`, then any spaces
+/// (`MAIL FROM: <a@b>` is common and harmless).
+fn keyword<'a>(arg: &'a [u8], kw: &str) -> Option<&'a [u8]> {
+    if arg.len() >= kw.len() && arg[..kw.len()].eq_ignore_ascii_case(kw.as_bytes()) {
+        Some(trim(&arg[kw.len()..]))
+    } else {
+        None
+    }
+}
+
+fn parse_mail(arg: &[u8]) -> Command {
+    let Some(rest) = keyword(arg, "FROM:") else {
+        return Command::Invalid(reply::MAIL_SYNTAX);
+    };
+    let Some((path, params)) = address::split_path(rest) else {
+        return Command::Invalid(reply::BAD_SENDER);
+    };
+    let mut mail = MailFrom {
+        path: Path::Null,
+        size: None,
+        smtputf8: false,
+    };
+    for param in params.split(|&b| b == b' ').filter(|p| !p.is_empty()) {
+        let (key, value) = match param.iter().position(|&b| b == b'=') {
+            Some(eq) => (&param[..eq], Some(&param[eq + 1..])),
+            None => (param, None),
+        };
+        let key = key.to_ascii_uppercase();
+        match (key.as_slice(), value) {
+            (b"SIZE", Some(v))
+                if !v.is_empty() && v.len() <= 20 && v.iter().all(u8::is_ascii_digit) =>
+            {
+                // 20 digits may exceed u64; saturate, it is over any limit anyway.
+                mail.size = Some(
+                    std::str::from_utf8(v)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(u64::MAX),
+                );
+            }
+            (b"BODY", Some(v))
+                if v.eq_ignore_ascii_case(b"7BIT") || v.eq_ignore_ascii_case(b"8BITMIME") => {}
+            (b"SMTPUTF8", None) => mail.smtputf8 = true,
+            _ => return Command::Invalid(reply::BAD_PARAMETER),
+        }
+    }
+    match address::parse_path(path, true) {
+        Some(Path::Mailbox(a)) if a.utf8 && !mail.smtputf8 => {
+            Command::Invalid(reply::NEEDS_SMTPUTF8)
+        }
+        Some(p) => {
+            mail.path = p;
+            Command::Mail(mail)
+        }
+        None => Command::Invalid(reply::BAD_SENDER),
+    }
+}
+
+fn parse_rcpt(arg: &[u8]) -> Command {
+    let Some(rest) = keyword(arg, "TO:") else {
+        return Command::Invalid(reply::RCPT_SYNTAX);
+    };
+    let Some((path, params)) = address::split_path(rest) else {
+        return Command::Invalid(reply::BAD_RECIPIENT);
+    };
+    // No RCPT parameters are advertised (no DSN), so none is accepted.
+    if params.iter().any(|&b| b != b' ') {
+        return Command::Invalid(reply::BAD_PARAMETER);
+    }
+    match address::parse_path(path, false) {
+        Some(Path::Mailbox(a)) => Command::Rcpt(a),
+        _ => Command::Invalid(reply::BAD_RECIPIENT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(line: &str) -> Reply {
+        match parse(line.as_bytes()) {
+            Command::Invalid(r) => r,
+            other => panic!("{line:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn verbs_are_case_insensitive() {
+        assert_eq!(parse(b"quit"), Command::Quit);
+        assert_eq!(parse(b"QuIt"), Command::Quit);
+        assert_eq!(parse(b"rset"), Command::Rset);
+        assert_eq!(parse(b"data"), Command::Data);
+        assert_eq!(parse(b"noop"), Command::Noop);
+        assert_eq!(parse(b"help"), Command::Help);
+    }
+
+    #[test]
+    fn helo_and_ehlo_keep_the_name() {
+        assert_eq!(
+            parse(b"EHLO mx.example.org"),
+            Command::Helo {
+                name: b"mx.example.org".to_vec(),
+                extended: true
+            }
+        );
+        assert_eq!(
+            parse(b"helo  [10.0.0.1] "),
+            Command::Helo {
+                name: b"[10.0.0.1]".to_vec(),
+                extended: false
+            }
+        );
+        assert_eq!(invalid("EHLO"), reply::EHLO_SYNTAX);
+        assert_eq!(invalid("HELO   "), reply::HELO_SYNTAX);
+    }
+
+    #[test]
+    fn mail_from_with_parameters() {
+        let Command::Mail(m) = parse(b"MAIL FROM:<a@b.org> SIZE=1234 BODY=8BITMIME SMTPUTF8")
+        else {
+            panic!()
+        };
+        assert_eq!(m.size, Some(1234));
+        assert!(m.smtputf8);
+        assert!(matches!(m.path, Path::Mailbox(ref a) if a.raw == "a@b.org"));
+    }
+
+    #[test]
+    fn mail_from_tolerates_space_after_colon_and_lowercase() {
+        assert!(matches!(parse(b"mail from: <a@b.org>"), Command::Mail(_)));
+        assert!(matches!(parse(b"MAIL FROM:a@b.org"), Command::Mail(_)));
+    }
+
+    #[test]
+    fn null_sender_is_accepted() {
+        let Command::Mail(m) = parse(b"MAIL FROM:<>") else {
+            panic!()
+        };
+        assert_eq!(m.path, Path::Null);
+    }
+
+    #[test]
+    fn bad_mail_arguments() {
+        assert_eq!(invalid("MAIL"), reply::MAIL_SYNTAX);
+        assert_eq!(invalid("MAIL TO:<a@b.org>"), reply::MAIL_SYNTAX);
+        assert_eq!(invalid("MAIL FROM:<a@b.org"), reply::BAD_SENDER);
+        assert_eq!(invalid("MAIL FROM:<a@@b.org>"), reply::BAD_SENDER);
+        assert_eq!(
+            invalid("MAIL FROM:<a@b.org> SIZE=abc"),
+            reply::BAD_PARAMETER
+        );
+        assert_eq!(invalid("MAIL FROM:<a@b.org> SIZE="), reply::BAD_PARAMETER);
+        assert_eq!(
+            invalid("MAIL FROM:<a@b.org> BODY=BINARYMIME"),
+            reply::BAD_PARAMETER
+        );
+        assert_eq!(
+            invalid("MAIL FROM:<a@b.org> RET=FULL"),
+            reply::BAD_PARAMETER
+        );
+        assert_eq!(
+            invalid("MAIL FROM:<a@b.org> SMTPUTF8=yes"),
+            reply::BAD_PARAMETER
+        );
+        assert_eq!(invalid("MAIL FROM:<jösé@b.org>"), reply::NEEDS_SMTPUTF8);
+    }
+
+    #[test]
+    fn huge_size_saturates() {
+        let Command::Mail(m) = parse(b"MAIL FROM:<> SIZE=99999999999999999999") else {
+            panic!()
+        };
+        assert_eq!(m.size, Some(u64::MAX));
+        assert_eq!(
+            invalid("MAIL FROM:<> SIZE=999999999999999999999"),
+            reply::BAD_PARAMETER
+        );
+    }
+
+    #[test]
+    fn rcpt_to() {
+        let Command::Rcpt(a) = parse(b"RCPT TO:<Bob@Example.org>") else {
+            panic!()
+        };
+        assert_eq!(a.local, "Bob");
+        assert_eq!(invalid("RCPT"), reply::RCPT_SYNTAX);
+        assert_eq!(invalid("RCPT TO:<>"), reply::BAD_RECIPIENT);
+        assert_eq!(invalid("RCPT TO:<bob>"), reply::BAD_RECIPIENT);
+        assert_eq!(
+            invalid("RCPT TO:<bob@x.org> NOTIFY=NEVER"),
+            reply::BAD_PARAMETER
+        );
+        assert!(matches!(parse(b"RCPT TO:<postmaster>"), Command::Rcpt(_)));
+    }
+
+    #[test]
+    fn commands_that_take_no_arguments() {
+        assert_eq!(invalid("DATA x"), reply::NO_ARGUMENTS);
+        assert_eq!(invalid("RSET x"), reply::NO_ARGUMENTS);
+        assert_eq!(invalid("QUIT now"), reply::NO_ARGUMENTS);
+        assert_eq!(parse(b"NOOP anything"), Command::Noop);
+        assert_eq!(parse(b"HELP MAIL"), Command::Help);
+    }
+
+    #[test]
+    fn vrfy_needs_an_argument() {
+        assert_eq!(parse(b"VRFY bob"), Command::Vrfy);
+        assert_eq!(invalid("VRFY"), reply::VRFY_SYNTAX);
+    }
+
+    #[test]
+    fn unknown_and_unimplemented_verbs() {
+        assert_eq!(invalid("FOO"), reply::UNKNOWN_COMMAND);
+        assert_eq!(invalid("GET / HTTP/1.0"), reply::UNKNOWN_COMMAND);
+        assert_eq!(invalid(""), reply::UNKNOWN_COMMAND);
+        assert_eq!(invalid("MAIL\0FROM:<a@b>"), reply::UNKNOWN_COMMAND);
+        assert_eq!(parse(b"EXPN list"), Command::NotImplemented);
+        assert_eq!(parse(b"STARTTLS"), Command::NotImplemented);
+        assert_eq!(parse(b"BDAT 10 LAST"), Command::NotImplemented);
+    }
+}

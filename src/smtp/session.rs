@@ -1,0 +1,1156 @@
+//! The SMTP server dialog as a pure state machine (RFC 5321 §3, §4).
+//!
+//! No sockets, files or clocks here. The connection driver feeds input
+//! bytes to `advance` and acts on each `Output`: send a reply, read more,
+//! open/write/commit/drop the message. Delivery results come back through
+//! `message_started`, `message_failed` and `message_done`; time-outs and
+//! shutdown through `abort`. Every reply, including the one after DATA,
+//! comes out of `advance`, so replies are never sent in the middle of a
+//! message (RFC 5321 §4.2.5) and pipelined input is answered in order.
+
+use super::address::{self, Address, Path};
+use super::command::{self, Command};
+use super::data::DotDecoder;
+use super::reply::{self, Reply};
+use crate::config::Config;
+
+/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF.
+pub const MAX_COMMAND_LINE: usize = 512 - 2;
+/// MAIL and RCPT may be longer: ESMTP parameters and UTF-8 addresses
+/// (RFC 5321 §4.5.3.1.4 allows extensions to raise the limit).
+pub const MAX_ADDRESS_LINE: usize = 2048 - 2;
+
+/// One accepted recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// The address as the client sent it, without angle brackets.
+    pub address: String,
+    /// The mailbox it is delivered to.
+    pub mailbox: String,
+}
+
+/// The envelope of the message being received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse-path without brackets; empty for `<>`.
+    pub sender: String,
+    /// MAIL FROM carried SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
+    pub recipients: Vec<Recipient>,
+}
+
+impl Envelope {
+    /// The distinct mailboxes, each with the first recipient that mapped to
+    /// it, in order: one copy per mailbox.
+    pub fn deliveries(&self) -> Vec<&Recipient> {
+        let mut seen: Vec<&Recipient> = Vec::new();
+        for r in &self.recipients {
+            if !seen.iter().any(|s| s.mailbox == r.mailbox) {
+                seen.push(r);
+            }
+        }
+        seen
+    }
+}
+
+/// Why local storage failed; both are temporary (the sender retries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TempFailure {
+    /// 451 4.3.0
+    Local,
+    /// 452 4.3.1: disk full or quota.
+    NoSpace,
+}
+
+impl TempFailure {
+    pub fn reply(self) -> Reply {
+        match self {
+            TempFailure::Local => reply::LOCAL_ERROR,
+            TempFailure::NoSpace => reply::NO_SPACE,
+        }
+    }
+}
+
+/// Why the driver ends a session early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abort {
+    Timeout,
+    Shutdown,
+}
+
+/// What the driver must do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output<'s> {
+    /// All input was used; read more (flush queued replies first).
+    NeedInput,
+    /// Send this reply. If `closes()`, send it and close.
+    Reply(Reply),
+    /// DATA was accepted: prepare storage for `envelope()`, then call
+    /// `message_started`.
+    StartMessage,
+    /// Message content, already unstuffed and with LF line endings.
+    Body(&'s [u8]),
+    /// The final dot arrived: make the message durable, then call
+    /// `message_done`.
+    EndMessage,
+    /// Throw away what was written for this message (it is too large);
+    /// the refusal comes after the final dot.
+    DropMessage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// The 220 greeting has not been sent.
+    Greeting,
+    /// Reading command lines.
+    Command,
+    /// StartMessage was returned; waiting for `message_started`.
+    AwaitStart,
+    /// Reading message content.
+    Data,
+    /// The final dot was read and content handed out; EndMessage (or the
+    /// sticky error's reply) is next.
+    Ended,
+    /// EndMessage was returned; waiting for `message_done`.
+    AwaitEnd,
+    /// QUIT or abort: nothing more is read.
+    Closed,
+}
+
+/// What one pass through the Data state decided, before borrowing `out`.
+enum DataStep {
+    Body(usize),
+    Drop,
+    End,
+    NeedInput,
+}
+
+pub struct Session<'c> {
+    cfg: &'c Config,
+    state: State,
+    /// The command line being assembled (never longer than MAX_ADDRESS_LINE + 1).
+    line: Vec<u8>,
+    /// The current line went over the limit; skip to its LF.
+    overflow: bool,
+    /// `line` holds a finished line (kept for `last_command`); the next
+    /// input starts a new one.
+    line_complete: bool,
+    /// HELO/EHLO name as sent, and whether it was EHLO.
+    helo: Option<(Vec<u8>, bool)>,
+    envelope: Option<Envelope>,
+    decoder: DotDecoder,
+    /// Sticky error for the message being received, replied after the dot.
+    data_error: Option<Reply>,
+    /// Decoded message content, handed out as `Output::Body`.
+    out: Box<[u8]>,
+    /// A reply decided outside `advance`, sent by the next `advance`.
+    pending: Option<Reply>,
+}
+
+impl<'c> Session<'c> {
+    pub fn new(cfg: &'c Config) -> Self {
+        Session {
+            cfg,
+            state: State::Greeting,
+            line: Vec::new(),
+            overflow: false,
+            line_complete: false,
+            helo: None,
+            envelope: None,
+            decoder: DotDecoder::new(),
+            data_error: None,
+            out: vec![0u8; cfg.io_buffer_bytes.max(2)].into_boxed_slice(),
+            pending: None,
+        }
+    }
+
+    /// The HELO/EHLO name as sent and whether it was EHLO.
+    pub fn helo(&self) -> Option<(&[u8], bool)> {
+        self.helo.as_ref().map(|(n, e)| (n.as_slice(), *e))
+    }
+
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.envelope.as_ref()
+    }
+
+    /// The last command line read (for verbose logs).
+    pub fn last_command(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// True from DATA's StartMessage until the reply after the final dot.
+    pub fn in_message(&self) -> bool {
+        matches!(
+            self.state,
+            State::AwaitStart | State::Data | State::Ended | State::AwaitEnd
+        )
+    }
+
+    /// Feeds input; returns how many bytes were used and what to do.
+    pub fn advance<'s>(&'s mut self, input: &[u8]) -> (usize, Output<'s>) {
+        if let Some(r) = self.pending.take() {
+            return (0, Output::Reply(r));
+        }
+        match self.state {
+            State::Greeting => {
+                self.state = State::Command;
+                (
+                    0,
+                    Output::Reply(Reply::line(
+                        220,
+                        &format!("{} ESMTP tinymx", self.cfg.hostname),
+                    )),
+                )
+            }
+            State::Command => self.command(input),
+            State::Data => self.data(input),
+            State::Ended => (0, self.end_of_data()),
+            // The driver owes us an answer; repeat the request.
+            State::AwaitStart => (0, Output::StartMessage),
+            State::AwaitEnd => (0, Output::EndMessage),
+            State::Closed => (0, Output::NeedInput),
+        }
+    }
+
+    /// The driver's answer to StartMessage.
+    pub fn message_started(&mut self, result: Result<(), TempFailure>) {
+        debug_assert_eq!(self.state, State::AwaitStart);
+        match result {
+            Ok(()) => {
+                self.state = State::Data;
+                self.decoder = DotDecoder::new();
+                self.data_error = None;
+                self.pending = Some(reply::START_DATA);
+            }
+            Err(f) => {
+                self.state = State::Command;
+                self.envelope = None;
+                self.pending = Some(f.reply());
+            }
+        }
+    }
+
+    /// Storage failed while content was being written: discard the rest
+    /// and refuse after the final dot.
+    pub fn message_failed(&mut self, failure: TempFailure) {
+        if self.data_error.is_none() {
+            self.data_error = Some(failure.reply());
+        }
+    }
+
+    /// The driver's answer to EndMessage: `Ok(id)` once the message is durable.
+    pub fn message_done(&mut self, result: Result<&str, TempFailure>) {
+        debug_assert_eq!(self.state, State::AwaitEnd);
+        self.state = State::Command;
+        self.envelope = None;
+        self.pending = Some(match result {
+            Ok(id) => Reply::line(250, &format!("2.0.0 Ok: queued as {id}")),
+            Err(f) => f.reply(),
+        });
+    }
+
+    /// Ends the session now (idle time-out or shutdown); returns the 421 to send.
+    pub fn abort(&mut self, why: Abort) -> Reply {
+        self.state = State::Closed;
+        self.pending = None;
+        match why {
+            Abort::Timeout => reply::TIMEOUT,
+            Abort::Shutdown => reply::SHUTTING_DOWN,
+        }
+    }
+
+    // ------------------------------------------------------------ commands
+
+    fn command<'s>(&'s mut self, input: &[u8]) -> (usize, Output<'s>) {
+        if self.line_complete {
+            self.line.clear();
+            self.line_complete = false;
+        }
+        let Some(lf) = input.iter().position(|&b| b == b'\n') else {
+            self.take_partial(input);
+            return (input.len(), Output::NeedInput);
+        };
+        let used = lf + 1;
+        if self.overflow {
+            // RFC 5321 §4.5.3.1.4: refuse the line; its tail is not a command.
+            self.overflow = false;
+            self.line.clear();
+            return (used, Output::Reply(reply::LINE_TOO_LONG));
+        }
+        self.take_partial(&input[..lf]);
+        if self.overflow {
+            self.overflow = false;
+            self.line.clear();
+            return (used, Output::Reply(reply::LINE_TOO_LONG));
+        }
+        // A bare LF is tolerated as a command line ending (only the end of
+        // DATA is strict about CRLF).
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        let line = std::mem::take(&mut self.line);
+        let out = self.line_to_output(&line);
+        self.line = line;
+        self.line_complete = true;
+        (used, out)
+    }
+
+    /// Appends part of a command line, or marks it over-long.
+    fn take_partial(&mut self, bytes: &[u8]) {
+        if self.overflow {
+            return;
+        }
+        // +1: a CR may still precede the LF.
+        if self.line.len() + bytes.len() > MAX_ADDRESS_LINE + 1 {
+            self.overflow = true;
+            self.line.clear();
+        } else {
+            self.line.extend_from_slice(bytes);
+        }
+    }
+
+    fn line_to_output(&mut self, line: &[u8]) -> Output<'static> {
+        let long_ok = line.len() >= 4
+            && (line[..4].eq_ignore_ascii_case(b"MAIL") || line[..4].eq_ignore_ascii_case(b"RCPT"));
+        let limit = if long_ok {
+            MAX_ADDRESS_LINE
+        } else {
+            MAX_COMMAND_LINE
+        };
+        if line.len() > limit {
+            return Output::Reply(reply::LINE_TOO_LONG);
+        }
+        match command::parse(line) {
+            Command::Invalid(r) => Output::Reply(r),
+            Command::NotImplemented => Output::Reply(reply::NOT_IMPLEMENTED),
+            Command::Helo { name, extended } => {
+                // RFC 5321 §4.1.4: HELO/EHLO also resets any transaction.
+                self.helo = Some((name, extended));
+                self.envelope = None;
+                Output::Reply(self.helo_reply(extended))
+            }
+            Command::Mail(m) => Output::Reply(self.mail(m)),
+            Command::Rcpt(a) => Output::Reply(self.rcpt(a)),
+            Command::Data => match &self.envelope {
+                _ if self.helo.is_none() => Output::Reply(reply::NEED_HELO),
+                None => Output::Reply(reply::NEED_MAIL),
+                Some(e) if e.recipients.is_empty() => Output::Reply(reply::NEED_RCPT),
+                Some(_) => {
+                    self.state = State::AwaitStart;
+                    Output::StartMessage
+                }
+            },
+            Command::Rset => {
+                self.envelope = None;
+                Output::Reply(reply::OK)
+            }
+            Command::Noop => Output::Reply(reply::OK),
+            Command::Vrfy => Output::Reply(reply::VRFY),
+            Command::Help => Output::Reply(reply::HELP),
+            Command::Quit => {
+                self.state = State::Closed;
+                Output::Reply(reply::BYE)
+            }
+        }
+    }
+
+    fn helo_reply(&self, extended: bool) -> Reply {
+        let host = self.cfg.hostname.as_str();
+        if !extended {
+            return Reply::line(250, host);
+        }
+        let size = format!("SIZE {}", self.cfg.max_message_bytes);
+        Reply::lines(
+            250,
+            &[
+                host,
+                "PIPELINING",
+                &size,
+                "8BITMIME",
+                "SMTPUTF8",
+                "ENHANCEDSTATUSCODES",
+            ],
+        )
+    }
+
+    fn mail(&mut self, m: command::MailFrom) -> Reply {
+        if self.helo.is_none() {
+            return reply::NEED_HELO;
+        }
+        if self.envelope.is_some() {
+            return reply::NESTED_MAIL;
+        }
+        // RFC 1870 §6.2: a declared size over the limit is refused at MAIL.
+        if m.size.is_some_and(|s| s > self.cfg.max_message_bytes) {
+            return reply::TOO_BIG;
+        }
+        let sender = match m.path {
+            Path::Null => String::new(),
+            Path::Mailbox(a) => a.raw,
+        };
+        self.envelope = Some(Envelope {
+            sender,
+            smtputf8: m.smtputf8,
+            recipients: Vec::new(),
+        });
+        reply::SENDER_OK
+    }
+
+    fn rcpt(&mut self, a: Address) -> Reply {
+        let Some(env) = &mut self.envelope else {
+            return if self.helo.is_none() {
+                reply::NEED_HELO
+            } else {
+                reply::NEED_MAIL
+            };
+        };
+        if a.utf8 && !env.smtputf8 {
+            return reply::NEEDS_SMTPUTF8;
+        }
+        if env.recipients.len() >= self.cfg.max_recipients {
+            // RFC 5321 §4.5.3.1.10: 452, the client retries the rest later.
+            return reply::TOO_MANY_RECIPIENTS;
+        }
+        match resolve(self.cfg, &a) {
+            Ok(mailbox) => {
+                env.recipients.push(Recipient {
+                    address: a.raw,
+                    mailbox,
+                });
+                reply::RECIPIENT_OK
+            }
+            Err(r) => r,
+        }
+    }
+
+    // ------------------------------------------------------------ data
+
+    fn data<'s>(&'s mut self, input: &[u8]) -> (usize, Output<'s>) {
+        let mut used = 0;
+        let step = loop {
+            let r = self.decoder.decode(&input[used..], &mut self.out);
+            used += r.consumed;
+            let mut dropped = false;
+            if self.data_error.is_none() && self.decoder.wire_bytes() > self.cfg.max_message_bytes {
+                // Keep reading to the final dot so the dialog stays in step,
+                // then refuse once (RFC 1870 §6.3).
+                self.data_error = Some(reply::TOO_BIG);
+                dropped = true;
+            }
+            if r.end {
+                self.state = State::Ended;
+            }
+            if dropped {
+                break DataStep::Drop;
+            }
+            if self.data_error.is_none() && r.produced > 0 {
+                break DataStep::Body(r.produced);
+            }
+            if r.end {
+                break DataStep::End;
+            }
+            if used == input.len() {
+                break DataStep::NeedInput;
+            }
+        };
+        match step {
+            DataStep::Body(n) => (used, Output::Body(&self.out[..n])),
+            DataStep::Drop => (used, Output::DropMessage),
+            DataStep::End => (used, self.end_of_data()),
+            DataStep::NeedInput => (used, Output::NeedInput),
+        }
+    }
+
+    fn end_of_data(&mut self) -> Output<'static> {
+        match self.data_error.take() {
+            Some(r) => {
+                self.state = State::Command;
+                self.envelope = None;
+                Output::Reply(r)
+            }
+            None => {
+                self.state = State::AwaitEnd;
+                Output::EndMessage
+            }
+        }
+    }
+}
+
+/// Maps a recipient to a mailbox, or the reply that refuses it.
+pub fn resolve(cfg: &Config, a: &Address) -> Result<String, Reply> {
+    let postmaster = || Ok("postmaster".to_string());
+    let Some(domain) = &a.domain else {
+        // Only <postmaster> may come without a domain (RFC 5321 §4.5.1).
+        return if a.is_postmaster() {
+            postmaster()
+        } else {
+            Err(reply::BAD_RECIPIENT)
+        };
+    };
+    if !cfg.accepts_domain(domain) {
+        // Never a relay, not even for postmaster@elsewhere.
+        return Err(reply::RELAY_DENIED);
+    }
+    let Some(name) = address::mailbox_name(&a.local) else {
+        return Err(reply::BAD_MAILBOX_NAME);
+    };
+    if name == "postmaster" {
+        return postmaster();
+    }
+    if cfg.mailboxes.is_empty() || cfg.mailboxes.contains(&name) {
+        return Ok(name);
+    }
+    match &cfg.catch_all {
+        Some(c) => Ok(c.clone()),
+        None => Err(reply::UNKNOWN_USER),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config {
+            hostname: "mx.test".into(),
+            max_message_bytes: 1000,
+            max_recipients: 3,
+            ..Config::default()
+        }
+    }
+
+    /// A fake driver: records what a real one would send and store.
+    #[derive(Default, Debug)]
+    struct Driver {
+        replies: Vec<u8>,
+        /// Content of the message being received.
+        current: Option<Vec<u8>>,
+        /// Completed messages: (recipients' mailboxes, content).
+        stored: Vec<(Vec<String>, Vec<u8>)>,
+        drops: usize,
+        closed: bool,
+        fail_start: Option<TempFailure>,
+        fail_end: Option<TempFailure>,
+        fail_write: Option<TempFailure>,
+    }
+
+    impl Driver {
+        fn feed(&mut self, s: &mut Session, input: &[u8]) {
+            let mut pos = 0;
+            loop {
+                if self.closed {
+                    return;
+                }
+                let (n, out) = s.advance(&input[pos..]);
+                pos += n;
+                match out {
+                    Output::NeedInput => {
+                        assert_eq!(pos, input.len());
+                        return;
+                    }
+                    Output::Reply(r) => {
+                        self.replies.extend_from_slice(r.as_bytes());
+                        self.closed = r.closes();
+                    }
+                    Output::StartMessage => match self.fail_start {
+                        Some(f) => s.message_started(Err(f)),
+                        None => {
+                            self.current = Some(Vec::new());
+                            s.message_started(Ok(()));
+                        }
+                    },
+                    Output::Body(b) => {
+                        let b = b.to_vec();
+                        match self.fail_write {
+                            Some(f) => {
+                                self.current = None;
+                                s.message_failed(f);
+                            }
+                            None => self
+                                .current
+                                .as_mut()
+                                .expect("body without start")
+                                .extend_from_slice(&b),
+                        }
+                    }
+                    Output::DropMessage => {
+                        self.current = None;
+                        self.drops += 1;
+                    }
+                    Output::EndMessage => match self.fail_end {
+                        Some(f) => s.message_done(Err(f)),
+                        None => {
+                            let env = s.envelope().unwrap();
+                            let boxes =
+                                env.deliveries().iter().map(|r| r.mailbox.clone()).collect();
+                            self.stored.push((boxes, self.current.take().unwrap()));
+                            s.message_done(Ok("ID1"));
+                        }
+                    },
+                }
+            }
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.replies).into_owned()
+        }
+    }
+
+    /// Runs the whole input in one piece and in pieces of every size
+    /// from 1 to 7, and checks all runs agree; returns the whole-piece run.
+    fn dialog_with(cfg: &Config, input: &[u8]) -> Driver {
+        let run = |step: usize| {
+            let mut s = Session::new(cfg);
+            let mut d = Driver::default();
+            d.feed(&mut s, b"");
+            for chunk in input.chunks(step.max(1)) {
+                d.feed(&mut s, chunk);
+            }
+            d
+        };
+        let whole = run(input.len());
+        for step in 1..=7 {
+            let d = run(step);
+            assert_eq!(d.text(), whole.text(), "split every {step} bytes");
+            assert_eq!(d.stored, whole.stored, "split every {step} bytes");
+        }
+        whole
+    }
+
+    fn dialog(input: &str) -> Driver {
+        dialog_with(&cfg(), input.as_bytes())
+    }
+
+    const GREETING: &str = "220 mx.test ESMTP tinymx\r\n";
+    const EHLO: &str = "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n";
+
+    fn expect(input: &str, replies: &[&str]) -> Driver {
+        let d = dialog(input);
+        assert_eq!(d.text(), replies.concat(), "dialog {input:?}");
+        d
+    }
+
+    #[test]
+    fn greeting_then_ehlo_lists_extensions() {
+        expect("EHLO client.example\r\n", &[GREETING, EHLO]);
+    }
+
+    #[test]
+    fn helo_gets_a_single_line() {
+        expect("HELO client.example\r\n", &[GREETING, "250 mx.test\r\n"]);
+    }
+
+    #[test]
+    fn a_whole_transaction_stores_the_message() {
+        let d = expect(
+            "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+            &[
+                GREETING,
+                EHLO,
+                "250 2.1.0 Sender ok\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "354 End data with <CR><LF>.<CR><LF>\r\n",
+                "250 2.0.0 Ok: queued as ID1\r\n",
+                "221 2.0.0 Bye\r\n",
+            ],
+        );
+        assert_eq!(
+            d.stored,
+            vec![(vec!["bob".to_string()], b"Subject: hi\n\nbody\n".to_vec())]
+        );
+        assert!(d.closed);
+    }
+
+    #[test]
+    fn pipelined_group_is_answered_in_order() {
+        // RFC 2920: all commands in one write, DATA last; then the content.
+        let d = expect(
+            "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@x.org>\r\nRCPT TO:<../x@x.org>\r\nRCPT TO:<y@x.org>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<z@x.org>\r\nDATA\r\n..dot\r\n.\r\nQUIT\r\n",
+            &[
+                GREETING,
+                EHLO,
+                "250 2.1.0 Sender ok\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "553 5.1.3 Mailbox name not allowed\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "354 End data with <CR><LF>.<CR><LF>\r\n",
+                "250 2.0.0 Ok: queued as ID1\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "354 End data with <CR><LF>.<CR><LF>\r\n",
+                "250 2.0.0 Ok: queued as ID1\r\n",
+                "221 2.0.0 Bye\r\n",
+            ],
+        );
+        assert_eq!(
+            d.stored,
+            vec![
+                (vec!["x".to_string(), "y".to_string()], b"hi\n".to_vec()),
+                (vec!["z".to_string()], b".dot\n".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn commands_out_of_order_get_503() {
+        expect(
+            "MAIL FROM:<a@b.org>\r\nRCPT TO:<b@x.org>\r\nDATA\r\nHELO c\r\nRCPT TO:<b@x.org>\r\nDATA\r\nMAIL FROM:<a@b.org>\r\nDATA\r\nMAIL FROM:<a@b.org>\r\n",
+            &[
+                GREETING,
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                "250 mx.test\r\n",
+                "503 5.5.1 Need MAIL command\r\n",
+                "503 5.5.1 Need MAIL command\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "503 5.5.1 Need RCPT command\r\n",
+                "503 5.5.1 Sender already given\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn rset_and_helo_reset_the_transaction() {
+        expect(
+            "HELO c\r\nMAIL FROM:<a@b.org>\r\nRSET\r\nMAIL FROM:<a@b.org>\r\nEHLO c\r\nRCPT TO:<b@x.org>\r\n",
+            &[
+                GREETING,
+                "250 mx.test\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "250 2.0.0 Ok\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                EHLO,
+                "503 5.5.1 Need MAIL command\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn every_simple_verb() {
+        expect(
+            "NOOP\r\nNOOP hello\r\nVRFY bob\r\nVRFY\r\nHELP\r\nEXPN list\r\nSTARTTLS\r\nXYZZY\r\nRSET\r\nQUIT\r\nNOOP\r\n",
+            &[
+                GREETING,
+                "250 2.0.0 Ok\r\n",
+                "250 2.0.0 Ok\r\n",
+                "252 2.5.0 Cannot VRFY user, but will accept message\r\n",
+                "501 5.5.4 Syntax: VRFY address\r\n",
+                "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n",
+                "502 5.5.1 Command not implemented\r\n",
+                "502 5.5.1 Command not implemented\r\n",
+                "500 5.5.2 Command not recognized\r\n",
+                "250 2.0.0 Ok\r\n",
+                "221 2.0.0 Bye\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_arguments() {
+        expect(
+            "HELO\r\nEHLO\r\nEHLO c\r\nMAIL FROM:<a@b\r\nMAIL FROM:<a@b.org> FOO=1\r\nMAIL FROM:<a@b.org> SIZE=1001\r\nMAIL FROM:<a@b.org> SIZE=1000\r\nRCPT TO:<bob>\r\nRCPT TO:bob@x.org NOTIFY=NEVER\r\nRCPT TO:<bob@x.org>\r\nDATA now\r\nQUIT please\r\n",
+            &[
+                GREETING,
+                "501 5.5.4 Syntax: HELO hostname\r\n",
+                "501 5.5.4 Syntax: EHLO hostname\r\n",
+                EHLO,
+                "501 5.1.7 Bad sender address syntax\r\n",
+                "555 5.5.4 Unsupported or malformed parameter\r\n",
+                "552 5.3.4 Message size exceeds fixed limit\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "501 5.1.3 Bad recipient address syntax\r\n",
+                "555 5.5.4 Unsupported or malformed parameter\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "501 5.5.4 This command takes no arguments\r\n",
+                "501 5.5.4 This command takes no arguments\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn null_sender_is_accepted_for_bounces() {
+        expect(
+            "EHLO c\r\nMAIL FROM:<>\r\n",
+            &[GREETING, EHLO, "250 2.1.0 Sender ok\r\n"],
+        );
+    }
+
+    #[test]
+    fn recipient_policy() {
+        let cfg = Config {
+            domains: vec!["x.org".into(), "y.org".into()],
+            mailboxes: vec!["alice".into(), "bob".into()],
+            max_recipients: 20,
+            ..cfg()
+        };
+        let d = dialog_with(
+            &cfg,
+            b"EHLO c\r\nMAIL FROM:<a@b.org>\r\n\
+RCPT TO:<Alice@X.ORG>\r\n\
+RCPT TO:<bob+tag@y.org>\r\n\
+RCPT TO:<carol@x.org>\r\n\
+RCPT TO:<alice@evil.org>\r\n\
+RCPT TO:<alice@sub.x.org>\r\n\
+RCPT TO:<postmaster@evil.org>\r\n\
+RCPT TO:<postmaster>\r\n\
+RCPT TO:<PostMaster@x.org>\r\n\
+RCPT TO:<..@x.org>\r\n\
+RCPT TO:<.alice@x.org>\r\n\
+RCPT TO:<a/b@x.org>\r\n\
+RCPT TO:<\"a b\"@x.org>\r\n\
+RCPT TO:<bob>\r\n",
+        );
+        let want = [
+            GREETING,
+            EHLO,
+            "250 2.1.0 Sender ok\r\n",
+            "250 2.1.5 Recipient ok\r\n",
+            "250 2.1.5 Recipient ok\r\n",
+            "550 5.1.1 No such mailbox here\r\n",
+            "550 5.7.1 Relaying denied\r\n",
+            "550 5.7.1 Relaying denied\r\n",
+            "550 5.7.1 Relaying denied\r\n",
+            "250 2.1.5 Recipient ok\r\n",
+            "250 2.1.5 Recipient ok\r\n",
+            "553 5.1.3 Mailbox name not allowed\r\n",
+            "553 5.1.3 Mailbox name not allowed\r\n",
+            "553 5.1.3 Mailbox name not allowed\r\n",
+            "553 5.1.3 Mailbox name not allowed\r\n",
+            "501 5.1.3 Bad recipient address syntax\r\n",
+        ];
+        assert_eq!(d.text(), want.concat());
+    }
+
+    #[test]
+    fn resolve_maps_names_and_catch_all() {
+        let mut cfg = Config {
+            mailboxes: vec!["alice".into()],
+            ..cfg()
+        };
+        let a = |s: &str| match command::parse(format!("RCPT TO:<{s}>").as_bytes()) {
+            Command::Rcpt(a) => a,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(resolve(&cfg, &a("Alice+x@any.org")), Ok("alice".into()));
+        assert_eq!(resolve(&cfg, &a("zed@any.org")), Err(reply::UNKNOWN_USER));
+        assert_eq!(
+            resolve(&cfg, &a("postmaster@any.org")),
+            Ok("postmaster".into())
+        );
+        assert_eq!(
+            resolve(&cfg, &a("postmaster+x@any.org")),
+            Ok("postmaster".into())
+        );
+        cfg.catch_all = Some("misc".into());
+        assert_eq!(resolve(&cfg, &a("zed@any.org")), Ok("misc".into()));
+        assert_eq!(
+            resolve(&cfg, &a("postmaster@any.org")),
+            Ok("postmaster".into())
+        );
+        // A name that is not allowed is refused even with a catch-all.
+        assert_eq!(
+            resolve(&cfg, &a("../zed@any.org")),
+            Err(reply::BAD_MAILBOX_NAME)
+        );
+        // No allow-list: any valid name.
+        let open = Config {
+            ..Config::default()
+        };
+        assert_eq!(resolve(&open, &a("zed@any.org")), Ok("zed".into()));
+    }
+
+    #[test]
+    fn too_many_recipients_gets_452() {
+        expect(
+            "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@x.org>\r\nRCPT TO:<b@x.org>\r\nRCPT TO:<c@x.org>\r\nRCPT TO:<d@x.org>\r\n",
+            &[
+                GREETING,
+                EHLO,
+                "250 2.1.0 Sender ok\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+                "452 4.5.3 Too many recipients\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn same_mailbox_twice_is_stored_once() {
+        let d = dialog(
+            "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a+1@x.org>\r\nRCPT TO:<A+2@x.org>\r\nRCPT TO:<b@x.org>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        assert_eq!(
+            d.stored,
+            vec![(vec!["a".to_string(), "b".to_string()], b"x\n".to_vec())]
+        );
+    }
+
+    #[test]
+    fn smtputf8_addresses_need_the_parameter() {
+        expect(
+            "EHLO c\r\nMAIL FROM:<jösé@b.org>\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<björn@x.org>\r\nRSET\r\nMAIL FROM:<jösé@b.org> SMTPUTF8\r\nRCPT TO:<björn@x.org>\r\nRCPT TO:<bob@exämple.org>\r\n",
+            &[
+                GREETING,
+                EHLO,
+                "553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter\r\n",
+                "250 2.0.0 Ok\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "553 5.1.3 Mailbox name not allowed\r\n",
+                "250 2.1.5 Recipient ok\r\n",
+            ],
+        );
+    }
+
+    const TXN: &str = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\n";
+    const TXN_REPLIES: [&str; 5] = [
+        GREETING,
+        EHLO,
+        "250 2.1.0 Sender ok\r\n",
+        "250 2.1.5 Recipient ok\r\n",
+        "354 End data with <CR><LF>.<CR><LF>\r\n",
+    ];
+
+    fn message(body: &[u8]) -> Driver {
+        dialog_with(
+            &Config {
+                max_message_bytes: 100_000,
+                ..cfg()
+            },
+            &[TXN.as_bytes(), body].concat(),
+        )
+    }
+
+    #[test]
+    fn dot_stuffing_is_undone_across_reads() {
+        let d = message(b"..one\r\n..\r\n.two\r\n.\r\n");
+        assert_eq!(d.stored[0].1, b".one\n.\ntwo\n");
+    }
+
+    #[test]
+    fn only_crlf_dot_crlf_ends_the_message() {
+        for variant in [
+            &b"\n.\n"[..],
+            b"\r.\r",
+            b"\n.\r\n",
+            b"\r\n.\n",
+            b"\r.\r\n",
+            b"\r\n.\r",
+        ] {
+            let body = [
+                b"a",
+                variant,
+                b"MAIL FROM:<x@y.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\nsmuggled\r\n.\r\n",
+            ]
+            .concat();
+            let d = message(&body);
+            assert_eq!(d.stored.len(), 1, "variant {variant:?}");
+            assert!(
+                d.stored[0].1.ends_with(b"DATA\nsmuggled\n"),
+                "variant {variant:?}"
+            );
+            assert!(d.text().ends_with(
+                "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as ID1\r\n"
+            ));
+            assert_eq!(d.text().matches("354").count(), 1, "variant {variant:?}");
+        }
+    }
+
+    #[test]
+    fn empty_message_is_stored_empty() {
+        let d = message(b".\r\n");
+        assert_eq!(d.stored[0].1, b"");
+    }
+
+    #[test]
+    fn oversized_message_is_read_to_the_end_then_refused() {
+        let cfg = cfg(); // 1000 bytes
+        let body = [&vec![b'x'; 2000][..], b"\r\n.\r\nNOOP\r\n"].concat();
+        let d = dialog_with(&cfg, &[TXN.as_bytes(), &body].concat());
+        let want = [
+            &TXN_REPLIES[..],
+            &[
+                "552 5.3.4 Message size exceeds fixed limit\r\n",
+                "250 2.0.0 Ok\r\n",
+            ],
+        ]
+        .concat();
+        assert_eq!(d.text(), want.concat());
+        assert!(d.stored.is_empty());
+        assert_eq!(d.drops, 1);
+    }
+
+    #[test]
+    fn size_limit_is_exact() {
+        // 998 x + CRLF = 1000 bytes: exactly the limit.
+        let body = [&vec![b'x'; 998][..], b"\r\n.\r\n"].concat();
+        let d = dialog_with(&cfg(), &[TXN.as_bytes(), &body].concat());
+        assert_eq!(d.stored.len(), 1);
+        let body = [&vec![b'x'; 999][..], b"\r\n.\r\n"].concat();
+        let d = dialog_with(&cfg(), &[TXN.as_bytes(), &body].concat());
+        assert_eq!(d.stored.len(), 0);
+    }
+
+    #[test]
+    fn the_session_goes_on_after_an_oversized_message() {
+        let big = [TXN.as_bytes(), &vec![b'y'; 5000], b"\r\n.\r\n"].concat();
+        let small = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\nsmall\r\n.\r\n";
+        let d = dialog_with(&cfg(), &[&big[..], small].concat());
+        assert_eq!(
+            d.stored,
+            vec![(vec!["bob".to_string()], b"small\n".to_vec())]
+        );
+    }
+
+    #[test]
+    fn storage_failure_at_start_refuses_data() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver {
+            fail_start: Some(TempFailure::NoSpace),
+            ..Driver::default()
+        };
+        d.feed(&mut s, TXN.as_bytes());
+        d.feed(&mut s, b"RCPT TO:<bob@x.org>\r\n");
+        assert_eq!(
+            d.text(),
+            [
+                &TXN_REPLIES[..4],
+                &[
+                    "452 4.3.1 Insufficient system storage, try again later\r\n",
+                    "503 5.5.1 Need MAIL command\r\n"
+                ]
+            ]
+            .concat()
+            .concat()
+        );
+    }
+
+    #[test]
+    fn storage_failure_while_writing_is_replied_after_the_dot() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver {
+            fail_write: Some(TempFailure::Local),
+            ..Driver::default()
+        };
+        d.feed(&mut s, TXN.as_bytes());
+        d.feed(&mut s, b"line one\r\nline two\r\n");
+        assert_eq!(d.text(), TXN_REPLIES.concat());
+        d.feed(&mut s, b".\r\nNOOP\r\n");
+        assert_eq!(
+            d.text(),
+            [
+                &TXN_REPLIES[..],
+                &[
+                    "451 4.3.0 Local error in processing, try again later\r\n",
+                    "250 2.0.0 Ok\r\n"
+                ]
+            ]
+            .concat()
+            .concat()
+        );
+        assert!(d.stored.is_empty());
+    }
+
+    #[test]
+    fn storage_failure_at_commit_is_temporary() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver {
+            fail_end: Some(TempFailure::Local),
+            ..Driver::default()
+        };
+        d.feed(&mut s, TXN.as_bytes());
+        d.feed(&mut s, b"x\r\n.\r\n");
+        assert!(d.text().ends_with("354 End data with <CR><LF>.<CR><LF>\r\n451 4.3.0 Local error in processing, try again later\r\n"));
+    }
+
+    #[test]
+    fn over_long_command_line_is_refused_and_skipped() {
+        let long = "NOOP ".to_string() + &"x".repeat(600) + "\r\n";
+        let very_long =
+            "MAIL FROM:<a@b.org> ".to_string() + &"RCPT TO:<evil@x.org> ".repeat(200) + "\r\n";
+        let d = dialog(&format!("{long}{very_long}EHLO c\r\n"));
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                "500 5.5.6 Line too long\r\n",
+                "500 5.5.6 Line too long\r\n",
+                EHLO
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn line_limits_are_exact() {
+        let noop = |n: usize| format!("NOOP {}\r\n", "x".repeat(n - 7));
+        assert_eq!(noop(512).len(), 512);
+        let d = dialog(&(noop(512) + &noop(513)));
+        assert_eq!(
+            d.text(),
+            [GREETING, "250 2.0.0 Ok\r\n", "500 5.5.6 Line too long\r\n"].concat()
+        );
+        // MAIL may use 2048 bytes with its CRLF.
+        let mail = |n: usize| format!("MAIL FROM:<a@b.org>{}\r\n", " ".repeat(n - 21));
+        assert_eq!(mail(2048).len(), 2048);
+        let d = dialog(&format!("EHLO c\r\n{}RSET\r\n{}", mail(2048), mail(2049)));
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                EHLO,
+                "250 2.1.0 Sender ok\r\n",
+                "250 2.0.0 Ok\r\n",
+                "500 5.5.6 Line too long\r\n"
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn bare_lf_ends_a_command_line() {
+        expect("EHLO c\nNOOP\n", &[GREETING, EHLO, "250 2.0.0 Ok\r\n"]);
+    }
+
+    #[test]
+    fn binary_content_passes_unchanged() {
+        let body: Vec<u8> = (0..=255u8)
+            .cycle()
+            .take(10_000)
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect();
+        let d = message(&[&body[..], b"\r\n.\r\n"].concat());
+        assert_eq!(d.stored[0].1, [&body[..], b"\n"].concat());
+    }
+
+    #[test]
+    fn abort_gives_421_and_closes() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver::default();
+        d.feed(&mut s, TXN.as_bytes());
+        assert!(s.in_message());
+        let r = s.abort(Abort::Shutdown);
+        assert_eq!(
+            r.as_bytes(),
+            b"421 4.3.2 Service shutting down, closing connection\r\n"
+        );
+        assert!(r.closes());
+        assert_eq!(
+            s.abort(Abort::Timeout).as_bytes(),
+            b"421 4.4.2 Timeout exceeded, closing connection\r\n"
+        );
+    }
+
+    #[test]
+    fn quit_closes_and_nothing_after_is_read() {
+        let d = dialog("QUIT\r\nNOOP\r\n");
+        assert_eq!(d.text(), [GREETING, "221 2.0.0 Bye\r\n"].concat());
+    }
+}

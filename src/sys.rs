@@ -1,0 +1,547 @@
+//! The only module with `unsafe`: thin, safe wrappers around the libc calls
+//! tinymx needs and std does not offer (raw sockets, `*at` file calls,
+//! signals, credentials).
+//!
+//! Every function here is safe to call with any argument. Each `unsafe`
+//! block states the invariant that makes the call sound. File descriptors
+//! are owned by `OwnedFd`, so none leaks and none is closed twice.
+
+use std::ffi::CString;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// Turns a `-1` return into the thread's `errno`.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Takes ownership of a descriptor a successful libc call just returned.
+fn owned(fd: libc::c_int) -> OwnedFd {
+    debug_assert!(fd >= 0);
+    // SAFETY: `fd` was just returned by the kernel as a new descriptor that
+    // nothing else in the process owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in name"))
+}
+
+// ---------------------------------------------------------------- sockets
+
+/// A `sockaddr_storage` filled from a `SocketAddr`, with its length.
+fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is larger than and suitably aligned for
+            // sockaddr_in; we only write through the properly typed pointer.
+            let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr.s6_addr = a.ip().octets();
+            sin6.sin6_flowinfo = a.flowinfo();
+            sin6.sin6_scope_id = a.scope_id();
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn from_sockaddr(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the kernel said the family is AF_INET, so the storage
+            // holds a sockaddr_in.
+            let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family is AF_INET6, so it holds a sockaddr_in6.
+            let sin6 = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unknown address family",
+        )),
+    }
+}
+
+/// `socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)` for the family of `addr`.
+pub fn tcp_socket(v6: bool) -> io::Result<OwnedFd> {
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: plain syscall with constant arguments; returns a new fd or -1.
+    let fd = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    Ok(owned(fd))
+}
+
+/// `setsockopt` with an `int` value.
+pub fn set_int_option(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: we pass a pointer to a live c_int and its exact size.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+pub fn bind(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
+    let (storage, len) = to_sockaddr(addr);
+    // SAFETY: `storage` is a valid sockaddr of `len` bytes for the duration of the call.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            &storage as *const _ as *const libc::sockaddr,
+            len,
+        )
+    })?;
+    Ok(())
+}
+
+pub fn listen(fd: &OwnedFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor we own.
+    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+    Ok(())
+}
+
+pub fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
+    // SAFETY: all-zero sockaddr_storage is valid; the kernel writes at most `len` bytes.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: pointers to live, correctly sized storage and length.
+    check(unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            &mut storage as *mut _ as *mut libc::sockaddr,
+            &mut len,
+        )
+    })?;
+    from_sockaddr(&storage)
+}
+
+/// `accept4` with `SOCK_CLOEXEC`; returns the connection and the peer address.
+pub fn accept(fd: &OwnedFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    // SAFETY: as in `local_addr`.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: pointers to live, correctly sized storage and length.
+    let conn = check(unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            &mut storage as *mut _ as *mut libc::sockaddr,
+            &mut len,
+            libc::SOCK_CLOEXEC,
+        )
+    })?;
+    let conn = owned(conn);
+    Ok((conn, from_sockaddr(&storage)?))
+}
+
+/// Sets or clears `O_NONBLOCK`.
+pub fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) })?;
+    Ok(())
+}
+
+/// `recv` into `buf`; 0 means the peer closed.
+pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    check_size(unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            0,
+        )
+    })
+}
+
+/// `send` with `MSG_NOSIGNAL` (a closed peer gives EPIPE, not SIGPIPE);
+/// `dontwait` adds `MSG_DONTWAIT`.
+pub fn send(fd: &OwnedFd, buf: &[u8], dontwait: bool) -> io::Result<usize> {
+    let flags = libc::MSG_NOSIGNAL | if dontwait { libc::MSG_DONTWAIT } else { 0 };
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    check_size(unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            flags,
+        )
+    })
+}
+
+/// `shutdown(fd, SHUT_WR)`: sends FIN after queued data.
+pub fn shutdown_write(fd: &OwnedFd) {
+    // SAFETY: plain syscall on a descriptor we own; failure is harmless.
+    unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_WR) };
+}
+
+/// Waits until one of `fds` is readable (or hung up). Returns one flag per
+/// descriptor; all false on timeout. EINTR counts as a timeout-free wake-up
+/// with no descriptor ready.
+pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` is a live array of exactly `pfds.len()` pollfd structs.
+    let ret = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(err);
+    }
+    Ok(pfds
+        .iter()
+        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .collect())
+}
+
+// ---------------------------------------------------------------- pipes and signals
+
+/// `pipe2(O_CLOEXEC)`: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// Write end of the signal pipe; -1 until `install_signal_pipe` runs.
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; the byte lives on our stack.
+        // The fd is the non-blocking write end kept open for the process's
+        // whole life (leaked on purpose in `install_signal_pipe`).
+        unsafe { libc::write(fd, &byte as *const u8 as *const libc::c_void, 1) };
+    }
+}
+
+/// Routes SIGTERM and SIGINT to a byte on the returned pipe (the self-pipe
+/// trick), so the accept loop can `poll` for them. Ignores SIGPIPE.
+pub fn install_signal_pipe() -> io::Result<OwnedFd> {
+    let (read, write) = pipe()?;
+    set_nonblocking(&write, true)?;
+    // The write end must stay valid for as long as a signal can arrive: the
+    // whole process lifetime. Leak it deliberately.
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(write);
+    SIGNAL_PIPE.store(raw, std::sync::atomic::Ordering::Relaxed);
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: all-zero sigaction is a valid "no flags, empty mask" value;
+        // the handler only calls async-signal-safe functions.
+        let mut action: libc::sigaction = unsafe { zeroed() };
+        action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is initialised; a null old-action pointer is allowed.
+        check(unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) })?;
+    }
+    // SAFETY: setting SIGPIPE to SIG_IGN has no memory-safety preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    Ok(read)
+}
+
+/// Reads whatever bytes are waiting on a non-blocking or readable pipe.
+pub fn drain(fd: &OwnedFd) -> io::Result<usize> {
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` is valid for writes of its length.
+    check_size(unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    })
+}
+
+// ---------------------------------------------------------------- files and directories
+
+/// Opens a directory (`O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC`) by path.
+pub fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))?;
+    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
+    let fd = check(unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    Ok(owned(fd))
+}
+
+/// Opens `name` inside `dir` as a directory, never following a symlink.
+pub fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+    let c = cstring(name)?;
+    // SAFETY: `dir` is a live descriptor; `c` is NUL-terminated.
+    let fd = check(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    Ok(owned(fd))
+}
+
+/// `mkdirat(dir, name, mode)`.
+pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: `dir` is live; `c` is NUL-terminated.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) })?;
+    Ok(())
+}
+
+/// Creates a new file `name` in `dir` for writing; fails if it exists
+/// (`O_CREAT | O_EXCL`), never follows a symlink.
+pub fn create_excl_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<std::fs::File> {
+    let c = cstring(name)?;
+    // SAFETY: `dir` is live; `c` is NUL-terminated; mode is passed as the
+    // variadic third argument open(2) expects with O_CREAT.
+    let fd = check(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    })?;
+    Ok(std::fs::File::from(owned(fd)))
+}
+
+/// `linkat(from_dir, name, to_dir, name, 0)`: a hard link that never
+/// replaces an existing file (EEXIST instead).
+pub fn link_at(
+    from_dir: BorrowedFd<'_>,
+    from: &str,
+    to_dir: BorrowedFd<'_>,
+    to: &str,
+) -> io::Result<()> {
+    let (f, t) = (cstring(from)?, cstring(to)?);
+    // SAFETY: both descriptors are live; both strings NUL-terminated.
+    check(unsafe {
+        libc::linkat(
+            from_dir.as_raw_fd(),
+            f.as_ptr(),
+            to_dir.as_raw_fd(),
+            t.as_ptr(),
+            0,
+        )
+    })?;
+    Ok(())
+}
+
+/// `unlinkat(dir, name, 0)`.
+pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: `dir` is live; `c` is NUL-terminated.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) })?;
+    Ok(())
+}
+
+/// `fsync` on any descriptor (files and directories alike).
+pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain syscall on a live descriptor.
+    check(unsafe { libc::fsync(fd.as_raw_fd()) })?;
+    Ok(())
+}
+
+/// `fchown` on a descriptor.
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on a live descriptor.
+    check(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- identity
+
+/// The kernel's node name (what `hostname` prints).
+pub fn hostname() -> io::Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` has room for `len` bytes; gethostname NUL-terminates
+    // when the name fits, and we keep one byte spare so it always does.
+    check(unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len() - 1) })?;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// A user looked up by name: (uid, primary gid).
+pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
+    let c = cstring(name)?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: all-zero passwd is a valid value to be overwritten.
+    let mut pwd: libc::passwd = unsafe { zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to live storage of the stated size; the
+    // strings getpwnam_r stores point into `buf`, which we do not read.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(if result.is_null() {
+        None
+    } else {
+        Some((pwd.pw_uid, pwd.pw_gid))
+    })
+}
+
+/// A group id looked up by name.
+pub fn lookup_group(name: &str) -> io::Result<Option<u32>> {
+    let c = cstring(name)?;
+    let mut buf = vec![0u8; 16384];
+    // SAFETY: all-zero group is a valid value to be overwritten.
+    let mut grp: libc::group = unsafe { zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: as in `lookup_user`.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(if result.is_null() {
+        None
+    } else {
+        Some(grp.gr_gid)
+    })
+}
+
+/// Drops to `uid`/`gid` for good: supplementary groups cleared to `gid`,
+/// then real/effective/saved gid, then uid (the order matters: after the
+/// uid changes we may no longer change groups). Verifies the result.
+pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
+    let groups = [gid as libc::gid_t];
+    // SAFETY: `groups` is a live array of one gid.
+    check(unsafe { libc::setgroups(1, groups.as_ptr()) })?;
+    // SAFETY: plain syscalls with integer arguments.
+    check(unsafe { libc::setresgid(gid, gid, gid) })?;
+    check(unsafe { libc::setresuid(uid, uid, uid) })?;
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: pointers to live integers.
+    check(unsafe { libc::getresuid(&mut r, &mut e, &mut s) })?;
+    if r != uid || e != uid || s != uid {
+        return Err(io::Error::other("uid did not change"));
+    }
+    check(unsafe { libc::getresgid(&mut r, &mut e, &mut s) })?;
+    if r != gid || e != gid || s != gid {
+        return Err(io::Error::other("gid did not change"));
+    }
+    // Regaining root must now be impossible.
+    if uid != 0 {
+        // SAFETY: plain syscall; we expect it to fail.
+        if unsafe { libc::setuid(0) } == 0 {
+            return Err(io::Error::other("could still regain root"));
+        }
+    }
+    Ok(())
+}
+
+/// Process id.
+pub fn getpid() -> u32 {
+    std::process::id()
+}
+
+/// Closes a file and reports the error `close` gives (NFS reports
+/// delayed write errors here; qmail checks it, so do we).
+pub fn close_checked(file: std::fs::File) -> io::Result<()> {
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
+    // SAFETY: we own `fd` (just taken out of the File) and close it exactly once.
+    check(unsafe { libc::close(fd) })?;
+    Ok(())
+}
+
+/// `SO_SNDTIMEO`: a blocking send gives up (EAGAIN) after `timeout`.
+pub fn set_send_timeout(fd: &OwnedFd, timeout: std::time::Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: we pass a pointer to a live timeval and its exact size.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
