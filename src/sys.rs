@@ -530,8 +530,8 @@ pub fn close_checked(file: std::fs::File) -> io::Result<()> {
 /// `SO_SNDTIMEO`: a blocking send gives up (EAGAIN) after `timeout`.
 pub fn set_send_timeout(fd: &OwnedFd, timeout: std::time::Duration) -> io::Result<()> {
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as _,
+        tv_usec: timeout.subsec_micros() as _,
     };
     // SAFETY: we pass a pointer to a live timeval and its exact size.
     check(unsafe {
