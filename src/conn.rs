@@ -110,7 +110,7 @@ impl<'a> Conn<'a> {
                 Output::Reply(r) => {
                     debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
                     if let Some(m) = msg.take_if(|_| !session.in_message()) {
-                        self.log_message(&m, &r);
+                        self.log_message(&m, &r, session.message_bytes());
                     } else if r.is_error() && !r.closes() {
                         info!(
                             "{} refused: {} (command: {})",
@@ -139,7 +139,7 @@ impl<'a> Conn<'a> {
                             // Dropping the message's delivery removes its tmp files.
                             let r = session.abort(why);
                             if let Some(m) = msg.take() {
-                                self.log_message(&m, &r);
+                                self.log_message(&m, &r, session.message_bytes());
                             }
                             self.out.extend_from_slice(r.as_bytes());
                             self.flush();
@@ -244,7 +244,7 @@ impl<'a> Conn<'a> {
     }
 
     /// One line per accepted or refused message.
-    fn log_message(&self, m: &Incoming, r: &crate::smtp::reply::Reply) {
+    fn log_message(&self, m: &Incoming, r: &crate::smtp::reply::Reply, size: u64) {
         let to = m
             .recipients
             .iter()
@@ -253,7 +253,7 @@ impl<'a> Conn<'a> {
             .join(",");
         if r.code() == 250 {
             info!(
-                "{} accepted id={} from=<{}> to={} client={} files={}",
+                "{} accepted id={} from=<{}> to={} client={} size={size} files={}",
                 self.sid,
                 m.id,
                 m.sender,
@@ -263,7 +263,7 @@ impl<'a> Conn<'a> {
             );
         } else {
             info!(
-                "{} refused id={} from=<{}> to={} client={}: {}",
+                "{} refused id={} from=<{}> to={} client={} size={size}: {}",
                 self.sid,
                 m.id,
                 m.sender,

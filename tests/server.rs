@@ -89,10 +89,23 @@ fn plain_message_lands_byte_exact_in_new() {
     // Nothing left in tmp/, cur/ exists, and the log has one line for it.
     assert!(files(&server.spool.join("bob/tmp")).is_empty());
     assert!(server.spool.join("bob/cur").is_dir());
+    // One log line for the message: session id, sender, recipients, client, size, file.
+    let file = files(&server.spool.join("bob/new"))[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let want = format!(
+        "tinymx: {sid} accepted id={sid}.1 from=<alice@example.com> to=<bob@example.org> client=[127.0.0.1]:{} size={} files=bob/new/{file}",
+        c.stream.local_addr().unwrap().port(),
+        MESSAGE.len() - 1
+    );
+    server.wait_log(|l| l.iter().any(|l| *l == want));
+    let closed = format!("tinymx: {sid} disconnect from [127.0.0.1]:");
     server.wait_log(|l| {
-        l.iter().any(|l| {
-            l.contains(" accepted ") && l.contains("from=<alice@example.com> to=<bob@example.org>")
-        })
+        l.iter()
+            .any(|l| l.starts_with(&closed) && l.contains(" messages=1 "))
     });
 }
 
@@ -592,6 +605,20 @@ fn sigterm_closes_idle_sessions_and_exits_zero() {
     assert!(idle.closed());
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sigint_stops_like_sigterm() {
+    let mut server = Server::start(&[]);
+    let mut idle = Client::hello(server.addr());
+    server.signal(libc::SIGINT);
+    assert_eq!(
+        idle.reply(),
+        "421 4.3.2 Service shutting down, closing connection\r\n"
+    );
+    assert_eq!(server.wait_exit().code(), Some(0));
+    // The port is closed: nothing listens any more.
+    assert!(std::net::TcpStream::connect(server.addr()).is_err());
 }
 
 #[test]

@@ -178,6 +178,11 @@ impl<'c> Session<'c> {
         &self.line
     }
 
+    /// Size of the current (or last) message as RFC 1870 counts it.
+    pub fn message_bytes(&self) -> u64 {
+        self.decoder.wire_bytes()
+    }
+
     /// True from DATA's StartMessage until the reply after the final dot.
     pub fn in_message(&self) -> bool {
         matches!(
