@@ -34,7 +34,16 @@ Options:
       --max-conn N         concurrent sessions in all (default 64)
       --max-per-ip N       concurrent sessions from one address (default 8)
       --max-rcpt N         recipients per message (default 100)
-      --timeout SECS       idle limit waiting for a command or data (default 300)
+      --timeout SECS       time for one command line, or between reads in DATA
+                           (default 300); DATA must also average 500 bytes/s
+      --session-timeout SECS  limit on a whole session (default 1800)
+      --stress-timeout SECS   the --timeout used while sessions are at 80% of
+                           --max-conn or more (default 10)
+      --max-rate N         new connections per minute from one address
+                           (default 60)
+      --max-errors N       refused commands before 421 and close (default 10)
+      --min-free BYTES     MAIL gets 452 4.3.1 while the spool file system has
+                           less free space (default twice --max-size)
   -u, --user USER[:GROUP]  after binding, drop to this user (name or number)
   -v, --verbose            log every command and reply
   -q, --quiet              log only warnings and errors
@@ -183,15 +192,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
                     cfg.catch_all = Some(v)
                 }
             }
-            "max-size" => {
+            "max-size" | "min-free" => {
                 let v = p.value(&flag, attached)?;
-                cfg.max_message_bytes = parse_size(&v).filter(|&n| n > 0).ok_or_else(|| {
-                    format!(
-                        "{flag}: invalid size '{v}' (a positive number with optional k, M or G)"
-                    )
-                })?;
+                let n = parse_size(&v)
+                    .filter(|&n| n > 0 || name == "min-free")
+                    .ok_or_else(|| {
+                        format!(
+                            "{flag}: invalid size '{v}' (a positive number with optional k, M or G)"
+                        )
+                    })?;
+                if name == "max-size" {
+                    cfg.max_message_bytes = n;
+                } else {
+                    cfg.min_free_bytes = Some(n);
+                }
             }
-            "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" => {
+            "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" | "session-timeout"
+            | "stress-timeout" | "max-rate" | "max-errors" => {
                 let v = p.value(&flag, attached)?;
                 let n = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
                     format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
@@ -200,6 +217,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
                     "max-conn" => cfg.max_connections = n as usize,
                     "max-per-ip" => cfg.max_connections_per_ip = n as usize,
                     "max-rcpt" => cfg.max_recipients = n as usize,
+                    "session-timeout" => cfg.session_timeout_secs = n as u64,
+                    "stress-timeout" => cfg.stress_timeout_secs = n as u64,
+                    "max-rate" => cfg.max_connections_per_minute = n as usize,
+                    "max-errors" => cfg.max_errors = n as usize,
                     _ => cfg.idle_timeout_secs = n as u64,
                 }
             }

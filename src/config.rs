@@ -43,8 +43,25 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// `--max-rcpt`: recipients per message.
     pub max_recipients: usize,
-    /// `--timeout`: idle limit while waiting for a command or for data.
+    /// `--timeout`: time allowed for one whole command line, counted from
+    /// the previous reply; in DATA, the limit between reads (extended by
+    /// `min_data_rate`).
     pub idle_timeout_secs: u64,
+    /// `--session-timeout`: upper bound on a whole session.
+    pub session_timeout_secs: u64,
+    /// `--stress-timeout`: the idle limit in stress mode (sessions at 80%
+    /// of `max_connections` or more).
+    pub stress_timeout_secs: u64,
+    /// In DATA, each N bytes read extend the deadline by N / this many
+    /// seconds (bytes per second, as Postfix's smtpd_min_data_rate).
+    pub min_data_rate: u64,
+    /// `--max-rate`: new connections per minute from one client address.
+    pub max_connections_per_minute: usize,
+    /// `--max-errors`: refused commands before the session is closed with 421.
+    pub max_errors: usize,
+    /// `--min-free`: MAIL gets 452 4.3.1 while the spool has less free space;
+    /// `None` means twice `max_message_bytes`.
+    pub min_free_bytes: Option<u64>,
     /// `--user`: drop to this user (and group) after binding.
     pub user: Option<String>,
     pub verbosity: Verbosity,
@@ -69,7 +86,13 @@ impl Default for Config {
             max_connections: 64,
             max_connections_per_ip: 8,
             max_recipients: 100,
+            max_errors: 10,
+            min_free_bytes: None,
             idle_timeout_secs: 300,
+            session_timeout_secs: 1800,
+            stress_timeout_secs: 10,
+            min_data_rate: 500,
+            max_connections_per_minute: 60,
             user: None,
             verbosity: Verbosity::Normal,
             shutdown_grace_secs: 10,
@@ -87,6 +110,12 @@ impl Config {
         } else {
             self.listen.clone()
         }
+    }
+
+    /// Free spool space below which MAIL is refused for now.
+    pub fn min_free(&self) -> u64 {
+        self.min_free_bytes
+            .unwrap_or(self.max_message_bytes.saturating_mul(2))
     }
 
     /// Is `domain` one we receive for? Exact, case-insensitive.

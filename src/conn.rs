@@ -25,6 +25,8 @@ pub struct Shared {
     pub spool: Spool,
     /// Set on SIGTERM/SIGINT.
     pub stopping: AtomicBool,
+    /// Stress mode (sessions ≥ 80% of `--max-conn`): short idle limits.
+    pub stress: AtomicBool,
     /// Read end of a pipe whose write end is closed on shutdown: it turns
     /// readable in every session's `poll` at once.
     pub stop_pipe: OwnedFd,
@@ -48,6 +50,13 @@ struct Conn<'a> {
     /// When shutdown was noticed during DATA: the message must be done by then.
     grace_deadline: Option<Instant>,
     messages: u32,
+    /// The whole session ends by then (`--session-timeout`).
+    session_deadline: Instant,
+    /// When the last reply went out: the next command line must be
+    /// complete within the idle limit from then.
+    request_start: Instant,
+    /// During DATA: the deadline, extended as content arrives (below).
+    data_deadline: Instant,
 }
 
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
@@ -58,7 +67,12 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
     {
         warn!("{sid} cannot set send timeout: {e}");
     }
+    let now = Instant::now();
+    let session_limit = Duration::from_secs(shared.cfg.session_timeout_secs);
     let mut conn = Conn {
+        session_deadline: now + session_limit,
+        request_start: now,
+        data_deadline: now,
         shared,
         sock,
         peer,
@@ -108,6 +122,9 @@ impl<'a> Conn<'a> {
             start += used;
             match output {
                 Output::Reply(r) => {
+                    // Each reply starts the clock for the next request.
+                    self.request_start = Instant::now();
+                    self.data_deadline = self.request_start + self.idle_limit();
                     debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
                     if let Some(m) = msg.take_if(|_| !session.in_message()) {
                         self.log_message(&m, &r, session.message_bytes());
@@ -150,6 +167,25 @@ impl<'a> Conn<'a> {
                             };
                         }
                     }
+                }
+                Output::CheckStorage => {
+                    let free = shared.spool.free_bytes();
+                    let room = match &free {
+                        Ok(free) => *free >= shared.cfg.min_free(),
+                        Err(e) => {
+                            warn!("{} cannot check free space: {e}", self.sid);
+                            true
+                        }
+                    };
+                    if !room {
+                        info!(
+                            "{} spool has {} bytes free, below {}: MAIL deferred",
+                            self.sid,
+                            free.as_ref().map_or(0, |f| *f),
+                            shared.cfg.min_free()
+                        );
+                    }
+                    session.storage_checked(room);
                 }
                 Output::StartMessage => match self.start_message(&session) {
                     Ok(m) => {
@@ -292,12 +328,47 @@ impl<'a> Conn<'a> {
         true
     }
 
+    /// The idle limit now: `--timeout`, or `--stress-timeout` in stress mode.
+    fn idle_limit(&self) -> Duration {
+        let cfg = &self.shared.cfg;
+        let secs = if self.shared.stress.load(Ordering::Relaxed) {
+            cfg.stress_timeout_secs.min(cfg.idle_timeout_secs)
+        } else {
+            cfg.idle_timeout_secs
+        };
+        Duration::from_secs(secs)
+    }
+
+    /// When the current wait must end at the latest:
+    /// - a command line must be complete within the idle limit of the last
+    ///   reply (a client trickling one byte at a time gains nothing);
+    /// - in DATA, as Postfix's smtpd_min_data_rate: each read of N bytes
+    ///   extends the deadline by N / `min_data_rate` seconds, but never
+    ///   past the idle limit from now;
+    /// - the whole session ends at `--session-timeout`.
+    fn deadline(&self, in_message: bool) -> Instant {
+        let limit = self.idle_limit();
+        let request = if in_message {
+            self.data_deadline.min(Instant::now() + limit)
+        } else {
+            self.request_start + limit
+        };
+        request.min(self.session_deadline)
+    }
+
+    /// Credits a read of `n` message bytes to the DATA deadline.
+    fn data_progress(&mut self, n: usize) {
+        let rate = self.shared.cfg.min_data_rate.max(1) as f64;
+        let credit = Duration::from_secs_f64(n as f64 / rate);
+        let cap = Instant::now() + self.idle_limit();
+        self.data_deadline = (self.data_deadline + credit).min(cap);
+    }
+
     /// Waits for input. Returns bytes read (0: peer closed), or why the
     /// session must end now.
     fn read(&mut self, buf: &mut [u8], in_message: bool) -> Result<usize, Abort> {
-        let idle = Duration::from_secs(self.shared.cfg.idle_timeout_secs);
-        let idle_deadline = Instant::now() + idle;
         loop {
+            let idle_deadline = self.deadline(in_message);
             let stopping = self.shared.stopping.load(Ordering::SeqCst);
             if stopping && !in_message {
                 return Err(Abort::Shutdown);
@@ -318,7 +389,8 @@ impl<'a> Conn<'a> {
                     Abort::Timeout
                 });
             }
-            let wait_ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
+            // Wake at least once a second so stress mode takes effect promptly.
+            let wait_ms = (deadline - now).as_millis().clamp(1, 1000) as i32;
             // Watch the stop pipe only until shutdown is noticed; after that
             // it stays readable and would spin.
             let ready = if stopping {
@@ -328,7 +400,12 @@ impl<'a> Conn<'a> {
             };
             match ready {
                 Ok(r) if r[0] => match sys::recv(&self.sock, buf) {
-                    Ok(n) => return Ok(n),
+                    Ok(n) => {
+                        if in_message {
+                            self.data_progress(n);
+                        }
+                        return Ok(n);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => {

@@ -129,9 +129,35 @@ struct Limits {
     ended: Condvar,
 }
 
+impl Limits {
+    /// Enters or leaves stress mode as the session count crosses 80% of
+    /// `--max-conn` (Postfix's stress mode); logs each change once.
+    fn update_stress(&self, total: usize, shared: &Shared) {
+        let stressed = total * 5 >= shared.cfg.max_connections * 4;
+        if shared.stress.swap(stressed, Ordering::SeqCst) != stressed {
+            if stressed {
+                info!(
+                    "stress mode on: {total} of {} sessions in use; idle limit now {}s",
+                    shared.cfg.max_connections,
+                    shared
+                        .cfg
+                        .stress_timeout_secs
+                        .min(shared.cfg.idle_timeout_secs)
+                );
+            } else {
+                info!(
+                    "stress mode off: {total} of {} sessions in use",
+                    shared.cfg.max_connections
+                );
+            }
+        }
+    }
+}
+
 /// Decrements the counts when a session thread ends, however it ends.
 struct Slot {
     limits: Arc<Limits>,
+    shared: Arc<Shared>,
     ip: IpAddr,
 }
 
@@ -145,6 +171,7 @@ impl Drop for Slot {
                 c.per_ip.remove(&self.ip);
             }
         }
+        self.limits.update_stress(c.total, &self.shared);
         self.limits.ended.notify_all();
     }
 }
@@ -154,6 +181,43 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
+    }
+}
+
+/// Per-address connection rate: at most `per_minute` new connections in
+/// each fixed one-minute window (as Postfix's anvil counts). Memory is
+/// bounded: past `MAX_TRACKED` addresses, expired windows are dropped, and
+/// if all are current, new addresses go untracked rather than refused.
+struct RateLimit {
+    per_minute: usize,
+    windows: HashMap<IpAddr, (Instant, usize)>,
+}
+
+const MAX_TRACKED: usize = 65_536;
+const WINDOW: Duration = Duration::from_secs(60);
+
+impl RateLimit {
+    fn new(per_minute: usize) -> Self {
+        RateLimit {
+            per_minute,
+            windows: HashMap::new(),
+        }
+    }
+
+    fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
+        if !self.windows.contains_key(&ip) && self.windows.len() >= MAX_TRACKED {
+            self.windows
+                .retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            if self.windows.len() >= MAX_TRACKED {
+                return true;
+            }
+        }
+        let (start, count) = self.windows.entry(ip).or_insert((now, 0));
+        if now.duration_since(*start) >= WINDOW {
+            (*start, *count) = (now, 0);
+        }
+        *count += 1;
+        *count <= self.per_minute
     }
 }
 
@@ -172,8 +236,10 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
         cfg,
         spool,
         stopping: AtomicBool::new(false),
+        stress: AtomicBool::new(false),
         stop_pipe: stop_read,
     });
+    let mut rates = RateLimit::new(shared.cfg.max_connections_per_minute);
     let limits = Arc::new(Limits {
         counts: Mutex::new(Counts::default()),
         ended: Condvar::new(),
@@ -209,6 +275,15 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
                 }
             };
             let ip = canonical_ip(peer.ip());
+            if !rates.allow(ip, Instant::now()) {
+                info!(
+                    "refused connection from {}: {}",
+                    conn::client(peer),
+                    reply::TOO_FAST.text()
+                );
+                refuse(sock, &reply::TOO_FAST);
+                continue;
+            }
             {
                 let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
                 let from_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
@@ -231,9 +306,11 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
                 }
                 c.total += 1;
                 *c.per_ip.entry(ip).or_insert(0) += 1;
+                limits.update_stress(c.total, &shared);
             }
             let slot = Slot {
                 limits: Arc::clone(&limits),
+                shared: Arc::clone(&shared),
                 ip,
             };
             let secs = SystemTime::now()
@@ -253,7 +330,15 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
                     let _slot = slot;
                     let sock = handoff2.lock().unwrap_or_else(|p| p.into_inner()).take();
                     if let Some(sock) = sock {
-                        conn::serve(&shared2, sock, peer, &sid);
+                        // A panic ends this session only: its socket and any
+                        // tmp files are released by unwinding, the slot is
+                        // freed by `_slot`, and the listener goes on.
+                        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            conn::serve(&shared2, sock, peer, &sid)
+                        }));
+                        if served.is_err() {
+                            warn!("{sid} session ended by an internal error (panic); the server goes on");
+                        }
                     }
                 });
             if let Err(e) = spawned {
@@ -361,6 +446,38 @@ mod tests {
         assert_eq!(resolve_user("root"), Ok((0, 0)));
         assert!(resolve_user("no-such-user-xyz").is_err());
         assert!(resolve_user("root:no-such-group-xyz").is_err());
+    }
+
+    #[test]
+    fn rate_limit_counts_per_address_per_minute() {
+        let mut r = RateLimit::new(3);
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(r.allow(a, t0) && r.allow(a, t0) && r.allow(a, t0));
+        assert!(!r.allow(a, t0 + Duration::from_secs(59)));
+        assert!(r.allow(b, t0), "other addresses are not affected");
+        assert!(
+            r.allow(a, t0 + Duration::from_secs(60)),
+            "a new window starts"
+        );
+    }
+
+    #[test]
+    fn rate_limit_memory_is_bounded() {
+        let mut r = RateLimit::new(1);
+        let t0 = Instant::now();
+        for i in 0..(MAX_TRACKED as u32 + 10) {
+            let ip = IpAddr::V6(Ipv6Addr::from(
+                0x2001_0db8_0000_0000_0000_0000_0000_0000u128 + i as u128,
+            ));
+            assert!(r.allow(ip, t0));
+        }
+        assert_eq!(r.windows.len(), MAX_TRACKED);
+        // Once windows expire, they make room.
+        let later = t0 + Duration::from_secs(61);
+        assert!(r.allow("192.0.2.9".parse().unwrap(), later));
+        assert_eq!(r.windows.len(), 1);
     }
 
     #[test]

@@ -74,6 +74,8 @@ impl std::fmt::Display for StoreError {
 /// The spool root, kept open for the process's life.
 pub struct Spool {
     root: OwnedFd,
+    /// The root's path, for the startup scan only.
+    path: std::path::PathBuf,
     /// Host name made safe for a file name (Maildir: `/` → `\057`, `:` → `\072`).
     host: String,
     pid: u32,
@@ -106,6 +108,7 @@ impl Spool {
         Ok((
             Spool {
                 root,
+                path: path.to_path_buf(),
                 host,
                 pid: sys::getpid(),
                 seq: AtomicU64::new(0),
@@ -118,6 +121,56 @@ impl Spool {
     /// created the root itself, before dropping privileges).
     pub fn chown(&self, uid: u32, gid: u32) -> io::Result<()> {
         sys::fchown(self.root.as_fd(), uid, gid)
+    }
+
+    /// Free bytes on the spool's file system.
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        sys::free_bytes(self.root.as_fd())
+    }
+
+    /// Startup recovery (Maildir rule): files in any `MAILBOX/tmp/` whose
+    /// last change is older than `max_age` were left by a crash and are
+    /// removed; younger ones may belong to another live instance sharing
+    /// the spool and are left alone. Returns (removed, kept).
+    pub fn remove_stale_tmp(&self, max_age: std::time::Duration) -> (usize, usize) {
+        let (mut removed, mut kept) = (0, 0);
+        let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
+            return (0, 0);
+        };
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return (0, 0);
+        };
+        for entry in entries.flatten() {
+            // Only real directories: a symlinked mailbox is not followed.
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Ok(mbox) = sys::open_dir_at(self.root.as_fd(), &name) else {
+                continue;
+            };
+            let Ok(tmp) = sys::open_dir_at(mbox.as_fd(), "tmp") else {
+                continue;
+            };
+            let Ok(files) = std::fs::read_dir(entry.path().join("tmp")) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let Ok(meta) = f.metadata() else { continue };
+                let Some(fname) = f.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                let old = meta.modified().is_ok_and(|m| m < cutoff);
+                if meta.is_file() && old && sys::unlink_at(tmp.as_fd(), &fname).is_ok() {
+                    removed += 1;
+                } else {
+                    kept += 1;
+                }
+            }
+        }
+        (removed, kept)
     }
 
     /// A unique file name: `SECONDS.MmicrosPpidQseq.HOST`.

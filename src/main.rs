@@ -1,18 +1,9 @@
 //! tinymx: a receive-only SMTP server that stores each message in a
 //! Maildir spool. See README.md.
 
-mod cli;
-mod config;
-mod conn;
-mod date;
-mod listener;
-mod log;
-mod maildir;
-mod smtp;
-mod sys;
-
-use config::Config;
 use std::process::ExitCode;
+use tinymx::config::Config;
+use tinymx::{cli, info, listener, log, maildir, sys};
 
 fn main() -> ExitCode {
     let cfg = match cli::parse(std::env::args_os().skip(1)) {
@@ -41,6 +32,12 @@ fn main() -> ExitCode {
 
 fn run(mut cfg: Config) -> Result<(), (u8, String)> {
     log::set_verbosity(cfg.verbosity);
+    // One log line per panic (the session thread's name is its id); the
+    // listener catches the unwind and goes on.
+    std::panic::set_hook(Box::new(|p| {
+        let thread = std::thread::current().name().unwrap_or("main").to_string();
+        tinymx::warn!("{thread} panic: {p}");
+    }));
     if cfg.hostname.is_empty() {
         cfg.hostname = sys::hostname()
             .ok()
@@ -68,6 +65,13 @@ fn run(mut cfg: Config) -> Result<(), (u8, String)> {
         sys::drop_privileges(uid, gid)
             .map_err(|e| (1, format!("cannot drop privileges to {uid}:{gid}: {e}")))?;
         info!("running as uid {uid} gid {gid}");
+    }
+    // Maildir: tmp/ files untouched for 36 hours are leftovers of a crash.
+    let (removed, kept) = spool.remove_stale_tmp(std::time::Duration::from_secs(36 * 3600));
+    if removed > 0 || kept > 0 {
+        info!(
+            "startup: removed {removed} stale tmp file(s) older than 36 hours; left {kept} younger one(s)"
+        );
     }
     for l in &listeners {
         info!("listening on {}", l.addr);

@@ -545,3 +545,13 @@ pub fn set_send_timeout(fd: &OwnedFd, timeout: std::time::Duration) -> io::Resul
     })?;
     Ok(())
 }
+
+/// Bytes available to unprivileged users on the file system of `fd`
+/// (`fstatvfs`: f_bavail × f_frsize).
+pub fn free_bytes(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: all-zero statvfs is a valid value to be overwritten.
+    let mut st: libc::statvfs = unsafe { zeroed() };
+    // SAFETY: `fd` is live; `st` is a live, correctly sized struct.
+    check(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}

@@ -318,7 +318,7 @@ fn bounce_with_null_sender_is_accepted() {
 
 #[test]
 fn path_traversal_names_never_touch_the_file_system() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--max-errors", "100"]);
     let mut c = Client::hello(server.addr());
     assert_eq!(
         c.cmd("MAIL FROM:<a@example.com>"),
@@ -419,7 +419,7 @@ fn pipelined_group_gets_all_replies_in_order() {
 
 #[test]
 fn protocol_errors_get_the_right_codes() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--max-errors", "100"]);
     let mut c = Client::connect(server.addr());
     c.reply();
     assert_eq!(

@@ -30,6 +30,9 @@ pub enum Command {
     Help,
     /// Known verbs tinymx does not offer (EXPN, STARTTLS, AUTH, BDAT, …).
     NotImplemented,
+    /// An HTTP request line sent to the SMTP port (a browser, a proxy
+    /// scanner, a cross-protocol attack): the session is closed.
+    Http,
     /// A syntax error, with the reply that says so.
     Invalid(Reply),
 }
@@ -82,6 +85,12 @@ pub fn parse(line: &[u8]) -> Command {
     .any(|v| is(v))
     {
         Command::NotImplemented
+    } else if ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT"]
+        .iter()
+        .any(|v| is(v))
+        && (arg.ends_with(b"HTTP/1.0") || arg.ends_with(b"HTTP/1.1") || arg.starts_with(b"/"))
+    {
+        Command::Http
     } else {
         Command::Invalid(reply::UNKNOWN_COMMAND)
     }
@@ -320,7 +329,10 @@ mod tests {
     #[test]
     fn unknown_and_unimplemented_verbs() {
         assert_eq!(invalid("FOO"), reply::UNKNOWN_COMMAND);
-        assert_eq!(invalid("GET / HTTP/1.0"), reply::UNKNOWN_COMMAND);
+        assert_eq!(parse(b"GET / HTTP/1.0"), Command::Http);
+        assert_eq!(parse(b"CONNECT mx.example.org:25 HTTP/1.1"), Command::Http);
+        assert_eq!(parse(b"POST /cgi-bin/x"), Command::Http);
+        assert_eq!(invalid("GET"), reply::UNKNOWN_COMMAND);
         assert_eq!(invalid(""), reply::UNKNOWN_COMMAND);
         assert_eq!(invalid("MAIL\0FROM:<a@b>"), reply::UNKNOWN_COMMAND);
         assert_eq!(parse(b"EXPN list"), Command::NotImplemented);

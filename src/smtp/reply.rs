@@ -91,6 +91,16 @@ pub const TOO_MANY_FROM_IP: Reply = Reply::fixed(
     421,
     "421 4.7.0 Too many connections from your address, try again later\r\n",
 );
+pub const TOO_FAST: Reply = Reply::fixed(
+    421,
+    "421 4.7.0 Too many connections per minute from your address, try again later\r\n",
+);
+pub const TOO_MANY_ERRORS: Reply =
+    Reply::fixed(421, "421 4.7.0 Too many errors, closing connection\r\n");
+pub const NOT_HTTP: Reply = Reply::fixed(
+    421,
+    "421 4.7.0 This is an SMTP server, not HTTP; closing connection\r\n",
+);
 pub const LOCAL_ERROR: Reply = Reply::fixed(
     451,
     "451 4.3.0 Local error in processing, try again later\r\n",
@@ -159,6 +169,9 @@ mod tests {
             TIMEOUT,
             TOO_MANY_CONNECTIONS,
             TOO_MANY_FROM_IP,
+            TOO_MANY_ERRORS,
+            TOO_FAST,
+            NOT_HTTP,
             LOCAL_ERROR,
             NO_SPACE,
             TOO_MANY_RECIPIENTS,

@@ -85,6 +85,9 @@ pub enum Output<'s> {
     NeedInput,
     /// Send this reply. If `closes()`, send it and close.
     Reply(Reply),
+    /// MAIL was valid: check that the spool has room, then call
+    /// `storage_checked`.
+    CheckStorage,
     /// DATA was accepted: prepare storage for `envelope()`, then call
     /// `message_started`.
     StartMessage,
@@ -104,6 +107,8 @@ enum State {
     Greeting,
     /// Reading command lines.
     Command,
+    /// CheckStorage was returned for MAIL; waiting for `storage_checked`.
+    AwaitStorage,
     /// StartMessage was returned; waiting for `message_started`.
     AwaitStart,
     /// Reading message content.
@@ -145,6 +150,8 @@ pub struct Session<'c> {
     out: Box<[u8]>,
     /// A reply decided outside `advance`, sent by the next `advance`.
     pending: Option<Reply>,
+    /// Commands refused so far (5xx); at `max_errors` the session ends.
+    errors: usize,
 }
 
 impl<'c> Session<'c> {
@@ -161,6 +168,7 @@ impl<'c> Session<'c> {
             data_error: None,
             out: vec![0u8; cfg.io_buffer_bytes.max(2)].into_boxed_slice(),
             pending: None,
+            errors: 0,
         }
     }
 
@@ -211,9 +219,23 @@ impl<'c> Session<'c> {
             State::Data => self.data(input),
             State::Ended => (0, self.end_of_data()),
             // The driver owes us an answer; repeat the request.
+            State::AwaitStorage => (0, Output::CheckStorage),
             State::AwaitStart => (0, Output::StartMessage),
             State::AwaitEnd => (0, Output::EndMessage),
             State::Closed => (0, Output::NeedInput),
+        }
+    }
+
+    /// The driver's answer to CheckStorage: is there room for a message?
+    pub fn storage_checked(&mut self, room: bool) {
+        debug_assert_eq!(self.state, State::AwaitStorage);
+        self.state = State::Command;
+        if room {
+            self.pending = Some(reply::SENDER_OK);
+        } else {
+            // RFC 3463 X.3.1: the sender keeps the mail and retries later.
+            self.envelope = None;
+            self.pending = Some(reply::NO_SPACE);
         }
     }
 
@@ -276,17 +298,14 @@ impl<'c> Session<'c> {
             return (input.len(), Output::NeedInput);
         };
         let used = lf + 1;
+        if !self.overflow {
+            self.take_partial(&input[..lf]);
+        }
         if self.overflow {
             // RFC 5321 §4.5.3.1.4: refuse the line; its tail is not a command.
             self.overflow = false;
             self.line.clear();
-            return (used, Output::Reply(reply::LINE_TOO_LONG));
-        }
-        self.take_partial(&input[..lf]);
-        if self.overflow {
-            self.overflow = false;
-            self.line.clear();
-            return (used, Output::Reply(reply::LINE_TOO_LONG));
+            return (used, self.count_errors(Output::Reply(reply::LINE_TOO_LONG)));
         }
         // A bare LF is tolerated as a command line ending (only the end of
         // DATA is strict about CRLF).
@@ -297,7 +316,23 @@ impl<'c> Session<'c> {
         let out = self.line_to_output(&line);
         self.line = line;
         self.line_complete = true;
-        (used, out)
+        (used, self.count_errors(out))
+    }
+
+    /// Counts refused commands; the one that reaches `max_errors` is
+    /// followed by 421 and the end of the session (as Postfix's
+    /// smtpd_hard_error_limit), so a bot cannot probe forever.
+    fn count_errors<'s>(&mut self, out: Output<'s>) -> Output<'s> {
+        if let Output::Reply(r) = &out {
+            if r.code() >= 500 && !r.closes() {
+                self.errors += 1;
+                if self.errors >= self.cfg.max_errors {
+                    self.state = State::Closed;
+                    self.pending = Some(reply::TOO_MANY_ERRORS);
+                }
+            }
+        }
+        out
     }
 
     /// Appends part of a command line, or marks it over-long.
@@ -328,13 +363,23 @@ impl<'c> Session<'c> {
         match command::parse(line) {
             Command::Invalid(r) => Output::Reply(r),
             Command::NotImplemented => Output::Reply(reply::NOT_IMPLEMENTED),
+            Command::Http => {
+                self.state = State::Closed;
+                Output::Reply(reply::NOT_HTTP)
+            }
             Command::Helo { name, extended } => {
                 // RFC 5321 §4.1.4: HELO/EHLO also resets any transaction.
                 self.helo = Some((name, extended));
                 self.envelope = None;
                 Output::Reply(self.helo_reply(extended))
             }
-            Command::Mail(m) => Output::Reply(self.mail(m)),
+            Command::Mail(m) => match self.mail(m) {
+                Some(r) => Output::Reply(r),
+                None => {
+                    self.state = State::AwaitStorage;
+                    Output::CheckStorage
+                }
+            },
             Command::Rcpt(a) => Output::Reply(self.rcpt(a)),
             Command::Data => match &self.envelope {
                 _ if self.helo.is_none() => Output::Reply(reply::NEED_HELO),
@@ -378,16 +423,17 @@ impl<'c> Session<'c> {
         )
     }
 
-    fn mail(&mut self, m: command::MailFrom) -> Reply {
+    /// Starts a transaction; `None` means "valid, pending the storage check".
+    fn mail(&mut self, m: command::MailFrom) -> Option<Reply> {
         if self.helo.is_none() {
-            return reply::NEED_HELO;
+            return Some(reply::NEED_HELO);
         }
         if self.envelope.is_some() {
-            return reply::NESTED_MAIL;
+            return Some(reply::NESTED_MAIL);
         }
         // RFC 1870 §6.2: a declared size over the limit is refused at MAIL.
         if m.size.is_some_and(|s| s > self.cfg.max_message_bytes) {
-            return reply::TOO_BIG;
+            return Some(reply::TOO_BIG);
         }
         let sender = match m.path {
             Path::Null => String::new(),
@@ -398,7 +444,7 @@ impl<'c> Session<'c> {
             smtputf8: m.smtputf8,
             recipients: Vec::new(),
         });
-        reply::SENDER_OK
+        None
     }
 
     fn rcpt(&mut self, a: Address) -> Reply {
@@ -537,6 +583,7 @@ mod tests {
         fail_start: Option<TempFailure>,
         fail_end: Option<TempFailure>,
         fail_write: Option<TempFailure>,
+        disk_low: bool,
     }
 
     impl Driver {
@@ -557,6 +604,7 @@ mod tests {
                         self.replies.extend_from_slice(r.as_bytes());
                         self.closed = r.closes();
                     }
+                    Output::CheckStorage => s.storage_checked(!self.disk_low),
                     Output::StartMessage => match self.fail_start {
                         Some(f) => s.message_started(Err(f)),
                         None => {
@@ -1151,6 +1199,73 @@ RCPT TO:<bob>\r\n",
             s.abort(Abort::Timeout).as_bytes(),
             b"421 4.4.2 Timeout exceeded, closing connection\r\n"
         );
+    }
+
+    #[test]
+    fn low_disk_space_defers_mail_from() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver {
+            disk_low: true,
+            ..Driver::default()
+        };
+        d.feed(
+            &mut s,
+            b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<b@x.org>\r\n",
+        );
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                EHLO,
+                "452 4.3.1 Insufficient system storage, try again later\r\n",
+                "503 5.5.1 Need MAIL command\r\n"
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn ten_refused_commands_close_the_session() {
+        let d = dialog(
+            "EHLO c\r\nFOO\r\nBAR\r\nMAIL FROM:<>\r\nRCPT TO:<../x@x.org>\r\nRCPT TO:<a@x.org>\r\nRCPT TO:<../x@x.org>\r\nNOOP\r\nA\r\nB\r\nC\r\nD\r\nE\r\nF\r\nG\r\nNOOP\r\n",
+        );
+        let t = d.text();
+        assert_eq!(t.matches("500 5.5.2").count(), 8, "{t}");
+        assert_eq!(t.matches("553 5.1.3").count(), 2, "{t}");
+        assert!(t.ends_with("500 5.5.2 Command not recognized\r\n421 4.7.0 Too many errors, closing connection\r\n"), "{t}");
+        assert!(d.closed);
+    }
+
+    #[test]
+    fn a_452_for_too_many_recipients_is_not_an_error() {
+        let cfg = Config {
+            max_recipients: 1,
+            ..cfg()
+        };
+        let many = "RCPT TO:<b@x.org>\r\n".repeat(20);
+        let d = dialog_with(
+            &cfg,
+            format!("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@x.org>\r\n{many}NOOP\r\n").as_bytes(),
+        );
+        assert!(
+            d.text()
+                .ends_with("452 4.5.3 Too many recipients\r\n250 2.0.0 Ok\r\n")
+        );
+    }
+
+    #[test]
+    fn http_request_closes_the_session() {
+        let d = dialog("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                "421 4.7.0 This is an SMTP server, not HTTP; closing connection\r\n"
+            ]
+            .concat()
+        );
+        assert!(d.closed);
     }
 
     #[test]

@@ -1,0 +1,12 @@
+//! tinymx as a library: the modules behind the `tinymx` binary, public so
+//! that the fuzz targets and tests can drive them directly.
+
+pub mod cli;
+pub mod config;
+pub mod conn;
+pub mod date;
+pub mod listener;
+pub mod log;
+pub mod maildir;
+pub mod smtp;
+pub mod sys;
