@@ -176,6 +176,38 @@ impl Drop for Slot {
     }
 }
 
+impl Slot {
+    /// Takes a session slot for `ip`, or says which limit refuses it.
+    fn claim(limits: &Arc<Limits>, shared: &Arc<Shared>, ip: IpAddr) -> Result<Slot, Reply> {
+        let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if c.total >= shared.cfg.max_connections {
+            return Err(reply::TOO_MANY_CONNECTIONS);
+        }
+        if c.per_ip.get(&ip).copied().unwrap_or(0) >= shared.cfg.max_connections_per_ip {
+            return Err(reply::TOO_MANY_FROM_IP);
+        }
+        c.total += 1;
+        *c.per_ip.entry(ip).or_insert(0) += 1;
+        limits.update_stress(c.total, shared);
+        Ok(Slot {
+            limits: Arc::clone(limits),
+            shared: Arc::clone(shared),
+            ip,
+        })
+    }
+}
+
+/// Runs a session body; a panic ends that session only (its socket and
+/// tmp files are released by unwinding, its `Slot` by the caller's drop)
+/// and the listener goes on. Returns false after a panic.
+fn guarded(sid: &str, body: impl FnOnce()) -> bool {
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).is_ok();
+    if !ok {
+        warn!("{sid} session ended by an internal error (panic); the server goes on");
+    }
+    ok
+}
+
 /// The client's address for per-IP counting: v4-mapped shown as IPv4.
 fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
@@ -284,34 +316,17 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
                 refuse(sock, &reply::TOO_FAST);
                 continue;
             }
-            {
-                let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
-                let from_ip = c.per_ip.get(&ip).copied().unwrap_or(0);
-                let refusal = if c.total >= shared.cfg.max_connections {
-                    Some(&reply::TOO_MANY_CONNECTIONS)
-                } else if from_ip >= shared.cfg.max_connections_per_ip {
-                    Some(&reply::TOO_MANY_FROM_IP)
-                } else {
-                    None
-                };
-                if let Some(r) = refusal {
-                    drop(c);
+            let slot = match Slot::claim(&limits, &shared, ip) {
+                Ok(slot) => slot,
+                Err(r) => {
                     info!(
                         "refused connection from {}: {}",
                         conn::client(peer),
                         r.text()
                     );
-                    refuse(sock, r);
+                    refuse(sock, &r);
                     continue;
                 }
-                c.total += 1;
-                *c.per_ip.entry(ip).or_insert(0) += 1;
-                limits.update_stress(c.total, &shared);
-            }
-            let slot = Slot {
-                limits: Arc::clone(&limits),
-                shared: Arc::clone(&shared),
-                ip,
             };
             let secs = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -330,15 +345,7 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
                     let _slot = slot;
                     let sock = handoff2.lock().unwrap_or_else(|p| p.into_inner()).take();
                     if let Some(sock) = sock {
-                        // A panic ends this session only: its socket and any
-                        // tmp files are released by unwinding, the slot is
-                        // freed by `_slot`, and the listener goes on.
-                        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            conn::serve(&shared2, sock, peer, &sid)
-                        }));
-                        if served.is_err() {
-                            warn!("{sid} session ended by an internal error (panic); the server goes on");
-                        }
+                        guarded(&sid, || conn::serve(&shared2, sock, peer, &sid));
                     }
                 });
             if let Err(e) = spawned {
@@ -446,6 +453,71 @@ mod tests {
         assert_eq!(resolve_user("root"), Ok((0, 0)));
         assert!(resolve_user("no-such-user-xyz").is_err());
         assert!(resolve_user("root:no-such-group-xyz").is_err());
+    }
+
+    fn shared(max_conn: usize) -> (Arc<Limits>, Arc<Shared>) {
+        let dir =
+            std::env::temp_dir().join(format!("tinymx-listener-{}-{max_conn}", std::process::id()));
+        let (spool, _) = Spool::open(&dir, "h").unwrap();
+        let cfg = Config {
+            max_connections: max_conn,
+            max_connections_per_ip: 2,
+            ..Config::default()
+        };
+        let shared = Shared {
+            cfg,
+            spool,
+            stopping: AtomicBool::new(false),
+            stress: AtomicBool::new(false),
+            stop_pipe: sys::pipe().unwrap().0,
+        };
+        let limits = Limits {
+            counts: Mutex::new(Counts::default()),
+            ended: Condvar::new(),
+        };
+        (Arc::new(limits), Arc::new(shared))
+    }
+
+    #[test]
+    fn a_panicking_session_frees_its_slot_and_the_server_goes_on() {
+        let (limits, shared) = shared(5);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let slot = Slot::claim(&limits, &shared, ip).unwrap();
+        let t = std::thread::spawn(move || {
+            let _slot = slot;
+            guarded("test", || panic!("injected"))
+        });
+        assert!(!t.join().unwrap(), "guarded reports the panic");
+        assert_eq!(limits.counts.lock().unwrap().total, 0);
+        assert!(limits.counts.lock().unwrap().per_ip.is_empty());
+        assert!(guarded("test", || ()));
+        // Slots can be claimed again.
+        assert!(Slot::claim(&limits, &shared, ip).is_ok());
+    }
+
+    #[test]
+    fn slots_enforce_both_limits_and_drive_stress_mode() {
+        let (limits, shared) = shared(5);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let s1 = Slot::claim(&limits, &shared, a).unwrap();
+        let _s2 = Slot::claim(&limits, &shared, a).unwrap();
+        assert_eq!(
+            Slot::claim(&limits, &shared, a).err(),
+            Some(reply::TOO_MANY_FROM_IP)
+        );
+        let others: Vec<Slot> = (2..5)
+            .map(|i| Slot::claim(&limits, &shared, IpAddr::from([192, 0, 2, i])).unwrap())
+            .collect();
+        // 5 of 5: full, and stress mode (>= 80%) is on.
+        assert_eq!(
+            Slot::claim(&limits, &shared, "192.0.2.9".parse().unwrap()).err(),
+            Some(reply::TOO_MANY_CONNECTIONS)
+        );
+        assert!(shared.stress.load(Ordering::SeqCst));
+        drop(s1);
+        assert!(shared.stress.load(Ordering::SeqCst), "4 of 5 is still 80%");
+        drop(others);
+        assert!(!shared.stress.load(Ordering::SeqCst));
     }
 
     #[test]
