@@ -169,7 +169,9 @@ pub fn is_domain(d: &[u8], utf8: bool) -> bool {
     if d.is_empty() || d.len() > 255 {
         return false;
     }
-    if utf8 && std::str::from_utf8(d).is_err() {
+    // U-labels must be valid UTF-8 without control characters (C1 controls
+    // such as U+0085 are non-ASCII but must not reach a header).
+    if utf8 && !std::str::from_utf8(d).is_ok_and(|s| !s.chars().any(char::is_control)) {
         return false;
     }
     d.split(|&b| b == b'.').all(|label| {
@@ -395,5 +397,8 @@ mod tests {
         assert!(!is_domain(&[b'a'; 64], false));
         assert!(!is_domain("exämple.org".as_bytes(), false));
         assert!(is_domain("exämple.org".as_bytes(), true));
+        // Found by the address fuzzer: a C1 control character in a U-label.
+        assert!(!is_domain("exxx\u{90}rg".as_bytes(), true));
+        assert!(!is_domain("a\u{85}b".as_bytes(), true));
     }
 }
