@@ -99,6 +99,21 @@ impl Server {
     pub fn start_with(base: &[&str], args: &[&str]) -> Server {
         let dir = TempDir::new("srv");
         let spool = dir.path().join("spool");
+        Self::spawn(dir, spool, base, args)
+    }
+
+    /// Starts tinymx on 127.0.0.1:0 with the spool at `spool` (for tests
+    /// that restart on the same spool, or want it on tmpfs).
+    pub fn start_at(spool: &Path, args: &[&str]) -> Server {
+        Self::spawn(
+            TempDir::new("srv"),
+            spool.to_path_buf(),
+            &["-l", "127.0.0.1:0", "-n", "mx.test"],
+            args,
+        )
+    }
+
+    fn spawn(dir: TempDir, spool: PathBuf, base: &[&str], args: &[&str]) -> Server {
         let mut child = command()
             .args(base)
             .arg("-d")
@@ -211,6 +226,37 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A line of `/proc/PID/status` such as `VmRSS:` as a number (kB for sizes).
+pub fn proc_status(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("{key} in {status}"));
+    line[key.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Open file descriptors of a process.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Waits until `pred` holds, polling; panics after `WAIT` with `what`.
+pub fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
