@@ -74,7 +74,11 @@ fn run(mut cfg: Config) -> Result<(), (u8, String)> {
         );
     }
     for l in &listeners {
-        info!("listening on {}", l.addr);
+        // Shown even with -q: scripts and tests read the real address here.
+        log::line(
+            tinymx::config::Verbosity::Quiet,
+            &format!("listening on {}", l.addr),
+        );
     }
     listener::run(cfg, listeners, spool).map_err(|e| (1, e))
 }

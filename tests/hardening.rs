@@ -567,3 +567,221 @@ fn garbage_never_stops_the_server() {
     assert_eq!(server.messages("bob").len(), 10);
     assert!(server.child.id() > 0);
 }
+
+/// The promise behind a 250: SIGKILL the server while 20 clients deliver
+/// 300 messages; every message that got 250 is in new/ and complete, no
+/// partial file is in any new/; a restart leaves young tmp leftovers alone
+/// and removes them once they are 36 hours old.
+#[test]
+fn kill_9_mid_stream_loses_no_accepted_message() {
+    const CLIENTS: usize = 20;
+    const PER_CLIENT: usize = 15;
+    let dir = TempDir::new("kill9");
+    let spool = dir.path().join("spool");
+    let mut server = Server::start_at(&spool, &["--max-conn", "64", "--max-per-ip", "64"]);
+    let addr = server.addr();
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|t| {
+            let accepted = Arc::clone(&accepted);
+            std::thread::spawn(move || {
+                let Ok(s) = TcpStream::connect(addr) else {
+                    return;
+                };
+                s.set_read_timeout(Some(WAIT)).unwrap();
+                let mut c = ClientOn(s);
+                if !c.expect("220") || !c.cmd("EHLO c", "250") {
+                    return;
+                }
+                for i in 0..PER_CLIENT {
+                    let id = t * PER_CLIENT + i;
+                    if !c.cmd("MAIL FROM:<a@example.com>", "250")
+                        || !c.cmd("RCPT TO:<bob@example.org>", "250")
+                        || !c.cmd("DATA", "354")
+                    {
+                        return;
+                    }
+                    // ~40 KiB each, written in pieces so a kill lands mid-message.
+                    for part in message(id, 40 * 1024).chunks(8192) {
+                        if c.0.write_all(part).is_err() {
+                            return;
+                        }
+                    }
+                    if !c.cmd(".", "250") {
+                        return;
+                    }
+                    accepted.lock().unwrap().push(id);
+                }
+            })
+        })
+        .collect();
+    wait_until("100 accepted messages", || {
+        accepted.lock().unwrap().len() >= 100
+    });
+    server.signal(libc::SIGKILL);
+    server.wait_exit();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() < CLIENTS * PER_CLIENT,
+        "the kill came too late to test anything"
+    );
+
+    // Every file in new/ is a complete message; every 250 has its file.
+    let mut found = std::collections::HashSet::new();
+    for f in files(&spool.join("bob/new")) {
+        let (_, body) = split_trace(&std::fs::read(&f).unwrap());
+        let text = String::from_utf8(body.clone()).unwrap();
+        let id: usize = text["Message-ID: <".len()..text.find('@').unwrap()]
+            .parse()
+            .unwrap();
+        assert_eq!(
+            body,
+            to_lf(&message(id, 40 * 1024)),
+            "partial or damaged file {}",
+            f.display()
+        );
+        assert!(found.insert(id), "message {id} stored twice");
+    }
+    for id in &accepted {
+        assert!(
+            found.contains(id),
+            "message {id} got 250 but is not in new/"
+        );
+    }
+    let leftovers = files(&spool.join("bob/tmp"));
+    eprintln!(
+        "{} messages got 250 before SIGKILL; {} complete files in new/; {} tmp leftovers",
+        accepted.len(),
+        found.len(),
+        leftovers.len()
+    );
+
+    // Restart: leftovers in tmp/ stay out of new/; young ones are kept,
+    // 36-hour-old ones removed.
+    let server = Server::start_at(&spool, &[]);
+    assert_eq!(files(&spool.join("bob/new")).len(), found.len());
+    assert_eq!(files(&spool.join("bob/tmp")), leftovers);
+    drop(server);
+    for f in &leftovers {
+        set_age(f, 40);
+    }
+    let server = Server::start_at(&spool, &[]);
+    if !leftovers.is_empty() {
+        let want = format!(
+            "tinymx: startup: removed {} stale tmp file(s) older than 36 hours; left 0 younger one(s)",
+            leftovers.len()
+        );
+        server.wait_log(|l| l.iter().any(|l| *l == want));
+    }
+    assert!(files(&spool.join("bob/tmp")).is_empty());
+    assert_eq!(files(&spool.join("bob/new")).len(), found.len());
+}
+
+/// A raw client that reports failures instead of panicking (the server
+/// is killed under it).
+struct ClientOn(TcpStream);
+
+impl ClientOn {
+    fn expect(&mut self, code: &str) -> bool {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        loop {
+            match self.0.read(&mut b) {
+                Ok(1) => {
+                    line.push(b[0]);
+                    if b[0] == b'\n' {
+                        if line.get(3) == Some(&b'-') {
+                            line.clear();
+                            continue;
+                        }
+                        return line.starts_with(code.as_bytes());
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn cmd(&mut self, line: &str, code: &str) -> bool {
+        self.0.write_all(format!("{line}\r\n").as_bytes()).is_ok() && self.expect(code)
+    }
+}
+
+/// After 100,000 messages over 10,000 sessions, descriptors and threads
+/// are back to their idle counts and RSS has not grown with the work.
+#[test]
+fn no_leaks_after_100k_messages_and_10k_sessions() {
+    const SESSIONS: usize = 10_000;
+    const PER_SESSION: usize = 10;
+    const WORKERS: usize = 8;
+    let shm = shm_dir("leaks");
+    let server = Server::start_at(
+        &shm.0.join("spool"),
+        &["-q", "--max-rate", "100000", "--max-per-ip", "64"],
+    );
+    let pid = server.child.id();
+    let addr = server.addr();
+    let run = |sessions: usize| {
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let done = Arc::clone(&done);
+                std::thread::spawn(move || {
+                    // One pipelined write per session: EHLO, 10 messages, QUIT.
+                    let mut script = b"EHLO c\r\n".to_vec();
+                    for i in 0..PER_SESSION {
+                        script.extend_from_slice(
+                            b"MAIL FROM:<a@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n",
+                        );
+                        script.extend_from_slice(&message(w * 100 + i, 512));
+                        script.extend_from_slice(b".\r\n");
+                    }
+                    script.extend_from_slice(b"QUIT\r\n");
+                    for _ in (w..sessions).step_by(WORKERS) {
+                        let mut s = TcpStream::connect(addr).unwrap();
+                        s.set_read_timeout(Some(WAIT)).unwrap();
+                        s.write_all(&script).unwrap();
+                        let mut answer = Vec::new();
+                        s.read_to_end(&mut answer).unwrap();
+                        let text = String::from_utf8(answer).unwrap();
+                        assert_eq!(
+                            text.matches("250 2.0.0 Ok: queued as").count(),
+                            PER_SESSION,
+                            "{text}"
+                        );
+                        assert!(text.ends_with("221 2.0.0 Bye\r\n"));
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(done.load(Ordering::Relaxed), sessions);
+    };
+    let settle = || wait_until("all sessions to end", || proc_status(pid, "Threads:") == 1);
+    let idle_fds = open_fds(pid);
+    run(SESSIONS / 10);
+    settle();
+    let warm_rss = proc_status(pid, "VmRSS:");
+    run(SESSIONS - SESSIONS / 10);
+    settle();
+    let end_fds = open_fds(pid);
+    let end_rss = proc_status(pid, "VmRSS:");
+    eprintln!(
+        "fds {idle_fds} -> {end_fds}; RSS after 10,000 messages {warm_rss} KiB, after 100,000 {end_rss} KiB"
+    );
+    assert_eq!(end_fds, idle_fds, "file descriptors leaked");
+    assert!(
+        end_rss <= warm_rss + 256,
+        "RSS grew from {warm_rss} to {end_rss} KiB over 90,000 more messages"
+    );
+    assert_eq!(
+        files(&shm.0.join("spool/bob/new")).len(),
+        SESSIONS * PER_SESSION
+    );
+}
