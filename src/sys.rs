@@ -555,3 +555,18 @@ pub fn free_bytes(fd: BorrowedFd<'_>) -> io::Result<u64> {
     check(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
+
+/// Effective user id.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Sends `sig` to process `pid`.
+pub fn kill(pid: u32, sig: i32) -> io::Result<()> {
+    let pid = i32::try_from(pid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::kill(pid, sig) })?;
+    Ok(())
+}

@@ -854,8 +854,7 @@ fn missing_spool_is_created_with_parents() {
 
 #[test]
 fn user_flag_drops_privileges_and_owns_the_spool() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if tinymx::sys::geteuid() != 0 {
         eprintln!(
             "SKIPPED user_flag_drops_privileges_and_owns_the_spool: needs root (CI runs as root)"
         );

@@ -194,9 +194,7 @@ impl Server {
 
     /// Sends a signal to the server (by its pid).
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the pid of a child we started and still own.
-        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
-        assert_eq!(rc, 0, "kill");
+        tinymx::sys::kill(self.child.id(), sig).expect("kill");
     }
 
     /// Waits for the server to exit; panics after `WAIT`.
