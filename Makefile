@@ -21,8 +21,17 @@ run: build
 	$(RELEASE) -l 127.0.0.1:2525 -d ./spool
 
 # Unit tests, then the integration tests against the static binary.
-test: build static-check test-deps
+test: build test-deps static-check
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
+	$(MAKE) test-interop
+
+# Real mail software against the static binary (tests/interop/): Postfix
+# and Exim as sending MTAs, swaks, curl, msmtp and smtplib as clients,
+# mblaze and Python's mailbox as spool readers, a smtp-source load run.
+# Installs what is missing from Debian's packages; needs root.
+.PHONY: test-interop
+test-interop: build
+	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 tests/interop/run.py
 
 static-check:
 	@if readelf -lW '$(RELEASE)' | grep -q INTERP; then echo "$(RELEASE): has a program interpreter, not static" >&2; exit 1; fi

@@ -49,6 +49,8 @@ struct Conn<'a> {
     out: Vec<u8>,
     /// When shutdown was noticed during DATA: the message must be done by then.
     grace_deadline: Option<Instant>,
+    /// Command lines already shown in the verbose log.
+    logged_commands: u64,
     messages: u32,
     /// The whole session ends by then (`--session-timeout`).
     session_deadline: Instant,
@@ -79,6 +81,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         sid,
         out: Vec::with_capacity(512),
         grace_deadline: None,
+        logged_commands: 0,
         messages: 0,
     };
     debug!("{sid} connect from {}", client(peer));
@@ -125,6 +128,14 @@ impl<'a> Conn<'a> {
                     // Each reply starts the clock for the next request.
                     self.request_start = Instant::now();
                     self.data_deadline = self.request_start + self.idle_limit();
+                    if session.commands() != self.logged_commands {
+                        self.logged_commands = session.commands();
+                        debug!(
+                            "{} >>> {}",
+                            self.sid,
+                            log::sanitize(session.last_command(), 600)
+                        );
+                    }
                     debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
                     if let Some(m) = msg.take_if(|_| !session.in_message()) {
                         self.log_message(&m, &r, session.message_bytes());

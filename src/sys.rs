@@ -318,7 +318,9 @@ pub fn drain(fd: &OwnedFd) -> io::Result<usize> {
 
 // ---------------------------------------------------------------- files and directories
 
-/// Opens a directory (`O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC`) by path.
+/// Opens a directory by path (`O_DIRECTORY | O_CLOEXEC`). Used for the
+/// spool root only, which the administrator may make a symlink; everything
+/// below it is opened with `open_dir_at`, which never follows one.
 pub fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(path.as_os_str().as_bytes())

@@ -152,6 +152,8 @@ pub struct Session<'c> {
     pending: Option<Reply>,
     /// Commands refused so far (5xx); at `max_errors` the session ends.
     errors: usize,
+    /// Command lines read so far (for logs).
+    commands: u64,
 }
 
 impl<'c> Session<'c> {
@@ -169,6 +171,7 @@ impl<'c> Session<'c> {
             out: vec![0u8; cfg.io_buffer_bytes.max(2)].into_boxed_slice(),
             pending: None,
             errors: 0,
+            commands: 0,
         }
     }
 
@@ -179,6 +182,12 @@ impl<'c> Session<'c> {
 
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
+    }
+
+    /// How many command lines have been read (a new one means
+    /// `last_command` changed).
+    pub fn commands(&self) -> u64 {
+        self.commands
     }
 
     /// The last command line read (for verbose logs).
@@ -298,6 +307,7 @@ impl<'c> Session<'c> {
             return (input.len(), Output::NeedInput);
         };
         let used = lf + 1;
+        self.commands += 1;
         if !self.overflow {
             self.take_partial(&input[..lf]);
         }
@@ -360,6 +370,11 @@ impl<'c> Session<'c> {
         if line.len() > limit {
             return Output::Reply(reply::LINE_TOO_LONG);
         }
+        // RFC 5321 §4.1.4: a command out of sequence gets 503 whatever its
+        // arguments, so the order is checked before the syntax.
+        if let Some(r) = self.out_of_sequence(line) {
+            return Output::Reply(r);
+        }
         match command::parse(line) {
             Command::Invalid(r) => Output::Reply(r),
             Command::NotImplemented => Output::Reply(reply::NOT_IMPLEMENTED),
@@ -381,15 +396,10 @@ impl<'c> Session<'c> {
                 }
             },
             Command::Rcpt(a) => Output::Reply(self.rcpt(a)),
-            Command::Data => match &self.envelope {
-                _ if self.helo.is_none() => Output::Reply(reply::NEED_HELO),
-                None => Output::Reply(reply::NEED_MAIL),
-                Some(e) if e.recipients.is_empty() => Output::Reply(reply::NEED_RCPT),
-                Some(_) => {
-                    self.state = State::AwaitStart;
-                    Output::StartMessage
-                }
-            },
+            Command::Data => {
+                self.state = State::AwaitStart;
+                Output::StartMessage
+            }
             Command::Rset => {
                 self.envelope = None;
                 Output::Reply(reply::OK)
@@ -401,6 +411,24 @@ impl<'c> Session<'c> {
                 self.state = State::Closed;
                 Output::Reply(reply::BYE)
             }
+        }
+    }
+
+    /// The 503 for MAIL, RCPT or DATA sent out of order, if it is.
+    fn out_of_sequence(&self, line: &[u8]) -> Option<Reply> {
+        let verb = line.split(|&b| b == b' ').next().unwrap_or_default();
+        let is = |v: &[u8]| verb.eq_ignore_ascii_case(v);
+        if !(is(b"MAIL") || is(b"RCPT") || is(b"DATA")) {
+            return None;
+        }
+        if self.helo.is_none() {
+            return Some(reply::NEED_HELO);
+        }
+        match &self.envelope {
+            Some(_) if is(b"MAIL") => Some(reply::NESTED_MAIL),
+            None if !is(b"MAIL") => Some(reply::NEED_MAIL),
+            Some(e) if is(b"DATA") && e.recipients.is_empty() => Some(reply::NEED_RCPT),
+            _ => None,
         }
     }
 
@@ -425,12 +453,6 @@ impl<'c> Session<'c> {
 
     /// Starts a transaction; `None` means "valid, pending the storage check".
     fn mail(&mut self, m: command::MailFrom) -> Option<Reply> {
-        if self.helo.is_none() {
-            return Some(reply::NEED_HELO);
-        }
-        if self.envelope.is_some() {
-            return Some(reply::NESTED_MAIL);
-        }
         // RFC 1870 §6.2: a declared size over the limit is refused at MAIL.
         if m.size.is_some_and(|s| s > self.cfg.max_message_bytes) {
             return Some(reply::TOO_BIG);
@@ -449,11 +471,7 @@ impl<'c> Session<'c> {
 
     fn rcpt(&mut self, a: Address) -> Reply {
         let Some(env) = &mut self.envelope else {
-            return if self.helo.is_none() {
-                reply::NEED_HELO
-            } else {
-                reply::NEED_MAIL
-            };
+            return reply::NEED_MAIL; // unreachable: out_of_sequence checked
         };
         if a.utf8 && !env.smtputf8 {
             return reply::NEEDS_SMTPUTF8;
@@ -759,6 +777,25 @@ mod tests {
                 "250 2.1.0 Sender ok\r\n",
                 "503 5.5.1 Need RCPT command\r\n",
                 "503 5.5.1 Sender already given\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn order_is_checked_before_syntax() {
+        expect(
+            "MAIL FROM:<a@@b>\r\nRCPT bogus\r\nDATA x\r\nEHLO c\r\nRCPT TO:<bad\r\nDATA x\r\nMAIL FROM:<a@b.org>\r\nMAIL FROM:<a@@b>\r\nDATA x\r\n",
+            &[
+                GREETING,
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                EHLO,
+                "503 5.5.1 Need MAIL command\r\n",
+                "503 5.5.1 Need MAIL command\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "503 5.5.1 Sender already given\r\n",
+                "503 5.5.1 Need RCPT command\r\n",
             ],
         );
     }
