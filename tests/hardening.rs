@@ -768,8 +768,10 @@ fn no_leaks_after_100k_messages_and_10k_sessions() {
         "fds {idle_fds} -> {end_fds}; RSS after 10,000 messages {warm_rss} KiB, after 100,000 {end_rss} KiB"
     );
     assert_eq!(end_fds, idle_fds, "file descriptors leaked");
+    // Allocator caches (glibc's per-thread arenas) may keep a few hundred
+    // KiB; a leak of even 12 bytes per message would add over 1 MiB here.
     assert!(
-        end_rss <= warm_rss + 256,
+        end_rss <= warm_rss + 1024,
         "RSS grew from {warm_rss} to {end_rss} KiB over 90,000 more messages"
     );
     assert_eq!(
