@@ -272,6 +272,14 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
         stop_pipe: stop_read,
     });
     let mut rates = RateLimit::new(shared.cfg.max_connections_per_minute);
+    // Ready: signals are handled and everything is open. Shown even with
+    // -q: scripts and tests read the real address here.
+    for l in &listeners {
+        crate::log::line(
+            crate::config::Verbosity::Quiet,
+            &format!("listening on {}", l.addr),
+        );
+    }
     let limits = Arc::new(Limits {
         counts: Mutex::new(Counts::default()),
         ended: Condvar::new(),

@@ -73,12 +73,5 @@ fn run(mut cfg: Config) -> Result<(), (u8, String)> {
             "startup: removed {removed} stale tmp file(s) older than 36 hours; left {kept} younger one(s)"
         );
     }
-    for l in &listeners {
-        // Shown even with -q: scripts and tests read the real address here.
-        log::line(
-            tinymx::config::Verbosity::Quiet,
-            &format!("listening on {}", l.addr),
-        );
-    }
     listener::run(cfg, listeners, spool).map_err(|e| (1, e))
 }
