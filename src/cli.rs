@@ -1,6 +1,12 @@
-//! Command line → `Config`. A small pull parser: each argument is taken
-//! once, values are checked here, and the first problem is reported with
-//! the flag's name.
+//! Command line and configuration file → `Config`. A small pull parser:
+//! each argument is taken once, every value is checked in one place
+//! (`apply`), and the first problem is reported with the flag's name.
+//!
+//! The configuration file holds the same long options, one per line
+//! (`max-size 10M`, `domain example.org`, `verbose`); `#` starts a comment.
+//! Options on the command line win: a single-valued one overrides the
+//! file, and a repeatable one (`listen`, `domain`, `mailbox`) given on the
+//! command line replaces the file's list.
 
 use crate::config::{Config, Listen, Verbosity};
 use crate::smtp::address;
@@ -45,6 +51,14 @@ Options:
       --min-free BYTES     MAIL gets 452 4.3.1 while the spool file system has
                            less free space (default twice --max-size)
   -u, --user USER[:GROUP]  after binding, drop to this user (name or number)
+  -b, --background         detach after binding (fork, setsid); the parent
+                           exits 0 once tinymx is ready, 1 if start-up failed
+      --pidfile FILE       write the pid here once ready; removed on exit
+      --syslog             log to syslog (facility mail) instead of stderr
+      --syslog-socket PATH the syslog socket (default /dev/log)
+      --config FILE        read options from FILE, one 'long-option value'
+                           per line ('#' comments); command-line options
+                           win. SIGHUP re-reads it for new sessions.
   -v, --verbose            log every command and reply
   -q, --quiet              log only warnings and errors
   -h, --help               show this help
@@ -56,49 +70,94 @@ used, 2 for a bad option.
 
 #[derive(Debug, PartialEq)]
 pub enum Action {
-    Run(Config),
+    Run(Options),
     Help,
     Version,
 }
 
-/// An argument that takes a value: `-x V`, `-xV`, `--long V`, `--long=V`.
-enum Arg {
-    Short(char, Option<String>),
-    Long(String, Option<String>),
-    Positional(String),
+/// One option as given: its long name and its value, if it takes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub name: String,
+    pub value: Option<String>,
 }
 
-struct Parser {
-    args: std::vec::IntoIter<String>,
+/// The command line, kept so a reload can re-apply it over a new file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub settings: Vec<Setting>,
+    pub config_file: Option<PathBuf>,
 }
 
-impl Parser {
-    fn next(&mut self) -> Option<Arg> {
-        let a = self.args.next()?;
-        if let Some(long) = a.strip_prefix("--") {
-            return Some(match long.split_once('=') {
-                Some((k, v)) => Arg::Long(k.to_string(), Some(v.to_string())),
-                None => Arg::Long(long.to_string(), None),
-            });
+impl Options {
+    /// The configuration: the file's options, then the command line's.
+    pub fn load(&self) -> Result<Config, String> {
+        let mut cfg = Config::default();
+        if let Some(path) = &self.config_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--config: cannot read {}: {e}", path.display()))?;
+            for (n, setting) in
+                parse_config_text(&text).map_err(|e| format!("{}:{e}", path.display()))?
+            {
+                let given = |name: &str| self.settings.iter().any(|s| s.name == name);
+                if REPEATABLE.contains(&setting.name.as_str()) && given(&setting.name) {
+                    continue;
+                }
+                apply(&mut cfg, &setting).map_err(|e| format!("{}:{n}: {e}", path.display()))?;
+            }
+            cfg.config_file = Some(path.clone());
         }
-        if a.len() >= 2 && a.starts_with('-') {
-            let mut chars = a[1..].chars();
-            let c = chars.next().unwrap_or('-');
-            let rest: String = chars.collect();
-            return Some(Arg::Short(
-                c,
-                if rest.is_empty() { None } else { Some(rest) },
-            ));
+        for s in &self.settings {
+            apply(&mut cfg, s)?;
         }
-        Some(Arg::Positional(a))
+        Ok(cfg)
     }
+}
 
-    /// The value of `flag`: attached, or the next argument.
-    fn value(&mut self, flag: &str, attached: Option<String>) -> Result<String, String> {
-        attached
-            .or_else(|| self.args.next())
-            .ok_or_else(|| format!("{flag}: missing value"))
-    }
+/// Options that may be given more than once, adding to a list.
+const REPEATABLE: [&str; 3] = ["listen", "domain", "mailbox"];
+/// Options that take no value.
+const SWITCHES: [&str; 5] = ["verbose", "quiet", "background", "syslog", "help"];
+/// Options that take a value.
+const VALUED: [&str; 20] = [
+    "listen",
+    "spool",
+    "hostname",
+    "domain",
+    "mailbox",
+    "catch-all",
+    "max-size",
+    "min-free",
+    "max-conn",
+    "max-per-ip",
+    "max-rcpt",
+    "timeout",
+    "session-timeout",
+    "stress-timeout",
+    "max-rate",
+    "max-errors",
+    "user",
+    "pidfile",
+    "syslog-socket",
+    "config",
+];
+
+fn long_name(short: char) -> Option<&'static str> {
+    Some(match short {
+        'l' => "listen",
+        'd' => "spool",
+        'n' => "hostname",
+        'D' => "domain",
+        'm' => "mailbox",
+        'c' => "catch-all",
+        'u' => "user",
+        'b' => "background",
+        'v' => "verbose",
+        'q' => "quiet",
+        'h' => "help",
+        'V' => "version",
+        _ => return None,
+    })
 }
 
 /// Parses the arguments after the program name.
@@ -110,131 +169,191 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
                 .map_err(|a| format!("argument is not UTF-8: {}", a.to_string_lossy()))
         })
         .collect::<Result<_, _>>()?;
-    let mut p = Parser {
-        args: args.into_iter(),
+    let mut args = args.into_iter();
+    let mut opts = Options {
+        settings: Vec::new(),
+        config_file: None,
     };
-    let mut cfg = Config::default();
-    while let Some(arg) = p.next() {
-        let (name, attached) = match arg {
-            Arg::Positional(a) => return Err(format!("unexpected argument '{a}'")),
-            Arg::Short(c, v) => {
-                let long = match c {
-                    'l' => "listen",
-                    'd' => "spool",
-                    'n' => "hostname",
-                    'D' => "domain",
-                    'm' => "mailbox",
-                    'c' => "catch-all",
-                    'u' => "user",
-                    'v' => "verbose",
-                    'q' => "quiet",
-                    'h' => "help",
-                    'V' => "version",
-                    _ => return Err(format!("-{c}: unknown option")),
-                };
-                // Flags without a value take no attached text (-vq is not supported).
-                if matches!(c, 'v' | 'q' | 'h' | 'V') && v.is_some() {
-                    return Err(format!(
-                        "-{c}: unknown option '-{c}{}'",
-                        v.unwrap_or_default()
-                    ));
-                }
-                (long.to_string(), v)
+    while let Some(a) = args.next() {
+        let (name, attached, flag) = if let Some(long) = a.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string()), format!("--{k}")),
+                None => (long.to_string(), None, a.clone()),
             }
-            Arg::Long(name, v) => (name, v),
+        } else if a.len() >= 2 && a.starts_with('-') {
+            let mut chars = a[1..].chars();
+            let c = chars.next().unwrap_or('-');
+            let rest: String = chars.collect();
+            let Some(long) = long_name(c) else {
+                return Err(format!("-{c}: unknown option"));
+            };
+            // Switches take no attached text (-vq is not supported).
+            if (SWITCHES.contains(&long) || long == "version") && !rest.is_empty() {
+                return Err(format!("-{c}: unknown option '-{c}{rest}'"));
+            }
+            (
+                long.to_string(),
+                if rest.is_empty() { None } else { Some(rest) },
+                format!("--{long}"),
+            )
+        } else {
+            return Err(format!("unexpected argument '{a}'"));
         };
-        let flag = format!("--{name}");
         match name.as_str() {
             "help" => return Ok(Action::Help),
             "version" => return Ok(Action::Version),
-            "verbose" | "quiet" if attached.is_some() => {
+            n if !SWITCHES.contains(&n) && !VALUED.contains(&n) => {
+                return Err(format!("{flag}: unknown option"));
+            }
+            _ => {}
+        }
+        let value = if SWITCHES.contains(&name.as_str()) {
+            if attached.is_some() {
                 return Err(format!("{flag}: takes no value"));
             }
-            "verbose" => cfg.verbosity = Verbosity::Verbose,
-            "quiet" => cfg.verbosity = Verbosity::Quiet,
-            "listen" => {
-                let v = p.value(&flag, attached)?;
-                cfg.listen.push(parse_listen(&v).ok_or_else(|| {
-                    format!("{flag}: invalid address '{v}' (use 1.2.3.4:25, [::1]:25 or :25)")
-                })?);
+            None
+        } else {
+            Some(
+                attached
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{flag}: missing value"))?,
+            )
+        };
+        let setting = Setting { name, value };
+        if setting.name == "config" {
+            let path = setting.value.unwrap_or_default();
+            if path.is_empty() {
+                return Err("--config: empty path".into());
             }
-            "spool" => {
-                let v = p.value(&flag, attached)?;
-                if v.is_empty() {
-                    return Err(format!("{flag}: empty path"));
-                }
-                cfg.spool_dir = PathBuf::from(v);
-            }
-            "hostname" => {
-                let v = p.value(&flag, attached)?;
-                if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(format!("{flag}: invalid host name '{v}'"));
-                }
-                cfg.hostname = v;
-            }
-            "domain" => {
-                let v = p.value(&flag, attached)?;
-                if !address::is_domain(v.as_bytes(), true) && !address::is_address_literal(&v) {
-                    return Err(format!("{flag}: invalid domain '{v}'"));
-                }
-                cfg.domains.push(v.to_lowercase());
-            }
-            "mailbox" | "catch-all" => {
-                let v = p.value(&flag, attached)?;
-                if address::mailbox_name(&v).as_deref() != Some(v.as_str()) {
-                    return Err(format!(
-                        "{flag}: invalid mailbox name '{v}' (a-z 0-9 . _ -, not starting with '.', at most 64 bytes)"
-                    ));
-                }
-                if name == "mailbox" {
-                    cfg.mailboxes.push(v)
-                } else {
-                    cfg.catch_all = Some(v)
-                }
-            }
-            "max-size" | "min-free" => {
-                let v = p.value(&flag, attached)?;
-                let n = parse_size(&v)
-                    .filter(|&n| n > 0 || name == "min-free")
-                    .ok_or_else(|| {
-                        format!(
-                            "{flag}: invalid size '{v}' (a positive number with optional k, M or G)"
-                        )
-                    })?;
-                if name == "max-size" {
-                    cfg.max_message_bytes = n;
-                } else {
-                    cfg.min_free_bytes = Some(n);
-                }
-            }
-            "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" | "session-timeout"
-            | "stress-timeout" | "max-rate" | "max-errors" => {
-                let v = p.value(&flag, attached)?;
-                let n = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
-                })?;
-                match name.as_str() {
-                    "max-conn" => cfg.max_connections = n as usize,
-                    "max-per-ip" => cfg.max_connections_per_ip = n as usize,
-                    "max-rcpt" => cfg.max_recipients = n as usize,
-                    "session-timeout" => cfg.session_timeout_secs = n as u64,
-                    "stress-timeout" => cfg.stress_timeout_secs = n as u64,
-                    "max-rate" => cfg.max_connections_per_minute = n as usize,
-                    "max-errors" => cfg.max_errors = n as usize,
-                    _ => cfg.idle_timeout_secs = n as u64,
-                }
-            }
-            "user" => {
-                let v = p.value(&flag, attached)?;
-                if v.is_empty() || v.starts_with(':') || v.ends_with(':') {
-                    return Err(format!("{flag}: invalid user '{v}' (USER or USER:GROUP)"));
-                }
-                cfg.user = Some(v);
-            }
-            _ => return Err(format!("{flag}: unknown option")),
+            opts.config_file = Some(PathBuf::from(path));
+            continue;
         }
+        // Check the value now, so a bad flag is reported before anything starts.
+        apply(&mut Config::default(), &setting)?;
+        opts.settings.push(setting);
     }
-    Ok(Action::Run(cfg))
+    Ok(Action::Run(opts))
+}
+
+/// Parses a configuration file's text into (line number, setting) pairs.
+pub fn parse_config_text(text: &str) -> Result<Vec<(usize, Setting)>, String> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (name, value) = match line.split_once(char::is_whitespace) {
+            Some((k, v)) => (k.trim_start_matches("--"), Some(v.trim().to_string())),
+            None => (line.trim_start_matches("--"), None),
+        };
+        if matches!(name, "config" | "help" | "version") {
+            return Err(format!(
+                "{n}: '{name}' cannot be used in a configuration file"
+            ));
+        }
+        match (SWITCHES.contains(&name), &value) {
+            (true, Some(_)) => return Err(format!("{n}: --{name}: takes no value")),
+            (false, None) => return Err(format!("{n}: --{name}: missing value")),
+            _ => {}
+        }
+        out.push((
+            n,
+            Setting {
+                name: name.to_string(),
+                value,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks one option's value and stores it in `cfg`.
+pub fn apply(cfg: &mut Config, s: &Setting) -> Result<(), String> {
+    let flag = format!("--{}", s.name);
+    let v = s.value.clone().unwrap_or_default();
+    match s.name.as_str() {
+        "verbose" => cfg.verbosity = Verbosity::Verbose,
+        "quiet" => cfg.verbosity = Verbosity::Quiet,
+        "background" => cfg.background = true,
+        "syslog" => cfg.syslog = true,
+        "listen" => cfg.listen.push(parse_listen(&v).ok_or_else(|| {
+            format!("{flag}: invalid address '{v}' (use 1.2.3.4:25, [::1]:25 or :25)")
+        })?),
+        "spool" | "pidfile" | "syslog-socket" => {
+            if v.is_empty() {
+                return Err(format!("{flag}: empty path"));
+            }
+            match s.name.as_str() {
+                "spool" => cfg.spool_dir = PathBuf::from(v),
+                "pidfile" => cfg.pidfile = Some(PathBuf::from(v)),
+                _ => cfg.syslog_socket = PathBuf::from(v),
+            }
+        }
+        "hostname" => {
+            if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!("{flag}: invalid host name '{v}'"));
+            }
+            cfg.hostname = v;
+        }
+        "domain" => {
+            if !address::is_domain(v.as_bytes(), true) && !address::is_address_literal(&v) {
+                return Err(format!("{flag}: invalid domain '{v}'"));
+            }
+            cfg.domains.push(v.to_lowercase());
+        }
+        "mailbox" | "catch-all" => {
+            if address::mailbox_name(&v).as_deref() != Some(v.as_str()) {
+                return Err(format!(
+                    "{flag}: invalid mailbox name '{v}' (a-z 0-9 . _ -, not starting with '.', at most 64 bytes)"
+                ));
+            }
+            if s.name == "mailbox" {
+                cfg.mailboxes.push(v)
+            } else {
+                cfg.catch_all = Some(v)
+            }
+        }
+        "max-size" | "min-free" => {
+            let n = parse_size(&v)
+                .filter(|&n| n > 0 || s.name == "min-free")
+                .ok_or_else(|| {
+                    format!(
+                        "{flag}: invalid size '{v}' (a positive number with optional k, M or G)"
+                    )
+                })?;
+            if s.name == "max-size" {
+                cfg.max_message_bytes = n;
+            } else {
+                cfg.min_free_bytes = Some(n);
+            }
+        }
+        "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" | "session-timeout"
+        | "stress-timeout" | "max-rate" | "max-errors" => {
+            let n = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
+            })?;
+            match s.name.as_str() {
+                "max-conn" => cfg.max_connections = n as usize,
+                "max-per-ip" => cfg.max_connections_per_ip = n as usize,
+                "max-rcpt" => cfg.max_recipients = n as usize,
+                "session-timeout" => cfg.session_timeout_secs = n as u64,
+                "stress-timeout" => cfg.stress_timeout_secs = n as u64,
+                "max-rate" => cfg.max_connections_per_minute = n as usize,
+                "max-errors" => cfg.max_errors = n as usize,
+                _ => cfg.idle_timeout_secs = n as u64,
+            }
+        }
+        "user" => {
+            if v.is_empty() || v.starts_with(':') || v.ends_with(':') {
+                return Err(format!("{flag}: invalid user '{v}' (USER or USER:GROUP)"));
+            }
+            cfg.user = Some(v);
+        }
+        _ => return Err(format!("{flag}: unknown option")),
+    }
+    Ok(())
 }
 
 /// `1.2.3.4:25`, `[::1]:2525`, `:2525`.
@@ -272,7 +391,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<Config, String> {
         match parse(args.iter().map(OsString::from))? {
-            Action::Run(c) => Ok(c),
+            Action::Run(o) => o.load(),
             other => panic!("{other:?}"),
         }
     }
@@ -366,6 +485,94 @@ mod tests {
         assert_eq!(parse([OsString::from("--help")]), Ok(Action::Help));
         assert_eq!(parse([OsString::from("-V")]), Ok(Action::Version));
         assert_eq!(parse([OsString::from("--version")]), Ok(Action::Version));
+    }
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("tinymx-cli-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn config_file_options_and_command_line_precedence() {
+        let path = write(
+            "ok.conf",
+            "# tinymx settings\n\ndomain example.org   # the main one\ndomain example.net\nmax-size 2M\n--mailbox bob\nverbose\ncatch-all misc\n",
+        );
+        let opts = match parse([
+            "--config".into(),
+            path.clone().into_os_string(),
+            "--max-size".into(),
+            "5M".into(),
+        ])
+        .unwrap()
+        {
+            Action::Run(o) => o,
+            other => panic!("{other:?}"),
+        };
+        let c = opts.load().unwrap();
+        assert_eq!(c.domains, vec!["example.org", "example.net"]);
+        assert_eq!(c.max_message_bytes, 5 << 20, "the command line wins");
+        assert_eq!(c.mailboxes, vec!["bob"]);
+        assert_eq!(c.verbosity, Verbosity::Verbose);
+        assert_eq!(c.catch_all.as_deref(), Some("misc"));
+        assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
+        // A repeatable option on the command line replaces the file's list.
+        let c = run(&["--config", path.to_str().unwrap(), "-D", "other.org"]).unwrap();
+        assert_eq!(c.domains, vec!["other.org"]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn config_file_errors_name_file_and_line() {
+        let bad = write("bad.conf", "domain example.org\nmax-size lots\n");
+        let err = run(&["--config", bad.to_str().unwrap()]).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "{}:2: --max-size: invalid size 'lots' (a positive number with optional k, M or G)",
+                bad.display()
+            )
+        );
+        for (text, want) in [
+            ("frobnicate 1\n", ":1: --frobnicate: unknown option"),
+            ("domain\n", ":1: --domain: missing value"),
+            ("verbose yes\n", ":1: --verbose: takes no value"),
+            (
+                "config /etc/x\n",
+                ":1: 'config' cannot be used in a configuration file",
+            ),
+        ] {
+            std::fs::write(&bad, text).unwrap();
+            let err = run(&["--config", bad.to_str().unwrap()]).unwrap_err();
+            assert_eq!(err, format!("{}{want}", bad.display()), "{text:?}");
+        }
+        let _ = std::fs::remove_file(&bad);
+        let err = run(&["--config", "/nonexistent/tinymx.conf"]).unwrap_err();
+        assert!(
+            err.starts_with("--config: cannot read /nonexistent/tinymx.conf: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn service_options() {
+        let c = run(&[
+            "-b",
+            "--pidfile",
+            "/run/t.pid",
+            "--syslog",
+            "--syslog-socket",
+            "/tmp/log",
+        ])
+        .unwrap();
+        assert!(c.background && c.syslog);
+        assert_eq!(
+            c.pidfile.as_deref(),
+            Some(std::path::Path::new("/run/t.pid"))
+        );
+        assert_eq!(c.syslog_socket, PathBuf::from("/tmp/log"));
+        assert_eq!(run(&[]).unwrap().syslog_socket, PathBuf::from("/dev/log"));
     }
 
     #[test]

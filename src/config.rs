@@ -64,6 +64,16 @@ pub struct Config {
     pub min_free_bytes: Option<u64>,
     /// `--user`: drop to this user (and group) after binding.
     pub user: Option<String>,
+    /// `--background`: fork after binding, setsid, stdio to /dev/null.
+    pub background: bool,
+    /// `--pidfile`: written once ready, removed on exit.
+    pub pidfile: Option<PathBuf>,
+    /// `--syslog`: log lines go to `syslog_socket` (RFC 3164, facility mail).
+    pub syslog: bool,
+    /// `--syslog-socket`: the syslog datagram socket.
+    pub syslog_socket: PathBuf,
+    /// `--config`: the file SIGHUP re-reads.
+    pub config_file: Option<PathBuf>,
     pub verbosity: Verbosity,
     /// On SIGTERM, how long a session in the middle of DATA may take to finish.
     pub shutdown_grace_secs: u64,
@@ -94,6 +104,11 @@ impl Default for Config {
             min_data_rate: 500,
             max_connections_per_minute: 60,
             user: None,
+            background: false,
+            pidfile: None,
+            syslog: false,
+            syslog_socket: PathBuf::from("/dev/log"),
+            config_file: None,
             verbosity: Verbosity::Normal,
             shutdown_grace_secs: 10,
             io_buffer_bytes: 16 * 1024,

@@ -14,6 +14,7 @@ use crate::{date, debug, info, log, sys, warn};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Replies are sent once this much is queued, even mid-group.
@@ -21,7 +22,8 @@ const REPLY_FLUSH_BYTES: usize = 4096;
 
 /// What every session shares.
 pub struct Shared {
-    pub cfg: Config,
+    /// The settings for new sessions; SIGHUP may replace them.
+    pub config: RwLock<Arc<Config>>,
     pub spool: Spool,
     /// Set on SIGTERM/SIGINT.
     pub stopping: AtomicBool,
@@ -30,6 +32,13 @@ pub struct Shared {
     /// Read end of a pipe whose write end is closed on shutdown: it turns
     /// readable in every session's `poll` at once.
     pub stop_pipe: OwnedFd,
+}
+
+impl Shared {
+    /// The current settings (a session keeps the ones it started with).
+    pub fn cfg(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// A message being received, with what its log line needs.
@@ -43,6 +52,8 @@ struct Incoming<'s> {
 
 struct Conn<'a> {
     shared: &'a Shared,
+    /// This session's settings, fixed for its life.
+    cfg: Arc<Config>,
     sock: OwnedFd,
     peer: SocketAddr,
     sid: &'a str,
@@ -64,14 +75,15 @@ struct Conn<'a> {
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
 pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
     let started = Instant::now();
+    let cfg = shared.cfg();
     // A send may block only as long as a read may wait.
-    if let Err(e) = sys::set_send_timeout(&sock, Duration::from_secs(shared.cfg.idle_timeout_secs))
-    {
+    if let Err(e) = sys::set_send_timeout(&sock, Duration::from_secs(cfg.idle_timeout_secs)) {
         warn!("{sid} cannot set send timeout: {e}");
     }
     let now = Instant::now();
-    let session_limit = Duration::from_secs(shared.cfg.session_timeout_secs);
+    let session_limit = Duration::from_secs(cfg.session_timeout_secs);
     let mut conn = Conn {
+        cfg,
         session_deadline: now + session_limit,
         request_start: now,
         data_deadline: now,
@@ -116,8 +128,9 @@ impl<'a> Conn<'a> {
     /// Runs the dialog; returns how it ended, for the log.
     fn run(&mut self) -> &'static str {
         let shared: &'a Shared = self.shared;
-        let mut session = Session::new(&shared.cfg);
-        let mut buf = vec![0u8; shared.cfg.io_buffer_bytes.max(1)];
+        let cfg = Arc::clone(&self.cfg);
+        let mut session = Session::new(&cfg);
+        let mut buf = vec![0u8; cfg.io_buffer_bytes.max(1)];
         let (mut start, mut end) = (0usize, 0usize);
         let mut msg: Option<Incoming<'a>> = None;
         loop {
@@ -182,7 +195,7 @@ impl<'a> Conn<'a> {
                 Output::CheckStorage => {
                     let free = shared.spool.free_bytes();
                     let room = match &free {
-                        Ok(free) => *free >= shared.cfg.min_free(),
+                        Ok(free) => *free >= cfg.min_free(),
                         Err(e) => {
                             warn!("{} cannot check free space: {e}", self.sid);
                             true
@@ -193,7 +206,7 @@ impl<'a> Conn<'a> {
                             "{} spool has {} bytes free, below {}: MAIL deferred",
                             self.sid,
                             free.as_ref().map_or(0, |f| *f),
-                            shared.cfg.min_free()
+                            cfg.min_free()
                         );
                     }
                     session.storage_checked(room);
@@ -265,7 +278,7 @@ impl<'a> Conn<'a> {
             helo,
             extended,
             client_ip: self.peer.ip(),
-            hostname: &shared.cfg.hostname,
+            hostname: &self.cfg.hostname,
             session_id: self.sid,
             date: &date,
         };
@@ -341,7 +354,7 @@ impl<'a> Conn<'a> {
 
     /// The idle limit now: `--timeout`, or `--stress-timeout` in stress mode.
     fn idle_limit(&self) -> Duration {
-        let cfg = &self.shared.cfg;
+        let cfg = &self.cfg;
         let secs = if self.shared.stress.load(Ordering::Relaxed) {
             cfg.stress_timeout_secs.min(cfg.idle_timeout_secs)
         } else {
@@ -369,7 +382,7 @@ impl<'a> Conn<'a> {
 
     /// Credits a read of `n` message bytes to the DATA deadline.
     fn data_progress(&mut self, n: usize) {
-        let rate = self.shared.cfg.min_data_rate.max(1) as f64;
+        let rate = self.cfg.min_data_rate.max(1) as f64;
         let credit = Duration::from_secs_f64(n as f64 / rate);
         let cap = Instant::now() + self.idle_limit();
         self.data_deadline = (self.data_deadline + credit).min(cap);
@@ -385,7 +398,7 @@ impl<'a> Conn<'a> {
                 return Err(Abort::Shutdown);
             }
             if stopping && self.grace_deadline.is_none() {
-                let grace = Duration::from_secs(self.shared.cfg.shutdown_grace_secs);
+                let grace = Duration::from_secs(self.cfg.shutdown_grace_secs);
                 self.grace_deadline = Some(Instant::now() + grace);
             }
             let deadline = match self.grace_deadline {

@@ -11,7 +11,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const BACKLOG: i32 = 128;
@@ -133,21 +133,21 @@ impl Limits {
     /// Enters or leaves stress mode as the session count crosses 80% of
     /// `--max-conn` (Postfix's stress mode); logs each change once.
     fn update_stress(&self, total: usize, shared: &Shared) {
-        let stressed = total * 5 >= shared.cfg.max_connections * 4;
+        let stressed = total * 5 >= shared.cfg().max_connections * 4;
         if shared.stress.swap(stressed, Ordering::SeqCst) != stressed {
             if stressed {
                 info!(
                     "stress mode on: {total} of {} sessions in use; idle limit now {}s",
-                    shared.cfg.max_connections,
+                    shared.cfg().max_connections,
                     shared
-                        .cfg
+                        .cfg()
                         .stress_timeout_secs
-                        .min(shared.cfg.idle_timeout_secs)
+                        .min(shared.cfg().idle_timeout_secs)
                 );
             } else {
                 info!(
                     "stress mode off: {total} of {} sessions in use",
-                    shared.cfg.max_connections
+                    shared.cfg().max_connections
                 );
             }
         }
@@ -180,10 +180,10 @@ impl Slot {
     /// Takes a session slot for `ip`, or says which limit refuses it.
     fn claim(limits: &Arc<Limits>, shared: &Arc<Shared>, ip: IpAddr) -> Result<Slot, Reply> {
         let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if c.total >= shared.cfg.max_connections {
+        if c.total >= shared.cfg().max_connections {
             return Err(reply::TOO_MANY_CONNECTIONS);
         }
-        if c.per_ip.get(&ip).copied().unwrap_or(0) >= shared.cfg.max_connections_per_ip {
+        if c.per_ip.get(&ip).copied().unwrap_or(0) >= shared.cfg().max_connections_per_ip {
             return Err(reply::TOO_MANY_FROM_IP);
         }
         c.total += 1;
@@ -253,25 +253,80 @@ impl RateLimit {
     }
 }
 
+/// SIGHUP: re-reads the configuration. Domains, mailboxes, catch-all,
+/// limits, timeouts and verbosity apply to new sessions; running sessions
+/// keep theirs. What was fixed at start-up (addresses, spool, host name,
+/// user, pid file, logging target) stays, with a warning if it changed. A
+/// bad file is logged and the old settings stay.
+fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
+    let mut next = match reload() {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("SIGHUP: configuration not reloaded, keeping the old one: {e}");
+            return;
+        }
+    };
+    let old = shared.cfg();
+    if next.hostname.is_empty() {
+        next.hostname = old.hostname.clone();
+    }
+    let fixed = next.listen != old.listen
+        || next.spool_dir != old.spool_dir
+        || next.hostname != old.hostname
+        || next.user != old.user
+        || next.pidfile != old.pidfile
+        || next.background != old.background
+        || next.syslog != old.syslog
+        || next.syslog_socket != old.syslog_socket;
+    if fixed {
+        warn!(
+            "SIGHUP: listen, spool, hostname, user, pidfile, background and syslog changes need a restart; kept"
+        );
+    }
+    next.listen = old.listen.clone();
+    next.spool_dir = old.spool_dir.clone();
+    next.hostname = old.hostname.clone();
+    next.user = old.user.clone();
+    next.pidfile = old.pidfile.clone();
+    next.background = old.background;
+    next.syslog = old.syslog;
+    next.syslog_socket = old.syslog_socket.clone();
+    crate::log::set_verbosity(next.verbosity);
+    rates.per_minute = next.max_connections_per_minute;
+    *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+    info!("SIGHUP: configuration reloaded for new sessions");
+}
+
 /// Answers a refused connection without blocking, then closes it.
 fn refuse(fd: OwnedFd, r: &Reply) {
     let _ = sys::send(&fd, r.as_bytes(), true);
     sys::shutdown_write(&fd);
 }
 
+/// Re-reads the configuration on SIGHUP.
+pub type Reload = Box<dyn Fn() -> Result<Config, String>>;
+
 /// Runs until SIGTERM/SIGINT, then shuts down as the README describes.
-pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), String> {
+/// `ready` runs once everything is open and signals are handled (it
+/// releases a `--background` parent); `reload` serves SIGHUP.
+pub fn run(
+    cfg: Config,
+    listeners: Vec<Listener>,
+    spool: Spool,
+    reload: Option<Reload>,
+    ready: Box<dyn FnOnce()>,
+) -> Result<(), String> {
     let signals =
         sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
     let shared = Arc::new(Shared {
-        cfg,
+        config: RwLock::new(Arc::new(cfg)),
         spool,
         stopping: AtomicBool::new(false),
         stress: AtomicBool::new(false),
         stop_pipe: stop_read,
     });
-    let mut rates = RateLimit::new(shared.cfg.max_connections_per_minute);
+    let mut rates = RateLimit::new(shared.cfg().max_connections_per_minute);
     // Ready: signals are handled and everything is open. Shown even with
     // -q: scripts and tests read the real address here.
     for l in &listeners {
@@ -280,6 +335,7 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
             &format!("listening on {}", l.addr),
         );
     }
+    ready();
     let limits = Arc::new(Limits {
         counts: Mutex::new(Counts::default()),
         ended: Condvar::new(),
@@ -292,8 +348,15 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
     'accept: loop {
         let ready = sys::poll_readable(&fds, -1).map_err(|e| format!("poll: {e}"))?;
         if ready[0] {
-            let _ = sys::drain(&signals);
-            break 'accept;
+            let signals_seen = sys::drain(&signals).unwrap_or_default();
+            if signals_seen.iter().any(|&s| s as i32 != libc::SIGHUP) {
+                break 'accept;
+            }
+            match &reload {
+                Some(reload) => apply_reload(&shared, reload, &mut rates),
+                None => info!("SIGHUP: no --config file; nothing to reload"),
+            }
+            continue;
         }
         for (i, l) in listeners.iter().enumerate() {
             if !ready[i + 1] {
@@ -348,7 +411,7 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
             let handoff2 = Arc::clone(&handoff);
             let spawned = std::thread::Builder::new()
                 .name(sid.clone())
-                .stack_size(shared.cfg.thread_stack_bytes)
+                .stack_size(shared.cfg().thread_stack_bytes)
                 .spawn(move || {
                     let _slot = slot;
                     let sock = handoff2.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -379,7 +442,7 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
     // Sessions in DATA get the grace period; a blocked send gives up after
     // the idle time-out at most. Past that, exit regardless.
     let limit =
-        Duration::from_secs(shared.cfg.shutdown_grace_secs + shared.cfg.idle_timeout_secs + 1);
+        Duration::from_secs(shared.cfg().shutdown_grace_secs + shared.cfg().idle_timeout_secs + 1);
     let until = Instant::now() + limit;
     let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
     while c.total > 0 {
@@ -473,7 +536,7 @@ mod tests {
             ..Config::default()
         };
         let shared = Shared {
-            cfg,
+            config: RwLock::new(Arc::new(cfg)),
             spool,
             stopping: AtomicBool::new(false),
             stress: AtomicBool::new(false),

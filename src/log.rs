@@ -4,6 +4,9 @@
 
 use crate::config::Verbosity;
 use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
@@ -16,11 +19,81 @@ pub fn enabled(v: Verbosity) -> bool {
     v as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
-/// Writes `tinymx: TEXT\n` if `v` is enabled. Warnings and errors use
-/// `Verbosity::Quiet`, so `-q` still shows them.
+/// Where lines go once `use_syslog` succeeded.
+static SYSLOG: Mutex<Option<Syslog>> = Mutex::new(None);
+
+/// An RFC 3164 sender on a local datagram socket (what busybox syslogd,
+/// rsyslog and journald read at /dev/log).
+struct Syslog {
+    sock: UnixDatagram,
+    path: PathBuf,
+    pid: u32,
+}
+
+impl Syslog {
+    /// `<PRI>Mmm dd hh:mm:ss tinymx[PID]: TEXT`, facility mail (2); local
+    /// time, as syslog(3) writes it.
+    fn format(&self, v: Verbosity, text: &str, unix_secs: i64) -> Vec<u8> {
+        let severity = match v {
+            Verbosity::Quiet => 4,   // warning
+            Verbosity::Normal => 6,  // info
+            Verbosity::Verbose => 7, // debug
+        };
+        let (mon, day, h, m, s) = crate::sys::local_time(unix_secs);
+        let month = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ][mon as usize % 12];
+        format!(
+            "<{}>{month} {day:>2} {h:02}:{m:02}:{s:02} tinymx[{}]: {text}",
+            2 * 8 + severity,
+            self.pid
+        )
+        .into_bytes()
+    }
+
+    fn send(&mut self, msg: &[u8]) -> bool {
+        if self.sock.send(msg).is_ok() {
+            return true;
+        }
+        // syslogd may have restarted: reconnect once.
+        match UnixDatagram::unbound().and_then(|s| s.connect(&self.path).map(|()| s)) {
+            Ok(s) => {
+                self.sock = s;
+                self.sock.send(msg).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Sends log lines to the syslog socket at `path` from now on. On failure
+/// lines keep going to stderr and the error is returned.
+pub fn use_syslog(path: &Path) -> std::io::Result<()> {
+    let sock = UnixDatagram::unbound()?;
+    sock.connect(path)?;
+    let syslog = Syslog {
+        sock,
+        path: path.to_path_buf(),
+        pid: std::process::id(),
+    };
+    *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = Some(syslog);
+    Ok(())
+}
+
+/// Writes `tinymx: TEXT\n` to stderr, or one syslog message, if `v` is
+/// enabled. Warnings and errors use `Verbosity::Quiet`, so `-q` still
+/// shows them.
 pub fn line(v: Verbosity, text: &str) {
     if !enabled(v) {
         return;
+    }
+    if let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        if s.send(&s.format(v, text, now.as_secs() as i64)) {
+            return;
+        }
     }
     let mut buf = Vec::with_capacity(text.len() + 9);
     buf.extend_from_slice(b"tinymx: ");
@@ -67,6 +140,38 @@ macro_rules! warn {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn syslog_lines_are_rfc3164_with_facility_mail() {
+        let dir = std::env::temp_dir().join(format!("tinymx-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let server = super::UnixDatagram::bind(&path).unwrap();
+        let s = super::Syslog {
+            sock: super::UnixDatagram::unbound().unwrap(),
+            path: path.clone(),
+            pid: 42,
+        };
+        let msg =
+            String::from_utf8(s.format(crate::config::Verbosity::Normal, "hello", 0)).unwrap();
+        // <22> = mail.info; the time is local, so only its shape is fixed.
+        assert!(msg.starts_with("<22>"), "{msg}");
+        assert!(msg.ends_with(" tinymx[42]: hello"), "{msg}");
+        assert_eq!(
+            msg.len(),
+            "<22>Jan  1 00:00:00 tinymx[42]: hello".len(),
+            "{msg}"
+        );
+        let warn = String::from_utf8(s.format(crate::config::Verbosity::Quiet, "x", 0)).unwrap();
+        assert!(warn.starts_with("<20>"));
+        // send() connects on demand.
+        let mut s = s;
+        assert!(s.send(b"<22>test"));
+        let mut buf = [0u8; 64];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"<22>test");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     #[test]
     fn sanitize_escapes_control_and_high_bytes() {
         assert_eq!(

@@ -2,12 +2,12 @@
 //! Maildir spool. See README.md.
 
 use std::process::ExitCode;
-use tinymx::config::Config;
-use tinymx::{cli, info, listener, log, maildir, sys};
+use tinymx::config::{Config, Verbosity};
+use tinymx::{cli, info, listener, log, maildir, sys, warn};
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Action::Run(cfg)) => cfg,
+    let opts = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Action::Run(opts)) => opts,
         Ok(cli::Action::Help) => {
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;
@@ -16,12 +16,13 @@ fn main() -> ExitCode {
             println!("tinymx {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Err(msg) => {
-            eprintln!("tinymx: {msg}\nTry 'tinymx --help' for more information.");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return usage_error(&msg),
     };
-    match run(cfg) {
+    let cfg = match opts.load() {
+        Ok(cfg) => cfg,
+        Err(msg) => return usage_error(&msg),
+    };
+    match run(cfg, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {
             eprintln!("tinymx: {msg}");
@@ -30,7 +31,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(mut cfg: Config) -> Result<(), (u8, String)> {
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("tinymx: {msg}\nTry 'tinymx --help' for more information.");
+    ExitCode::from(2)
+}
+
+fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
     log::set_verbosity(cfg.verbosity);
     // One log line per panic (the session thread's name is its id); the
     // listener catches the unwind and goes on.
@@ -50,12 +56,33 @@ fn run(mut cfg: Config) -> Result<(), (u8, String)> {
         None => None,
     };
     let listeners = listener::bind_all(&cfg).map_err(|e| (1, e))?;
+    // Detach only now, so that bind errors still reached the terminal;
+    // the parent waits until the child says it is ready (or failed).
+    let ready_pipe = if cfg.background {
+        Some(detach()?)
+    } else {
+        None
+    };
     let (spool, created) = maildir::Spool::open(&cfg.spool_dir, &cfg.hostname).map_err(|e| {
         (
             1,
             format!("cannot use spool {}: {e}", cfg.spool_dir.display()),
         )
     })?;
+    if cfg.syslog {
+        if let Err(e) = log::use_syslog(&cfg.syslog_socket) {
+            warn!(
+                "--syslog: cannot use {}: {e}; logging to stderr",
+                cfg.syslog_socket.display()
+            );
+        }
+    }
+    // Written while still privileged (it usually lives in /var/run).
+    let pidfile = cfg.pidfile.clone();
+    if let Some(p) = &pidfile {
+        std::fs::write(p, format!("{}\n", sys::getpid()))
+            .map_err(|e| (1, format!("--pidfile: cannot write {}: {e}", p.display())))?;
+    }
     if let Some((uid, gid)) = ids {
         if created {
             spool
@@ -73,5 +100,54 @@ fn run(mut cfg: Config) -> Result<(), (u8, String)> {
             "startup: removed {removed} stale tmp file(s) older than 36 hours; left {kept} younger one(s)"
         );
     }
-    listener::run(cfg, listeners, spool).map_err(|e| (1, e))
+    let reload: Option<listener::Reload> = opts.config_file.is_some().then(|| {
+        let opts = opts.clone();
+        Box::new(move || opts.load()) as listener::Reload
+    });
+    let quiet_stderr = cfg.syslog;
+    let ready = Box::new(move || {
+        if let Some(pipe) = ready_pipe {
+            // stdin and stdout are never used; stderr only if it is the log.
+            let fds: &[i32] = if quiet_stderr { &[0, 1, 2] } else { &[0, 1] };
+            if let Err(e) = sys::stdio_to_devnull(fds) {
+                warn!("--background: cannot redirect to /dev/null: {e}");
+            }
+            let _ = sys::write_fd(&pipe, b"R");
+        }
+    });
+    let result = listener::run(cfg, listeners, spool, reload, ready).map_err(|e| (1, e));
+    if let Some(p) = &pidfile {
+        if let Err(e) = std::fs::remove_file(p) {
+            log::line(
+                Verbosity::Quiet,
+                &format!("--pidfile: cannot remove {}: {e}", p.display()),
+            );
+        }
+    }
+    result
+}
+
+/// `--background`: forks; the parent waits for the child's "ready" byte
+/// and exits 0, or exits with the child's status if it failed first. The
+/// child starts a new session and returns the pipe to signal readiness on.
+fn detach() -> Result<std::os::fd::OwnedFd, (u8, String)> {
+    let (read, write) = sys::pipe().map_err(|e| (1, format!("--background: pipe: {e}")))?;
+    match sys::fork().map_err(|e| (1, format!("--background: fork: {e}")))? {
+        sys::Forked::Child => {
+            drop(read);
+            sys::setsid().map_err(|e| (1, format!("--background: setsid: {e}")))?;
+            Ok(write)
+        }
+        sys::Forked::Parent { child } => {
+            drop(write);
+            // One byte means ready; end of file means the child exited.
+            let ok = matches!(sys::drain(&read), Ok(b) if b == b"R");
+            let code = if ok {
+                0
+            } else {
+                sys::wait_child(child).map_or(1, |c| c.clamp(1, 255))
+            };
+            std::process::exit(code);
+        }
+    }
 }

@@ -280,8 +280,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
-/// Routes SIGTERM and SIGINT to a byte on the returned pipe (the self-pipe
-/// trick), so the accept loop can `poll` for them. Ignores SIGPIPE.
+/// Routes SIGTERM, SIGINT and SIGHUP to a byte (the signal number) on the
+/// returned pipe (the self-pipe trick), so the accept loop can `poll` for
+/// them. Ignores SIGPIPE.
 pub fn install_signal_pipe() -> io::Result<OwnedFd> {
     let (read, write) = pipe()?;
     set_nonblocking(&write, true)?;
@@ -289,7 +290,7 @@ pub fn install_signal_pipe() -> io::Result<OwnedFd> {
     // whole process lifetime. Leak it deliberately.
     let raw = std::os::fd::IntoRawFd::into_raw_fd(write);
     SIGNAL_PIPE.store(raw, std::sync::atomic::Ordering::Relaxed);
-    for sig in [libc::SIGTERM, libc::SIGINT] {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         // SAFETY: all-zero sigaction is a valid "no flags, empty mask" value;
         // the handler only calls async-signal-safe functions.
         let mut action: libc::sigaction = unsafe { zeroed() };
@@ -303,17 +304,121 @@ pub fn install_signal_pipe() -> io::Result<OwnedFd> {
     Ok(read)
 }
 
-/// Reads whatever bytes are waiting on a non-blocking or readable pipe.
-pub fn drain(fd: &OwnedFd) -> io::Result<usize> {
+/// Reads the bytes waiting on a readable pipe (at most 64).
+pub fn drain(fd: &OwnedFd) -> io::Result<Vec<u8>> {
     let mut buf = [0u8; 64];
     // SAFETY: `buf` is valid for writes of its length.
-    check_size(unsafe {
+    let n = check_size(unsafe {
         libc::read(
             fd.as_raw_fd(),
             buf.as_mut_ptr() as *mut libc::c_void,
             buf.len(),
         )
+    })?;
+    Ok(buf[..n].to_vec())
+}
+
+/// Writes all of `bytes` to a pipe or file descriptor.
+pub fn write_fd(fd: &OwnedFd, bytes: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < bytes.len() {
+        // SAFETY: the slice is valid for reads of its length.
+        let n = unsafe {
+            libc::write(
+                fd.as_raw_fd(),
+                bytes[done..].as_ptr() as *const libc::c_void,
+                bytes.len() - done,
+            )
+        };
+        match check_size(n) {
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Which side of `fork` we are on.
+pub enum Forked {
+    Parent { child: u32 },
+    Child,
+}
+
+/// `fork()`. Only called before any thread is started (tinymx forks for
+/// `--background` right after binding), so the child, which has only the
+/// calling thread, holds no lock another thread owned.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: see above — the process is single-threaded here.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        p => Ok(Forked::Parent { child: p as u32 }),
+    }
+}
+
+/// `setsid()`: a new session without a controlling terminal.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: plain syscall without arguments.
+    check(unsafe { libc::setsid() })?;
+    Ok(())
+}
+
+/// Waits for child `pid`; returns its exit status (128 + signal if killed).
+pub fn wait_child(pid: u32) -> io::Result<i32> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a live int for waitpid to fill.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+        if r == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        break;
+    }
+    Ok(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
     })
+}
+
+/// Points the given standard descriptors (0, 1, 2) at /dev/null.
+pub fn stdio_to_devnull(which: &[i32]) -> io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for &fd in which {
+        // SAFETY: dup2 onto a standard descriptor number; `null` stays open
+        // for the call, and replacing 0/1/2 invalidates nothing we hold.
+        check(unsafe { libc::dup2(null.as_raw_fd(), fd) })?;
+    }
+    Ok(())
+}
+
+/// Local time of `unix_secs` as (month 0–11, day, hour, minute, second),
+/// from TZ or /etc/localtime as the C library finds them.
+pub fn local_time(unix_secs: i64) -> (u32, u32, u32, u32, u32) {
+    let t = unix_secs as libc::time_t;
+    // SAFETY: all-zero tm is a valid value to be overwritten.
+    let mut tm: libc::tm = unsafe { zeroed() };
+    // SAFETY: both pointers refer to live values; localtime_r is thread-safe.
+    let ok = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
+    if !ok {
+        return (0, 1, 0, 0, 0);
+    }
+    (
+        tm.tm_mon as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    )
 }
 
 // ---------------------------------------------------------------- files and directories
