@@ -38,11 +38,13 @@ static-check:
 	@if readelf -dW '$(RELEASE)' | grep -q NEEDED; then echo "$(RELEASE): needs shared libraries, not static" >&2; exit 1; fi
 	@echo "static-check: $(RELEASE) is statically linked ($$(stat -c %s '$(RELEASE)') bytes)"
 
-# Test-only tools, from Debian's packages: python3 (smtplib), swaks.
+# Test-only tools, from Debian's packages: python3 (smtplib), swaks,
+# busybox (the init script runs under busybox sh and start-stop-daemon).
 test-deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v swaks >/dev/null || missing="$$missing swaks"; \
+	command -v busybox >/dev/null || missing="$$missing busybox-static"; \
 	command -v readelf >/dev/null || missing="$$missing binutils"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
