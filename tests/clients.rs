@@ -6,19 +6,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn to_lf(crlf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crlf.len());
-    let mut i = 0;
-    while i < crlf.len() {
-        if crlf[i] == b'\r' && crlf.get(i + 1) == Some(&b'\n') {
-            i += 1;
-        }
-        out.push(crlf[i]);
-        i += 1;
-    }
-    out
-}
-
 /// The message as stored minus the three trace headers equals what the
 /// client sent, with CRLF turned into LF.
 fn assert_stored_as_sent(server: &Server, mailbox: &str, sent: &[u8]) -> Vec<String> {
@@ -34,23 +21,27 @@ fn assert_stored_as_sent(server: &Server, mailbox: &str, sent: &[u8]) -> Vec<Str
     headers
 }
 
-#[test]
-fn smtplib_multi_megabyte_base64_attachment() {
+/// Runs one mode of tests/smtp_client.py against a fresh server (it checks
+/// the parsed result itself); returns the server and the bytes it sent.
+fn smtplib(mode: &str) -> (Server, Vec<u8>) {
     let server = Server::start(&[]);
     let expected = server.dir.path().join("expected.eml");
     let port = server.addr().port().to_string();
     let newdir = server.spool.join("bob/new");
-    let out = python(
-        "smtp_client.py",
-        &[
-            "attachment",
-            &port,
-            newdir.to_str().unwrap(),
-            expected.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.trim(), "ok");
+    let args = [
+        mode,
+        &port,
+        newdir.to_str().unwrap(),
+        expected.to_str().unwrap(),
+    ];
+    assert_eq!(python("smtp_client.py", &args).trim(), "ok");
     let sent = std::fs::read(&expected).unwrap();
+    (server, sent)
+}
+
+#[test]
+fn smtplib_multi_megabyte_base64_attachment() {
+    let (server, sent) = smtplib("attachment");
     assert!(
         sent.len() > 4_000_000,
         "attachment is multi-megabyte once encoded: {}",
@@ -62,21 +53,8 @@ fn smtplib_multi_megabyte_base64_attachment() {
 
 #[test]
 fn smtplib_smtputf8_addresses_and_subject() {
-    let server = Server::start(&[]);
-    let expected = server.dir.path().join("expected.eml");
-    let port = server.addr().port().to_string();
-    let newdir = server.spool.join("bob/new");
-    let out = python(
-        "smtp_client.py",
-        &[
-            "smtputf8",
-            &port,
-            newdir.to_str().unwrap(),
-            expected.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.trim(), "ok");
-    let h = assert_stored_as_sent(&server, "bob", &std::fs::read(&expected).unwrap());
+    let (server, sent) = smtplib("smtputf8");
+    let h = assert_stored_as_sent(&server, "bob", &sent);
     assert_eq!(h[0], "Return-Path: <jörg@exämple.org>");
     assert_eq!(h[1], "Delivered-To: bob@exämple.org");
 }

@@ -44,19 +44,6 @@ fn message(id: usize, size: usize) -> Vec<u8> {
     m
 }
 
-fn to_lf(crlf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crlf.len());
-    let mut i = 0;
-    while i < crlf.len() {
-        if crlf[i] == b'\r' && crlf.get(i + 1) == Some(&b'\n') {
-            i += 1;
-        }
-        out.push(crlf[i]);
-        i += 1;
-    }
-    out
-}
-
 /// README "Limits and guarantees": per-session memory is fixed. Measured
 /// here: peak RSS while `--max-conn` sessions each stream a 20 MiB
 /// message stays under idle RSS + max-conn × 160 KiB.
@@ -85,15 +72,7 @@ fn memory_stays_bounded_while_max_conn_sessions_stream_20_mib_each() {
             let chunk = chunk.clone();
             std::thread::spawn(move || {
                 let mut c = Client::hello(addr);
-                assert_eq!(
-                    c.cmd("MAIL FROM:<a@example.com>"),
-                    "250 2.1.0 Sender ok\r\n"
-                );
-                assert_eq!(
-                    c.cmd("RCPT TO:<bob@example.org>"),
-                    "250 2.1.5 Recipient ok\r\n"
-                );
-                assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+                c.open_data("a@example.com", &["bob@example.org"]);
                 for _ in 0..(20 * 1024 * 1024 / chunk.len()) {
                     c.send(&chunk);
                 }
@@ -161,15 +140,7 @@ fn a_command_line_must_arrive_whole_within_the_timeout() {
 fn data_must_keep_moving() {
     let server = Server::start(&["--timeout", "2"]);
     let mut c = Client::hello(server.addr());
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "250 2.1.0 Sender ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<bob@example.org>"),
-        "250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    c.open_data("a@example.com", &["bob@example.org"]);
     // 5 bytes/s is far below the 500 bytes/s minimum rate.
     let got = trickle(
         &mut c.stream,
@@ -190,15 +161,7 @@ fn a_slow_but_steady_sender_is_not_cut_off() {
     // the minimum rate, though the whole takes longer than --timeout 1.
     let server = Server::start(&["--timeout", "1"]);
     let mut c = Client::hello(server.addr());
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "250 2.1.0 Sender ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<bob@example.org>"),
-        "250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    c.open_data("a@example.com", &["bob@example.org"]);
     let body = message(7, 64 * 1024);
     for part in body.chunks(2048) {
         c.send(part);

@@ -36,19 +36,6 @@ fn assert_received(line: &str, helo: &str, ip: &str, with: &str, rcpt: &str) {
     assert_eq!(parts[5], "+0000");
 }
 
-fn to_lf(crlf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < crlf.len() {
-        if crlf[i] == b'\r' && crlf.get(i + 1) == Some(&b'\n') {
-            i += 1;
-        }
-        out.push(crlf[i]);
-        i += 1;
-    }
-    out
-}
-
 const MESSAGE: &[u8] = b"From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: plain test\r\n\r\nHello Bob,\r\n..a stuffed dot line\r\nbye\r\n";
 
 #[test]
@@ -625,15 +612,7 @@ fn sigint_stops_like_sigterm() {
 fn sigterm_lets_a_message_in_progress_finish() {
     let mut server = Server::start(&[]);
     let mut c = Client::hello(server.addr());
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "250 2.1.0 Sender ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<bob@example.org>"),
-        "250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    c.open_data("a@example.com", &["bob@example.org"]);
     c.send(b"Subject: late\r\n\r\nfirst half\r\n");
     server.signal(libc::SIGTERM);
     server.wait_log(|l| l.iter().any(|l| l.contains("shutting down")));
@@ -653,15 +632,7 @@ fn sigterm_lets_a_message_in_progress_finish() {
 fn sigterm_drops_an_unfinished_message_after_the_grace_period() {
     let mut server = Server::start(&[]);
     let mut c = Client::hello(server.addr());
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "250 2.1.0 Sender ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<bob@example.org>"),
-        "250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(c.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    c.open_data("a@example.com", &["bob@example.org"]);
     c.send(b"Subject: never finished\r\n\r\npartial");
     // The tmp file exists while the message is open.
     let deadline = Instant::now() + WAIT;

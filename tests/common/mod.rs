@@ -358,8 +358,8 @@ impl Client {
         c
     }
 
-    /// A whole transaction; returns the reply to the final dot.
-    pub fn send_mail(&mut self, from: &str, to: &[&str], data: &[u8]) -> String {
+    /// MAIL, RCPT for each of `to`, DATA, asserting 250, 250…, 354.
+    pub fn open_data(&mut self, from: &str, to: &[&str]) {
         assert_eq!(
             self.cmd(&format!("MAIL FROM:<{from}>")),
             "250 2.1.0 Sender ok\r\n"
@@ -371,10 +371,29 @@ impl Client {
             );
         }
         assert_eq!(self.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+    }
+
+    /// A whole transaction; returns the reply to the final dot.
+    pub fn send_mail(&mut self, from: &str, to: &[&str], data: &[u8]) -> String {
+        self.open_data(from, to);
         self.send(data);
         self.send(b".\r\n");
         self.reply()
     }
+}
+
+/// The bytes as stored: each CRLF becomes LF, everything else stays.
+pub fn to_lf(crlf: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(crlf.len());
+    let mut i = 0;
+    while i < crlf.len() {
+        if crlf[i] == b'\r' && crlf.get(i + 1) == Some(&b'\n') {
+            i += 1;
+        }
+        out.push(crlf[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Runs `python3 tests/SCRIPT args…`; panics with its output on failure.
