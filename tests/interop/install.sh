@@ -1,0 +1,97 @@
+#!/bin/sh
+# Installs the interop suite's peers from Debian's packages when missing:
+# postfix (sendmail, postqueue, smtp-source), msmtp, mblaze, swaks, curl.
+# Exim conflicts with postfix as a package (both provide
+# mail-transport-agent), so exim4-daemon-light is fetched with
+# `apt-get download` and unpacked with `dpkg -x` into $EXIM_ROOT; only its
+# shared libraries are installed as packages.
+#
+# Usage: install.sh            (as root, or with sudo on PATH)
+# Prints nothing but what it installs.
+set -eu
+
+EXIM_ROOT=${EXIM_ROOT:-/var/cache/tinymx-interop/exim4}
+export DEBIAN_FRONTEND=noninteractive
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+updated=""
+apt_update() {
+	if [ -z "$updated" ]; then
+		# An index that fails to download (a mirror mid-sync, a foreign
+		# architecture) need not stop us: the install below says if it must.
+		$SUDO apt-get update -qq || echo "interop: apt-get update reported errors; going on" >&2
+		updated=1
+	fi
+}
+
+apt_install() {
+	apt_update
+	echo "interop: installing: $*"
+	$SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Installed for this machine's architecture (other architectures' copies of
+# a library, from multiarch, do not count).
+ARCH=$(dpkg --print-architecture)
+have_pkg() {
+	dpkg-query -W -f='${Status} ${Architecture}\n' "$1" 2>/dev/null |
+		grep -Eqx "install ok installed ($ARCH|all)"
+}
+
+# Postfix: preseeded so that it does not set up a system mail service.
+# If installing it started the system's own Postfix anyway, stop that one
+# (by the pid in its pid file); the suite runs a private instance.
+if ! have_pkg postfix || ! command -v smtp-source >/dev/null; then
+	echo 'postfix postfix/main_mailer_type select No configuration' | $SUDO debconf-set-selections
+	apt_install postfix
+	pidfile=/var/spool/postfix/pid/master.pid
+	if [ -r "$pidfile" ]; then
+		pid=$(tr -dc 0-9 <"$pidfile")
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			echo "interop: stopping the system's postfix (pid $pid)"
+			$SUDO kill -TERM "$pid"
+		fi
+	fi
+fi
+
+missing=""
+for p in swaks curl msmtp mblaze; do
+	have_pkg "$p" || missing="$missing $p"
+done
+[ -z "$missing" ] || apt_install $missing
+
+# Exim: unpacked, not installed. Its binary looks up its user at start:
+# add the system user that exim4-base's postinst would add.
+if ! getent passwd Debian-exim >/dev/null; then
+	echo "interop: adding the system user Debian-exim"
+	$SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin Debian-exim
+fi
+if [ ! -x "$EXIM_ROOT/usr/sbin/exim4" ]; then
+	apt_update
+	echo "interop: unpacking exim4-daemon-light into $EXIM_ROOT"
+	dl=$(mktemp -d)
+	trap 'rm -rf "$dl"' EXIT
+	chmod 755 "$dl"  # apt's download user writes here
+	(cd "$dl" && apt-get download -qq -o APT::Sandbox::User=root exim4-daemon-light >/dev/null)
+	# Its libraries (not exim4-base/debconf, which would pull in the MTA).
+	libs=$(apt-cache depends --no-recommends --no-suggests exim4-daemon-light \
+		| sed -n 's/^ *|\{0,1\}Depends: \([a-z0-9][a-z0-9.+-]*\)$/\1/p' \
+		| grep '^lib' | sort -u)
+	missing=""
+	for p in $libs; do have_pkg "$p" || missing="$missing $p"; done
+	[ -z "$missing" ] || apt_install $missing
+	$SUDO mkdir -p "$EXIM_ROOT.new"
+	$SUDO dpkg -x "$dl"/exim4-daemon-light_*.deb "$EXIM_ROOT.new"
+	dpkg-deb -f "$dl"/exim4-daemon-light_*.deb Version | $SUDO tee "$EXIM_ROOT.new/VERSION" >/dev/null
+	rm -rf "$dl"
+	$SUDO rm -rf "$EXIM_ROOT"
+	$SUDO mv "$EXIM_ROOT.new" "$EXIM_ROOT"
+fi
+if ldd "$EXIM_ROOT/usr/sbin/exim4" | grep -q 'not found'; then
+	echo "interop: $EXIM_ROOT/usr/sbin/exim4 misses libraries:" >&2
+	ldd "$EXIM_ROOT/usr/sbin/exim4" | grep 'not found' >&2
+	exit 1
+fi

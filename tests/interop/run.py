@@ -1,0 +1,1213 @@
+#!/usr/bin/env python3
+"""tinymx against real mail software (issue 3).
+
+Starts the built tinymx on 127.0.0.1 (port 0, read from its `listening on`
+line) with a fresh spool for each group of checks, and runs real peers
+against it, one after the other:
+
+  Postfix   a private instance (its own config and queue directories under
+            the run's temporary folder, no listening socket, every address
+            relayed to tinymx) fed by its sendmail/postdrop
+  Exim      exim4-daemon-light, unpacked (it conflicts with postfix as a
+            package), run with its own -C configuration, no daemon
+  clients   swaks, curl, msmtp, Python's smtplib + email.message
+  readers   mblaze (mlist, mshow, minc, mflag) and Python's mailbox.Maildir
+  load      Postfix's smtp-source: 2,000 messages over 20 sessions
+
+Each check asserts reply codes and the exact bytes that land in
+SPOOL/MAILBOX/new/: tinymx's three trace headers, the sending MTA's own
+Received header where there is one, then the message as submitted (CRLF as
+LF). Missing packages are installed first (install.sh). Everything listens
+on loopback only, every wait has a deadline, and everything started here is
+stopped by its pid at the end, also after a failure.
+
+Needs root (Postfix's master, Exim). Usage:
+    TINYMX_BIN=target/x86_64-unknown-linux-musl/release/tinymx python3 tests/interop/run.py
+Ends with the line `interop: N passed, M failed`; exits 1 if any failed.
+KEEP=1 keeps the temporary folder.
+"""
+
+import contextlib
+import email
+import email.message
+import email.policy
+import json
+import mailbox
+import os
+import random
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BIN = os.path.abspath(
+    os.environ.get("TINYMX_BIN")
+    or os.path.join(REPO, "target/x86_64-unknown-linux-musl/release/tinymx")
+)
+EXIM_ROOT = os.environ.get("EXIM_ROOT", "/var/cache/tinymx-interop/exim4")
+EXIM = os.path.join(EXIM_ROOT, "usr/sbin/exim4")
+
+WAIT = 60  # seconds: the longest any one wait may take
+HOST = "mx.test"  # tinymx's -n
+DATE = "Sat, 28 Nov 2026 12:00:00 +0000"  # Date: of the test messages
+DAY = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2}"
+# The other MTAs write their local time zone (tinymx always +0000).
+ZONE = r"[+-]\d{4}"
+
+
+# ---------------------------------------------------------------- framework
+
+
+class Suite:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def peer(self, title):
+        print(f"\n== {title}", flush=True)
+
+    @contextlib.contextmanager
+    def case(self, name):
+        """One check: counts as passed unless its body raises."""
+        t0 = time.monotonic()
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - any failure fails the check
+            dt = time.monotonic() - t0
+            self.failed.append(name)
+            print(f"  FAIL {name} ({dt:.1f}s)\n{indent(describe(e))}", flush=True)
+        else:
+            dt = time.monotonic() - t0
+            self.passed += 1
+            print(f"  ok   {name} ({dt:.1f}s)", flush=True)
+
+
+def describe(e):
+    if isinstance(e, AssertionError) and e.args:
+        return str(e.args[0])
+    tb = traceback.format_exception(type(e), e, e.__traceback__)
+    return "".join(tb[-3:]).rstrip()
+
+
+def indent(text, prefix="       "):
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def wait_until(pred, what, timeout=WAIT, interval=0.02):
+    """Polls `pred` until it returns a true value (returned); bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def run(argv, input=None, timeout=WAIT, check=True, env=None, **kw):
+    """Runs a command with a deadline; returns CompletedProcess (bytes)."""
+    p = subprocess.run(
+        argv,
+        input=input,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        env=env,
+        **kw,
+    )
+    if check and p.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, argv))} exited {p.returncode}\n"
+            f"stdout: {p.stdout.decode(errors='replace')[-2000:]}\n"
+            f"stderr: {p.stderr.decode(errors='replace')[-2000:]}"
+        )
+    return p
+
+
+def eq(got, want, what):
+    if got != want:
+        raise AssertionError(f"{what}: got {got!r}, want {want!r}")
+
+
+def bytes_eq(got, want, what):
+    """Exact byte comparison with the first difference shown."""
+    if got == want:
+        return
+    i = next(
+        (k for k in range(min(len(got), len(want))) if got[k] != want[k]),
+        min(len(got), len(want)),
+    )
+    raise AssertionError(
+        f"{what}: differs at byte {i} (got {len(got)} bytes, want {len(want)})\n"
+        f"  got:  {got[max(0, i - 60):i + 60]!r}\n"
+        f"  want: {want[max(0, i - 60):i + 60]!r}"
+    )
+
+
+def lf(data):
+    return data.replace(b"\r\n", b"\n")
+
+
+def crlf(data):
+    return lf(data).replace(b"\n", b"\r\n")
+
+
+def alive(pid):
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return out
+
+
+def listening(pids):
+    """The TCP addresses on which any of `pids` listens, as 'IP:PORT'."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    t = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if t.startswith("socket:["):
+                    inodes.add(t[8:-1])
+        except FileNotFoundError:
+            pass
+    found = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            rows = open(table).read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            f = row.split()
+            if f[3] != "0A" or f[9] not in inodes:  # 0A = LISTEN
+                continue
+            hexip, hexport = f[1].split(":")
+            raw = bytes.fromhex(hexip)
+            if v6:
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                ip = "[" + socket.inet_ntop(socket.AF_INET6, raw) + "]"
+            else:
+                ip = socket.inet_ntop(socket.AF_INET, raw[::-1])
+            found.append(f"{ip}:{int(hexport, 16)}")
+    return sorted(found)
+
+
+def files(d):
+    try:
+        return sorted(os.path.join(d, n) for n in os.listdir(d))
+    except FileNotFoundError:
+        return []
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def pkg_version(pkg):
+    p = run(["dpkg-query", "-W", "-f=${Version}", pkg], check=False)
+    return p.stdout.decode().strip() or "not installed"
+
+
+# ------------------------------------------------------------------- tinymx
+
+
+class Tinymx:
+    """The binary under test on 127.0.0.1:0 with its own spool."""
+
+    def __init__(self, workdir, name, args=()):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.spool = os.path.join(self.dir, "spool")
+        self.lines = []
+        self.cond = threading.Condition()
+        self.logfile = open(os.path.join(self.dir, "tinymx.log"), "w")
+        argv = [BIN, "-l", "127.0.0.1:0", "-n", HOST, "-d", self.spool, *args]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.pid = self.proc.pid
+        threading.Thread(target=self._read, daemon=True).start()
+        try:
+            self._ready(args)
+        except BaseException:
+            if self.proc.poll() is None:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+            raise
+
+    def _ready(self, args):
+        line = self.wait_log(lambda ls: next((l for l in ls if "listening on " in l), None),
+                             "the 'listening on' line", timeout=20)
+        addr = line.split("listening on ", 1)[1].strip()
+        eq(addr.rsplit(":", 1)[0], "127.0.0.1", "tinymx listens on")
+        self.port = int(addr.rsplit(":", 1)[1])
+        eq(listening([self.pid]), [f"127.0.0.1:{self.port}"], "tinymx's listening sockets")
+        print(f"   tinymx pid {self.pid} on 127.0.0.1:{self.port} {' '.join(args)}", flush=True)
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.logfile.write(line + "\n")
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        self.logfile.close()
+        with self.cond:
+            self.lines.append(None)  # EOF
+            self.cond.notify_all()
+
+    def log(self):
+        with self.cond:
+            return [l for l in self.lines if l is not None]
+
+    def wait_log(self, pred, what, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = pred([l for l in self.lines if l is not None])
+                if got:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.lines and self.lines[-1] is None):
+                    tail = "\n".join(l for l in self.lines[-20:] if l is not None)
+                    raise AssertionError(f"tinymx log: no {what} within {timeout}s; last lines:\n{tail}")
+                self.cond.wait(left)
+
+    def new(self, mailbox):
+        return files(os.path.join(self.spool, mailbox, "new"))
+
+    def tmp(self, mailbox):
+        return files(os.path.join(self.spool, mailbox, "tmp"))
+
+    def mailboxes(self):
+        try:
+            return sorted(os.listdir(self.spool))
+        except FileNotFoundError:
+            return []
+
+    def wait_new(self, mailbox, n, timeout=WAIT):
+        """Waits until MAILBOX/new has n files; returns their contents."""
+        wait_until(lambda: len(self.new(mailbox)) >= n,
+                   f"{n} message(s) in {mailbox}/new", timeout)
+        got = self.new(mailbox)
+        eq(len(got), n, f"messages in {mailbox}/new")
+        eq(self.tmp(mailbox), [], f"{mailbox}/tmp after delivery")
+        return [read(p) for p in got]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=20)
+                raise AssertionError(f"tinymx pid {self.pid} ignored SIGTERM for 20s")
+            eq(rc, 0, "tinymx's exit status after SIGTERM")
+
+
+def trace(stored, sender, rcpt, helo, with_="ESMTP"):
+    """Checks tinymx's three trace headers exactly (the date's shape) and
+    returns the rest of the stored message."""
+    lines = stored.split(b"\n", 3)
+    assert len(lines) == 4, f"stored message too short: {stored[:300]!r}"
+    eq(lines[0].decode(), f"Return-Path: <{sender}>", "Return-Path")
+    eq(lines[1].decode(), f"Delivered-To: {rcpt}", "Delivered-To")
+    received = lines[2].decode()
+    pattern = (
+        rf"Received: from {re.escape(helo)} \(\[127\.0\.0\.1\]\) by {re.escape(HOST)} "
+        rf"\(tinymx\) with {with_} id [0-9A-Za-z-]+ for <{re.escape(rcpt)}>; {DAY} \+0000"
+    )
+    assert re.fullmatch(pattern, received), f"Received: {received!r}\n  does not match {pattern!r}"
+    return lines[3]
+
+
+def mta_received(rest, pattern):
+    """Splits the sending MTA's own Received header (with its folded lines)
+    off the front of `rest`; checks it against `pattern`."""
+    lines = rest.split(b"\n")
+    n = 1
+    while n < len(lines) and lines[n][:1] in (b" ", b"\t"):
+        n += 1
+    header = b"\n".join(lines[:n]).decode()
+    assert re.fullmatch(pattern, header), f"MTA trace header {header!r}\n  does not match {pattern!r}"
+    return b"\n".join(lines[n:])
+
+
+# ----------------------------------------------------------------- messages
+
+
+def text_message(tag, sender, to, subject, body_lines, extra_headers=()):
+    """A message with LF line ends and every header an MTA would add, so
+    that nothing but trace headers gets added on the way."""
+    head = [
+        f"From: {sender}",
+        f"To: {', '.join(to)}",
+        f"Subject: {subject}",
+        f"Date: {DATE}",
+        f"Message-ID: <{tag}@interop.test>",
+        *extra_headers,
+    ]
+    return ("\n".join(head) + "\n\n").encode() + b"".join(
+        (l if isinstance(l, bytes) else l.encode()) + b"\n" for l in body_lines
+    )
+
+
+# Lines that trip naive SMTP code: dot-stuffing, "From " at a line start,
+# trailing white space, a line of just ".", a long line.
+TRICKY = [
+    "Hello,",
+    "",
+    ".a line that starts with a dot",
+    "..two dots",
+    ".",
+    "From the start of a line (no '>' quoting in a Maildir)",
+    "trailing spaces   ",
+    "\ttab-indented",
+    "x" * 900,
+    "",
+    "-- ",
+    "sender",
+]
+
+
+def plain(tag, sender, to):
+    return text_message(tag, sender, to, f"plain {tag}", TRICKY)
+
+
+def eight_bit(tag, sender, to):
+    # UTF-8 text, Latin-1 bytes (not UTF-8) and every byte but NUL, CR and LF.
+    every = bytes(b for b in range(1, 256) if b not in (10, 13))
+    return text_message(
+        tag, sender, to, "=?utf-8?q?8-bit_gr=C3=BC=C3=9Fe?=",
+        ["Grüße aus Köln — ✓ ½ € 日本語".encode(), b"latin-1: \xe4\xf6\xfc\xdf", every, b"end"],
+        ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+         "Content-Transfer-Encoding: 8bit"],
+    )
+
+
+def attachment_payload(size=3 * 1024 * 1024):
+    return random.Random(3).randbytes(size)
+
+
+def with_attachment(tag, sender, to, payload, linesep="\n"):
+    m = email.message.EmailMessage()
+    m["From"] = sender
+    m["To"] = ", ".join(to)
+    m["Subject"] = f"attachment {tag}"
+    m["Date"] = DATE
+    m["Message-ID"] = f"<{tag}@interop.test>"
+    m.set_content("A binary file is attached.\n")
+    m.add_attachment(payload, maintype="application", subtype="octet-stream", filename="blob.bin")
+    return m.as_bytes(policy=email.policy.default.clone(linesep=linesep))
+
+
+def attachment_of(stored):
+    msg = email.message_from_bytes(stored, policy=email.policy.default)
+    parts = [p for p in msg.iter_attachments()]
+    eq(len(parts), 1, "attachments")
+    return parts[0].get_content()
+
+
+# ------------------------------------------------------------------ Postfix
+
+
+class Postfix:
+    """A private Postfix instance relaying everything to tinymx."""
+
+    def __init__(self, workdir, port):
+        self.dir = os.path.join(workdir, "postfix")
+        self.etc = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "queue")
+        self.port = port
+        self.master = None
+        os.makedirs(self.etc)
+        os.mkdir(self.queue, 0o755)  # postfix chdirs here before its checks
+        with open(os.path.join(HERE, "postfix/main.cf.in")) as f:
+            conf = f.read().replace("@DIR@", self.dir).replace("@PORT@", str(port))
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(conf)
+        shutil.copy(os.path.join(HERE, "postfix/master.cf"), self.etc)
+
+    def start(self):
+        p = run(["postfix", "-c", self.etc, "start"], check=False)
+        if p.returncode != 0:
+            raise AssertionError(f"postfix start exited {p.returncode}; maillog:\n{self.maillog()}")
+        pidfile = os.path.join(self.queue, "pid/master.pid")
+        wait_until(lambda: os.path.exists(pidfile) and read(pidfile).strip(), "postfix's master.pid")
+        self.master = int(read(pidfile).strip())
+        assert alive(self.master), f"postfix master pid {self.master} is not running"
+        print(f"   postfix master pid {self.master}, config {self.etc}", flush=True)
+
+    def pids(self):
+        return [self.master, *children(self.master)] if self.master else []
+
+    def maillog(self):
+        try:
+            return read(os.path.join(self.dir, "maillog")).decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def sendmail(self, sender, rcpts, data, extra=()):
+        # -i: a line of one "." is data, not the end.
+        run(["sendmail", "-C", self.etc, "-i", "-f", sender, *extra, "--", *rcpts], input=data)
+
+    def queue_id(self, message_id):
+        """The queue id Postfix logged for a Message-ID (waits for it)."""
+        pat = re.compile(rf"postfix-interop/cleanup\[\d+\]: ([0-9A-F]+): message-id=<{re.escape(message_id)}>")
+        return wait_until(lambda: (pat.search(self.maillog()) or [None, None])[1],
+                          f"postfix to log message-id <{message_id}>")
+
+    def wait_status(self, qid, rcpt, status, nth=0):
+        """Waits for the nth `QID: to=<rcpt>, ... status=...` line; checks
+        that it says STATUS and returns it."""
+        pat = re.compile(rf"^.*: {qid}: to=<{re.escape(rcpt)}>,.* status=(\w+) .*$", re.M)
+
+        def find():
+            found = list(pat.finditer(self.maillog()))
+            return found[nth] if len(found) > nth else None
+        m = wait_until(find, f"postfix to log status #{nth + 1} for {qid} to {rcpt}")
+        eq(m.group(1), status, f"postfix status of {qid} to {rcpt} ({m.group(0)})")
+        return m.group(0)
+
+    def queued(self):
+        """`postqueue -j`: one dict per queued message."""
+        p = run(["postqueue", "-c", self.etc, "-j"])
+        return [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
+
+    def wait_queue_empty(self):
+        wait_until(lambda: not self.queued(), "postfix's queue to be empty", interval=0.1)
+
+    def stop(self):
+        """`postfix stop`, then waits until the master and its children
+        are gone; returns the pids that were stopped."""
+        pidfile = os.path.join(self.queue, "pid/master.pid")
+        if self.master is None and os.path.exists(pidfile):
+            # A start that failed half-way may have left a master behind.
+            pid = int(read(pidfile).strip() or 0)
+            if pid and alive(pid):
+                self.master = pid
+        if self.master is None:
+            return []
+        pids = self.pids()
+        run(["postfix", "-c", self.etc, "stop"], check=False)
+        try:
+            wait_until(lambda: not any(alive(p) for p in pids),
+                       f"postfix's processes {pids} to exit", timeout=30)
+        except AssertionError:
+            for p in pids:
+                if alive(p):
+                    os.kill(p, signal.SIGKILL)
+            raise
+        finally:
+            self.master = None
+        return pids
+
+
+def postfix_checks(s, workdir):
+    title = f"Postfix {pkg_version('postfix')} as the sending MTA (private instance, relayhost = tinymx)"
+    s.peer(title)
+    tx = pf = None
+    try:
+        with s.case("postfix: start a private instance that listens on no port"):
+            # Only these mailboxes exist; anything else in example.org gets 550.
+            tx = Tinymx(workdir, "postfix-tinymx",
+                        ["-v", "-D", "example.org", "-m", "alice", "-m", "bob", "-m", "carol", "-m", "dave"])
+            pf = Postfix(workdir, tx.port)
+            pf.start()
+            eq(listening(pf.pids()), [], "postfix's listening TCP sockets")
+        if pf is None or pf.master is None:
+            raise AssertionError("postfix did not start; its checks cannot run")
+        postfix_cases(s, tx, pf)
+    finally:
+        with s.case("postfix: stop by its master pid; every relay was tinymx"):
+            try:
+                if pf is not None:
+                    if pf.stop():
+                        for line in pf.maillog().splitlines():
+                            m = re.search(r" relay=(\S+),", line)
+                            if m:
+                                eq(m.group(1), f"127.0.0.1[127.0.0.1]:{tx.port}", f"relay in {line!r}")
+            finally:
+                if tx is not None:
+                    tx.stop()
+
+
+def postfix_received(rest, userid=True):
+    by = r"\(Postfix, from userid 0\)" if userid else r"\(Postfix\)"
+    return mta_received(rest, rf"Received: by postfix\.test {by}\n\tid [0-9A-F]+; {DAY} {ZONE} \([^()\n]+\)")
+
+
+def postfix_cases(s, tx, pf):
+    sender = "alice@example.org"
+
+    with s.case("postfix: plain message, dot lines and a 900-byte line, byte-exact"):
+        data = plain("pf-plain", sender, ["bob@example.org"])
+        pf.sendmail(sender, ["bob@example.org"], data)
+        qid = pf.queue_id("pf-plain@interop.test")
+        pf.wait_status(qid, "bob@example.org", "sent")
+        (stored,) = tx.wait_new("bob", 1)
+        rest = trace(stored, sender, "bob@example.org", "postfix.test")
+        bytes_eq(postfix_received(rest), data, "stored message")
+
+    with s.case("postfix: 8-bit body (BODY=8BITMIME), byte-exact"):
+        data = eight_bit("pf-8bit", sender, ["carol@example.org"])
+        pf.sendmail(sender, ["carol@example.org"], data, ["-B", "8BITMIME"])
+        qid = pf.queue_id("pf-8bit@interop.test")
+        pf.wait_status(qid, "carol@example.org", "sent")
+        (stored,) = tx.wait_new("carol", 1)
+        rest = trace(stored, sender, "carol@example.org", "postfix.test")
+        bytes_eq(postfix_received(rest), data, "stored message")
+        # Postfix declared the 8-bit body (tinymx -v logs each command).
+        tx.wait_log(lambda ls: any(re.search(r">>> MAIL FROM:<alice@example\.org> SIZE=\d+ BODY=8BITMIME$", l)
+                                   for l in ls), "MAIL FROM ... BODY=8BITMIME")
+
+    with s.case("postfix: 3 MB attachment, byte-exact, attachment decodes to the original"):
+        payload = attachment_payload()
+        data = with_attachment("pf-attach", sender, ["dave@example.org"], payload)
+        assert len(data) > 4_000_000, len(data)
+        pf.sendmail(sender, ["dave@example.org"], data)
+        qid = pf.queue_id("pf-attach@interop.test")
+        pf.wait_status(qid, "dave@example.org", "sent")
+        (stored,) = tx.wait_new("dave", 1)
+        body = postfix_received(trace(stored, sender, "dave@example.org", "postfix.test"))
+        bytes_eq(body, data, "stored message")
+        assert attachment_of(body) == payload, "decoded attachment differs"
+        os.unlink(tx.new("dave")[0])
+
+    with s.case("postfix: three recipients in one message, one copy each"):
+        rcpts = ["bob@example.org", "carol@example.org", "alice@example.org"]
+        data = plain("pf-multi", sender, rcpts)
+        pf.sendmail(sender, rcpts, data)
+        qid = pf.queue_id("pf-multi@interop.test")
+        for r in rcpts:
+            pf.wait_status(qid, r, "sent")
+        for r in rcpts:
+            box = r.split("@")[0]
+            got = tx.wait_new(box, 2 if box in ("bob", "carol") else 1)
+            stored = [m for m in got if b"<pf-multi@interop.test>" in m]
+            eq(len(stored), 1, f"copies for {r}")
+            bytes_eq(postfix_received(trace(stored[0], sender, r, "postfix.test")), data, f"copy for {r}")
+
+    with s.case("postfix: 550 from tinymx: Postfix bounces to the sender, nothing spooled"):
+        rcpts = ["zed@example.org", "victim@elsewhere.net"]
+        data = plain("pf-550", sender, rcpts)
+        pf.sendmail(sender, rcpts, data)
+        qid = pf.queue_id("pf-550@interop.test")
+        l1 = pf.wait_status(qid, "zed@example.org", "bounced")
+        assert "said: 550 5.1.1 No such mailbox here (in reply to RCPT TO command)" in l1, l1
+        l2 = pf.wait_status(qid, "victim@elsewhere.net", "bounced")
+        assert "said: 550 5.7.1 Relaying denied (in reply to RCPT TO command)" in l2, l2
+        # The bounce goes to alice, through tinymx, from the null sender.
+        m = wait_until(lambda: re.search(rf": {qid}: sender non-delivery notification: ([0-9A-F]+)", pf.maillog()),
+                       "postfix's non-delivery notification")
+        pf.wait_status(m.group(1), sender, "sent")
+        got = tx.wait_new("alice", 2)
+        bounces = [b for b in got if b.startswith(b"Return-Path: <>\n")]
+        eq(len(bounces), 1, "bounces in alice/new")
+        rest = postfix_received(trace(bounces[0], "", sender, "postfix.test"), userid=False)
+        dsn = email.message_from_bytes(rest, policy=email.policy.default)
+        eq(dsn.get_content_type(), "multipart/report", "bounce's type")
+        text = rest.decode(errors="replace")
+        for want in ("Final-Recipient: rfc822; zed@example.org", "Status: 5.1.1",
+                     "Diagnostic-Code: smtp; 550 5.1.1 No such mailbox here",
+                     "Final-Recipient: rfc822; victim@elsewhere.net", "Status: 5.7.1",
+                     "Diagnostic-Code: smtp; 550 5.7.1 Relaying denied", "Message-ID: <pf-550@interop.test>"):
+            assert want in text, f"bounce lacks {want!r}:\n{text[:3000]}"
+        eq(tx.mailboxes(), ["alice", "bob", "carol", "dave"], "mailboxes in the spool")
+        # Postfix pipelined DATA after the two refused RCPTs: tinymx said 503.
+        tx.wait_log(lambda ls: any(l.endswith("refused: 503 5.5.1 Need RCPT command (command: DATA)")
+                                   for l in ls), "503 to the pipelined DATA")
+        pf.wait_queue_empty()
+
+    with s.case("postfix: 451 from tinymx: kept in Postfix's queue, delivered once after a flush"):
+        # dave's new/ becomes a file: tinymx cannot store there and answers 451.
+        newdir = os.path.join(tx.spool, "dave/new")
+        os.rmdir(newdir)
+        with open(newdir, "w") as f:
+            f.write("not a directory\n")
+        data = plain("pf-451", sender, ["dave@example.org"])
+        pf.sendmail(sender, ["dave@example.org"], data)
+        qid = pf.queue_id("pf-451@interop.test")
+        line = pf.wait_status(qid, "dave@example.org", "deferred")
+        assert "said: 451 4.3.0 Local error in processing, try again later (in reply to DATA command)" in line, line
+        queued = pf.queued()
+        eq([(q["queue_id"], q["queue_name"]) for q in queued], [(qid, "deferred")], "postfix queue")
+        reason = queued[0]["recipients"][0]["delay_reason"]
+        assert "451 4.3.0" in reason, reason
+        eq(tx.tmp("dave"), [], "dave/tmp after the 451")
+        os.unlink(newdir)
+        os.mkdir(newdir, 0o700)
+        run(["postqueue", "-c", pf.etc, "-f"])
+        pf.wait_status(qid, "dave@example.org", "sent", nth=1)
+        pf.wait_queue_empty()
+        (stored,) = tx.wait_new("dave", 1)
+        bytes_eq(postfix_received(trace(stored, sender, "dave@example.org", "postfix.test")), data, "stored message")
+        sent = re.findall(rf": {qid}: to=<dave@example.org>,.* status=sent", pf.maillog())
+        eq(len(sent), 1, "deliveries of the deferred message")
+
+
+# --------------------------------------------------------------------- Exim
+
+
+def exim_version():
+    try:
+        with open(os.path.join(EXIM_ROOT, "VERSION")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return "unknown"
+
+
+def exim_checks(s, workdir):
+    s.peer(f"Exim (exim4-daemon-light {exim_version()}, unpacked in {EXIM_ROOT}) as the sending MTA")
+    tx = Tinymx(workdir, "exim-tinymx", ["-v"])
+    try:
+        d = os.path.join(workdir, "exim")
+        os.makedirs(d)
+        conf = os.path.join(d, "exim.conf")
+        with open(os.path.join(HERE, "exim/exim.conf.in")) as f:
+            text = f.read().replace("@DIR@", d).replace("@PORT@", str(tx.port)).replace("@EXIM@", EXIM)
+        with open(conf, "w") as f:
+            f.write(text)
+        sender = "alice@example.com"
+
+        def exim(rcpts, data, extra=()):
+            # -odi: deliver before exiting; -oi: a lone "." is data.
+            run([EXIM, "-C", conf, "-odi", "-oi", "-f", sender, *extra, "--", *rcpts], input=data)
+            mainlog = read(os.path.join(d, "spool/log/mainlog")).decode(errors="replace")
+            return mainlog
+
+        def received(rest, rcpt):
+            for_ = rf"\n\tfor {re.escape(rcpt)};" if rcpt else ";"
+            return mta_received(
+                rest,
+                rf"Received: from root by exim\.test with local \(Exim [0-9.]+\)\n"
+                rf"\t\(envelope-from <{re.escape(sender)}>\)\n\tid [0-9A-Za-z-]+{for_}\n\t{DAY} {ZONE}",
+            )
+
+        with s.case("exim: plain message, dot lines and a 900-byte line, byte-exact"):
+            data = plain("ex-plain", sender, ["bob@example.org"])
+            log = exim(["bob@example.org"], data)
+            assert re.search(r"=> bob@example.org R=tinymx T=to_tinymx H=127.0.0.1 \[127.0.0.1\] "
+                             r"C=\"250 2.0.0 Ok: queued as ", log), log
+            (stored,) = tx.wait_new("bob", 1)
+            bytes_eq(received(trace(stored, sender, "bob@example.org", "exim.test"), "bob@example.org"),
+                     data, "stored message")
+
+        with s.case("exim: 8-bit body, byte-exact"):
+            data = eight_bit("ex-8bit", sender, ["carol@example.org"])
+            exim(["carol@example.org"], data, ["-B8BITMIME"])
+            (stored,) = tx.wait_new("carol", 1)
+            bytes_eq(received(trace(stored, sender, "carol@example.org", "exim.test"), "carol@example.org"),
+                     data, "stored message")
+
+        with s.case("exim: two recipients in one message, one copy each"):
+            rcpts = ["dave@example.org", "erin@example.org"]
+            data = plain("ex-multi", sender, rcpts)
+            exim(rcpts, data)
+            for r in rcpts:
+                (stored,) = tx.wait_new(r.split("@")[0], 1)
+                bytes_eq(received(trace(stored, sender, r, "exim.test"), None), data, f"copy for {r}")
+
+        with s.case("exim: its queue is empty, nothing frozen, no panic"):
+            p = run([EXIM, "-C", conf, "-bpc"])
+            eq(p.stdout.decode().strip(), "0", "messages in Exim's queue")
+            # Exim notes in its panic log each time root runs it with -C.
+            panic = read(os.path.join(d, "spool/log/paniclog")).decode().splitlines()
+            other = [l for l in panic if not l.endswith(" exim user lost privilege for using -C option")]
+            eq(other, [], "Exim's panic log")
+    finally:
+        tx.stop()
+
+
+# ------------------------------------------------------------------ clients
+
+
+def client_checks(s, workdir):
+    s.peer(f"clients: swaks {pkg_version('swaks')}, curl {pkg_version('curl')}, "
+           f"msmtp {pkg_version('msmtp')}, Python {sys.version.split()[0]} smtplib")
+    tx = Tinymx(workdir, "clients-tinymx")
+    d = os.path.join(workdir, "clients")
+    os.makedirs(d)
+    try:
+        client_cases(s, tx, d)
+    finally:
+        tx.stop()
+
+
+def swaks_transcript_data(out):
+    """What swaks sent after DATA, rebuilt from its transcript (' -> ' lines
+    between the 354 reply and the lone dot), dot-unstuffed, CRLF ends."""
+    lines = out.replace("\r\n", "\n").split("\n")
+    start = next(i for i, l in enumerate(lines) if l.startswith("<-  354 ") or l.startswith("<** 354 "))
+    data = []
+    for l in lines[start + 1:]:
+        if l == " -> .":
+            break
+        if l.startswith(" -> "):
+            t = l[4:]
+            data.append(t[1:] if t.startswith("..") else t)
+    return ("\r\n".join(data) + "\r\n").encode()
+
+
+def client_cases(s, tx, d):
+    port = str(tx.port)
+    server = f"127.0.0.1:{port}"
+
+    with s.case("swaks --pipeline: replies in order, message byte-exact"):
+        data = plain("swaks-pipe", "alice@example.com", ["bob@example.org"])
+        path = os.path.join(d, "swaks.eml")
+        with open(path, "wb") as f:
+            # swaks sends the file's lines with CRLF, then CRLF "." CRLF:
+            # a final newline in the file would become an extra empty line.
+            f.write(data[:-1])
+        p = run(["swaks", "--server", server, "--helo", "swaks.test", "--from", "alice@example.com",
+                 "--to", "bob@example.org", "--pipeline", "--data", "@" + path])
+        out = p.stdout.decode()
+        # MAIL, RCPT and DATA go out together, then their three replies.
+        want = (" -> MAIL FROM:<alice@example.com>\n -> RCPT TO:<bob@example.org>\n -> DATA\n"
+                "<-  250 2.1.0 Sender ok\n<-  250 2.1.5 Recipient ok\n"
+                "<-  354 End data with <CR><LF>.<CR><LF>\n")
+        assert want in out, f"swaks transcript lacks the pipelined group:\n{out}"
+        assert re.search(r"\n<-  250 2\.0\.0 Ok: queued as \S+\n -> QUIT\n<-  221 2\.0\.0 Bye\n", out), out
+        assert "250-PIPELINING" in out, out
+        (stored,) = tx.wait_new("bob", 1)
+        bytes_eq(trace(stored, "alice@example.com", "bob@example.org", "swaks.test"), data, "stored message")
+
+    with s.case("swaks --attach: MIME message byte-exact, attachment decodes"):
+        payload = random.Random(5).randbytes(200_000)
+        path = os.path.join(d, "blob.bin")
+        with open(path, "wb") as f:
+            f.write(payload)
+        p = run(["swaks", "--server", server, "--helo", "swaks.test", "--from", "alice@example.com",
+                 "--to", "carol@example.org", "--pipeline", "--attach-type", "application/octet-stream",
+                 "--attach", "@" + path, "--body", "see the attachment"])
+        out = p.stdout.decode()
+        assert re.search(r"\n<-  250 2\.0\.0 Ok: queued as ", out), out
+        sent = swaks_transcript_data(out)
+        (stored,) = tx.wait_new("carol", 1)
+        body = trace(stored, "alice@example.com", "carol@example.org", "swaks.test")
+        bytes_eq(body, lf(sent), "stored message vs swaks's transcript")
+        assert attachment_of(body) == payload, "decoded attachment differs"
+
+    with s.case("curl smtp://: two recipients, dot-stuffing, byte-exact"):
+        data = crlf(plain("curl", "alice@example.com", ["dave@example.org", "erin@example.org"]))
+        path = os.path.join(d, "curl.eml")
+        with open(path, "wb") as f:
+            f.write(data)
+        p = run(["curl", "-sS", "-v", "--max-time", "30", "--mail-from", "alice@example.com",
+                 "--mail-rcpt", "dave@example.org", "--mail-rcpt", "erin@example.org",
+                 "--upload-file", path, f"smtp://{server}/curl.test"])
+        err = p.stderr.decode()
+        for want in ("< 220 mx.test ESMTP tinymx", "> EHLO curl.test", "< 250 2.1.0 Sender ok",
+                     "< 250 2.1.5 Recipient ok", "< 354 End data", "< 250 2.0.0 Ok: queued as "):
+            assert want in err, f"curl -v lacks {want!r}:\n{err}"
+        for r in ("dave@example.org", "erin@example.org"):
+            (stored,) = tx.wait_new(r.split("@")[0], 1)
+            bytes_eq(trace(stored, "alice@example.com", r, "curl.test"), lf(data), f"copy for {r}")
+
+    with s.case("msmtp: LF file in, CRLF and dot-stuffing on the wire, byte-exact"):
+        conf = os.path.join(d, "msmtprc")
+        log = os.path.join(d, "msmtp.log")
+        with open(conf, "w") as f:
+            f.write(open(os.path.join(HERE, "msmtp/msmtprc.in")).read()
+                    .replace("@PORT@", port).replace("@LOG@", log))
+        os.chmod(conf, 0o600)
+        data = plain("msmtp", "alice@example.com", ["frank@example.org"])
+        run(["msmtp", "-C", conf, "-f", "alice@example.com", "--", "frank@example.org"], input=data)
+        (stored,) = tx.wait_new("frank", 1)
+        bytes_eq(trace(stored, "alice@example.com", "frank@example.org", "msmtp.test"), data, "stored message")
+        text = read(log).decode()
+        assert "smtpstatus=250" in text and "exitcode=EX_OK" in text, text
+
+    with s.case("msmtp -t: 8-bit message, recipients from its headers"):
+        data = eight_bit("msmtp-8bit", "alice@example.com", ["grace@example.org"])
+        run(["msmtp", "-C", conf, "-t"], input=data)
+        (stored,) = tx.wait_new("grace", 1)
+        bytes_eq(trace(stored, "alice@example.com", "grace@example.org", "msmtp.test"), data, "stored message")
+
+    with s.case("smtplib + email.message: UTF-8 subject (RFC 2047), ASCII addresses"):
+        m = email.message.EmailMessage()
+        m["From"] = "Jörg <alice@example.com>"
+        m["To"] = "heidi@example.org"
+        m["Subject"] = "Grüße aus Köln ✓"
+        m["Date"] = DATE
+        m["Message-ID"] = "<smtplib-2047@interop.test>"
+        m.set_content("Grüße — ✓\n.leading dot\n")
+        want = m.as_bytes(policy=m.policy.clone(linesep="\r\n"))
+        assert b"Subject: =?utf-8?" in want, want[:400]
+        with smtplib.SMTP("127.0.0.1", tx.port, local_hostname="smtplib.test", timeout=30) as c:
+            eq(c.send_message(m), {}, "refused recipients")
+        (stored,) = tx.wait_new("heidi", 1)
+        body = trace(stored, "alice@example.com", "heidi@example.org", "smtplib.test")
+        bytes_eq(body, lf(want), "stored message")
+        eq(email.message_from_bytes(body, policy=email.policy.default)["Subject"], "Grüße aus Köln ✓",
+           "decoded Subject")
+
+    with s.case("smtplib + email.message: SMTPUTF8 addresses and a raw UTF-8 subject"):
+        m = email.message.EmailMessage()
+        m["From"] = "Jörg <jörg@exämple.org>"
+        m["To"] = "ivan@exämple.org"
+        m["Subject"] = "Grüße ✓ 日本語"
+        m["Date"] = DATE
+        m["Message-ID"] = "<smtplib-utf8@interop.test>"
+        m.set_content("Grüße — ✓\n")
+        # What send_message sends: the UTF-8 policy, CRLF.
+        want = m.as_bytes(policy=m.policy.clone(utf8=True, linesep="\r\n"))
+        assert "Subject: Grüße ✓ 日本語".encode() in want, want[:400]
+        with smtplib.SMTP("127.0.0.1", tx.port, local_hostname="smtplib.test", timeout=30) as c:
+            c.ehlo()
+            assert c.has_extn("smtputf8"), c.esmtp_features
+            eq(c.send_message(m), {}, "refused recipients")
+        (stored,) = tx.wait_new("ivan", 1)
+        body = trace(stored, "jörg@exämple.org", "ivan@exämple.org", "smtplib.test", "UTF8SMTP")
+        bytes_eq(body, lf(want), "stored message")
+
+
+# ------------------------------------------------------------- spool readers
+
+
+def reader_checks(s, workdir):
+    s.peer(f"spool readers: mblaze {pkg_version('mblaze')} (mlist, mshow, minc, mflag), "
+           f"Python {sys.version.split()[0]} mailbox.Maildir")
+    tx = Tinymx(workdir, "readers-tinymx")
+    d = os.path.join(workdir, "readers")
+    os.makedirs(os.path.join(d, "mblaze"))
+    # mblaze reads its profile and sequence from $MBLAZE: an empty folder.
+    env = dict(os.environ, MBLAZE=os.path.join(d, "mblaze"), MAILSEQ=os.path.join(d, "mblaze/seq"),
+               LC_ALL="C.UTF-8", PAGER="cat", NO_COLOR="1")
+    try:
+        reader_cases(s, tx, env)
+    finally:
+        tx.stop()
+
+
+def smtp_send(port, sender, rcpts, data, smtputf8=False):
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="reader.test", timeout=30) as c:
+        opts = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else ["BODY=8BITMIME"]
+        eq(c.sendmail(sender, rcpts, crlf(data), mail_options=opts), {}, "refused recipients")
+
+
+def reader_cases(s, tx, env):
+    box = os.path.join(tx.spool, "bob")
+    payload = random.Random(7).randbytes(100_000)
+    # tag -> (sender, subject as decoded, body text, message bytes)
+    catalogue = {}
+
+    def add(tag, sender, subject, body, data, smtputf8=False):
+        catalogue[tag] = (sender, subject, body, data)
+        smtp_send(tx.port, sender, ["bob@example.org"], data, smtputf8)
+
+    with s.case("readers: deliver six different messages"):
+        add("r-plain", "alice@example.com", "plain r-plain", "\n".join(TRICKY) + "\n",
+            plain("r-plain", "alice@example.com", ["bob@example.org"]))
+        eb = eight_bit("r-8bit", "carol@example.com", ["bob@example.org"])
+        add("r-8bit", "carol@example.com", "8-bit grüße", None, eb)
+        m = email.message.EmailMessage()
+        m["From"] = "Jörg Müller <jorg@example.com>"
+        m["To"] = "bob@example.org"
+        m["Subject"] = "Grüße aus Köln ✓"
+        m["Date"] = DATE
+        m["Message-ID"] = "<r-2047@interop.test>"
+        m.set_content("Grüße — ✓\n")
+        add("r-2047", "jorg@example.com", "Grüße aus Köln ✓", "Grüße — ✓\n", m.as_bytes())
+        add("r-attach", "dave@example.com", "attachment r-attach", "A binary file is attached.\n",
+            with_attachment("r-attach", "dave@example.com", ["bob@example.org"], payload))
+        u = email.message.EmailMessage()
+        u["From"] = "jörg@exämple.org"
+        u["To"] = "bob@example.org"
+        u["Subject"] = "UTF-8 ✓ 日本語"
+        u["Date"] = DATE
+        u["Message-ID"] = "<r-utf8@interop.test>"
+        u.set_content("raw UTF-8 headers\n")
+        add("r-utf8", "jörg@exämple.org", "UTF-8 ✓ 日本語", "raw UTF-8 headers\n",
+            u.as_bytes(policy=u.policy.clone(utf8=True)), smtputf8=True)
+        add("r-empty", "", "plain r-empty", "\n", text_message("r-empty", "MAILER-DAEMON@example.com",
+                                                                  ["bob@example.org"], "plain r-empty", [""]))
+        tx.wait_new("bob", len(catalogue))
+
+    def parse(path):
+        return email.message_from_bytes(read(path), policy=email.policy.default)
+
+    def by_tag(paths):
+        out = {}
+        for p in paths:
+            mid = parse(p)["Message-ID"]
+            tag = mid.strip("<>").split("@")[0]
+            assert tag not in out, f"{mid} twice: {out.get(tag)} and {p}"
+            out[tag] = p
+        return out
+
+    with s.case("mblaze mlist: lists every message in new/, nothing else"):
+        p = run(["mlist", box], env=env)
+        listed = sorted(p.stdout.decode().splitlines())
+        eq(listed, tx.new("bob"), "mlist bob")
+        eq(sorted(run(["mlist", "-N", box], env=env).stdout.decode().splitlines()), listed, "mlist -N")
+        eq(run(["mlist", "-C", box], env=env).stdout, b"", "mlist -C (cur/ is empty)")
+
+    with s.case("mblaze mshow: right subject, sender and body for every message"):
+        paths = by_tag(tx.new("bob"))
+        eq(sorted(paths), sorted(catalogue), "messages by Message-ID")
+        for tag, (sender, subject, body, data) in catalogue.items():
+            path = paths[tag]
+            hdr = run(["mshow", "-n", "-q", "-h", "return-path:subject", path], env=env).stdout.decode()
+            eq(hdr, f"Return-Path: <{sender}>\nSubject: {subject}\n", f"mshow -q of {tag}")
+            raw = run(["mshow", "-n", "-r", path], env=env).stdout
+            bytes_eq(raw.split(b"\n\n", 1)[1], data.split(b"\n\n", 1)[1], f"mshow -r body of {tag}")
+            if body is not None and tag != "r-attach":
+                # No headers asked for: an empty line, then the decoded text.
+                shown = run(["mshow", "-n", "-N", "-h", "", path], env=env).stdout.decode()
+                eq(shown, "\n" + body, f"mshow of {tag}")
+        parts = run(["mshow", "-n", "-t", paths["r-attach"]], env=env).stdout.decode()
+        assert "application/octet-stream" in parts and "blob.bin" in parts, parts
+        num = next(l.split(":")[0].strip() for l in parts.splitlines() if "blob.bin" in l)
+        got = run(["mshow", "-n", "-O", paths["r-attach"], num], env=env).stdout
+        assert got == payload, f"mshow -O attachment: {len(got)} bytes, not the original {len(payload)}"
+
+    with s.case("Python mailbox.Maildir: parses every message (subject, sender, body)"):
+        md = mailbox.Maildir(box, factory=None, create=False)
+        keys = md.keys()
+        eq(len(keys), len(catalogue), "messages in the Maildir")
+        seen = set()
+        for key in keys:
+            m = md.get_message(key)
+            eq(m.get_subdir(), "new", f"subdir of {key}")
+            stored = md.get_bytes(key)
+            pm = email.message_from_bytes(stored, policy=email.policy.default)
+            tag = pm["Message-ID"].strip("<>").split("@")[0]
+            sender, subject, body, data = catalogue[tag]
+            seen.add(tag)
+            bytes_eq(trace(stored, sender, "bob@example.org", "reader.test",
+                           "UTF8SMTP" if tag == "r-utf8" else "ESMTP"), data, f"{tag} as stored")
+            eq(pm["Subject"], subject, f"Subject of {tag}")
+            eq(pm["Return-Path"], f"<{sender}>", f"Return-Path of {tag}")
+            if body is not None:
+                eq(pm.get_body(("plain",)).get_content(), body, f"body of {tag}")
+            else:
+                part = pm.get_body(("plain",))
+                bytes_eq(part.get_payload(decode=True), data.split(b"\n\n", 1)[1], f"8-bit body of {tag}")
+        eq(seen, set(catalogue), "messages seen")
+        att = next(md.get_bytes(k) for k in keys if b"<r-attach@" in md.get_bytes(k))
+        assert attachment_of(att) == payload, "decoded attachment differs"
+
+    with s.case("readers move new/ → cur/ (mailbox; minc + mflag) while tinymx delivers 200 more"):
+        total = 200
+        errors = []
+
+        def deliver():
+            try:
+                with smtplib.SMTP("127.0.0.1", tx.port, local_hostname="reader.test", timeout=30) as c:
+                    deadline = time.monotonic() + WAIT
+                    for i in range(total):
+                        assert time.monotonic() < deadline, "delivery loop took too long"
+                        data = text_message(f"move-{i}", "alice@example.com", ["bob@example.org"],
+                                            f"move {i}", [f"message {i}"])
+                        eq(c.sendmail("alice@example.com", ["bob@example.org"], crlf(data)), {}, "refused")
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        t = threading.Thread(target=deliver)
+        t.start()
+        md = mailbox.Maildir(box, factory=None, create=False)
+        newdir = os.path.join(box, "new")
+        moved = {"mailbox": 0, "minc": 0}
+        deadline = time.monotonic() + WAIT
+        rounds = 0
+        while True:
+            done = not t.is_alive()
+            if rounds % 2 == 0:
+                # Python: mark seen and move into cur/ with the mailbox API.
+                for name in sorted(os.listdir(newdir)):
+                    m = md.get_message(name)
+                    m.set_subdir("cur")
+                    m.add_flag("S")
+                    md[name] = m
+                    moved["mailbox"] += 1
+            else:
+                # mblaze: minc moves new/ into cur/ (":2,"), mflag -S marks seen.
+                incd = run(["minc", box], env=env).stdout.decode().splitlines()
+                if incd:
+                    flagged = run(["mflag", "-S", *incd], env=env).stdout.decode().splitlines()
+                    eq(flagged, [p + "S" for p in incd], "mflag -S output")
+                moved["minc"] += len(incd)
+            rounds += 1
+            if done and rounds % 2 == 0:
+                break
+            assert time.monotonic() < deadline, "mover loop took too long"
+            time.sleep(0.005)
+        t.join(WAIT)
+        if errors:
+            raise errors[0]
+        n = total + len(catalogue)
+        eq(os.listdir(newdir), [], "new/ after the moves")
+        eq(tx.tmp("bob"), [], "tmp/ after the moves")
+        cur = files(os.path.join(box, "cur"))
+        eq(len(cur), n, "messages in cur/")
+        assert all(p.endswith(":2,S") for p in cur), [p for p in cur if not p.endswith(":2,S")][:5]
+        tags = sorted(by_tag(cur))
+        eq(tags, sorted([f"move-{i}" for i in range(total)] + list(catalogue)), "Message-IDs in cur/")
+        for tag, p in by_tag(cur).items():
+            if tag.startswith("move-"):
+                i = int(tag[5:])
+                want = text_message(tag, "alice@example.com", ["bob@example.org"], f"move {i}", [f"message {i}"])
+            else:
+                want = catalogue[tag][3]
+            sender = catalogue[tag][0] if tag in catalogue else "alice@example.com"
+            rest = trace(read(p), sender, "bob@example.org", "reader.test",
+                         "UTF8SMTP" if tag == "r-utf8" else "ESMTP")
+            bytes_eq(rest, want, f"{tag} after the move")
+        assert moved["mailbox"] > 0 and moved["minc"] > 0, (moved, rounds)
+        eq(sum(moved.values()), n, "messages moved")
+        print(f"       moved {moved['mailbox']} with mailbox.Maildir, {moved['minc']} with minc + mflag, "
+              f"in {rounds} rounds", flush=True)
+        # Both readers still see every message, now seen and in cur/.
+        eq(len(mailbox.Maildir(box, factory=None, create=False)), n, "mailbox.Maildir count")
+        eq(sorted(run(["mlist", "-C", "-S", box], env=env).stdout.decode().splitlines()), cur, "mlist -C -S")
+        hdr = run(["mshow", "-n", "-q", "-h", "subject", by_tag(cur)["r-2047"]], env=env).stdout.decode()
+        eq(hdr, "Subject: Grüße aus Köln ✓\n", "mshow after the move")
+
+
+# --------------------------------------------------------------------- load
+
+
+def load_checks(s, workdir):
+    s.peer(f"load: smtp-source (postfix {pkg_version('postfix')}), 2,000 messages over 20 sessions")
+    tx = Tinymx(workdir, "load-tinymx", ["--max-per-ip", "20"])
+    try:
+        with s.case("smtp-source: 2,000 messages over 20 sessions all land once, whole"):
+            # -d: each of the 20 sessions sends message after message.
+            t0 = time.monotonic()
+            run(["smtp-source", "-s", "20", "-m", "2000", "-d", "-l", "4096", "-S", "load",
+                 "-M", "smtp-source.test", "-f", "a@example.com", "-t", "bob@example.org",
+                 f"127.0.0.1:{tx.port}"], timeout=240)
+            dt = time.monotonic() - t0
+            ends = tx.wait_log(
+                lambda ls: (lambda d: d if len(d) >= 20 else None)(
+                    [l for l in ls if " disconnect from " in l]),
+                "20 disconnect lines")
+            eq(len(ends), 20, "sessions")
+            # How many messages each session (its id) completed, says the log.
+            per = {}
+            for l in ends:
+                m = re.search(r"tinymx: (\S+) disconnect from .* messages=(\d+) .*end=quit", l)
+                assert m, f"session did not end with QUIT: {l}"
+                per[m.group(1)] = int(m.group(2))
+            eq(sum(per.values()), 2000, f"messages over the 20 sessions ({sorted(per.values())})")
+            paths = tx.new("bob")
+            eq(len(paths), 2000, "files in bob/new")
+            eq(tx.tmp("bob"), [], "bob/tmp")
+            head_re = re.compile(
+                rb"From: <a@example\.com>\nTo: <bob@example\.org>\nDate: " + DAY.encode()
+                + b" " + ZONE.encode() + rb" \([^()\n]+\)\nMessage-Id: <[0-9a-f.]+@smtp-source\.test>\nSubject: load\n\n")
+            body0 = None
+            stored = {}  # session id -> files whose Received header names it
+            for p in paths:
+                data = read(p)
+                rest = trace(data, "a@example.com", "bob@example.org", "smtp-source.test", "SMTP")
+                sid = re.search(rb" id (\S+) for ", data.split(b"\n", 3)[2]).group(1).decode()
+                stored[sid] = stored.get(sid, 0) + 1
+                m = head_re.match(rest)
+                assert m, f"{p}: smtp-source headers: {rest[:300]!r}"
+                body = rest[m.end():]
+                if body0 is None:
+                    body0 = body
+                    # 4,096 payload bytes with CRLF line ends, then the CRLF
+                    # before the final dot; stored with LF.
+                    eq(len(body) + body.count(b"\n"), 4096 + 2, "payload bytes counted with CRLF")
+                    assert re.fullmatch(rb"([0-9]?X*\n)+", body), body[-200:]
+                bytes_eq(body, body0, f"body of {p}")
+            # A lost or a duplicated message shows as a session with one file
+            # too few or too many.
+            eq(stored, per, "files stored per session vs messages each session sent")
+            print(f"       smtp-source took {dt:.1f}s ({2000 / dt:.0f} messages/s); "
+                  f"messages per session {min(per.values())}..{max(per.values())}", flush=True)
+    finally:
+        tx.stop()
+
+
+# --------------------------------------------------------------------- main
+
+
+def main():
+    if os.geteuid() != 0:
+        print("interop: needs root (Postfix's master and Exim run as root)", file=sys.stderr)
+        print("interop: 0 passed, 1 failed")
+        return 1
+    if not os.access(BIN, os.X_OK):
+        print(f"interop: no tinymx binary at {BIN} (run make build)", file=sys.stderr)
+        print("interop: 0 passed, 1 failed")
+        return 1
+    t0 = time.monotonic()
+    try:
+        subprocess.run(["sh", os.path.join(HERE, "install.sh")], check=True, timeout=900,
+                       env=dict(os.environ, EXIM_ROOT=EXIM_ROOT))
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        print(f"interop: installing the peers failed: {e}", file=sys.stderr)
+        print("interop: 0 passed, 1 failed")
+        return 1
+    print(f"interop: peers installed ({time.monotonic() - t0:.1f}s)", flush=True)
+    version = run([BIN, "--version"]).stdout.decode().strip()
+    print(f"interop: {version} ({BIN})", flush=True)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, stop)
+
+    workdir = tempfile.mkdtemp(prefix="tinymx-interop-")
+    os.chmod(workdir, 0o755)  # postfix's user must reach its queue inside
+    s = Suite()
+    try:
+        for fn in (postfix_checks, exim_checks, client_checks, reader_checks, load_checks):
+            g0 = time.monotonic()
+            try:
+                fn(s, workdir)
+            except Exception as e:  # noqa: BLE001 - a group that cannot run fails
+                s.failed.append(fn.__name__)
+                print(f"  FAIL {fn.__name__}\n{indent(describe(e))}", flush=True)
+            print(f"   ({time.monotonic() - g0:.1f}s)", flush=True)
+    finally:
+        keep = s.failed or os.environ.get("KEEP")
+        if keep:
+            print(f"\ninterop: kept {workdir}", flush=True)
+        else:
+            r0 = time.monotonic()
+            shutil.rmtree(workdir, ignore_errors=True)
+            print(f"\ninterop: removed {workdir} ({time.monotonic() - r0:.1f}s)", flush=True)
+    print(f"\ninterop: took {time.monotonic() - t0:.0f}s", flush=True)
+    if s.failed:
+        print("interop: failed: " + "; ".join(s.failed))
+    print(f"interop: {s.passed} passed, {len(s.failed)} failed", flush=True)
+    return 1 if s.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
