@@ -5,17 +5,27 @@ mod cli;
 mod config;
 mod conn;
 mod date;
+mod json;
 mod listener;
 mod log;
 mod maildir;
+mod mime;
 mod smtp;
 mod sys;
+mod tool;
 
 use config::Config;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The MIME tools are subcommands; everything else is the server.
+    match args.first().and_then(|a| a.to_str()) {
+        Some("show") => return tool::show(&args[1..]),
+        Some("extract") => return tool::extract(&args[1..]),
+        _ => {}
+    }
+    let cfg = match cli::parse(args) {
         Ok(cli::Action::Run(cfg)) => cfg,
         Ok(cli::Action::Help) => {
             print!("{}", cli::USAGE);
