@@ -29,12 +29,14 @@ static-check:
 	@if readelf -dW '$(RELEASE)' | grep -q NEEDED; then echo "$(RELEASE): needs shared libraries, not static" >&2; exit 1; fi
 	@echo "static-check: $(RELEASE) is statically linked ($$(stat -c %s '$(RELEASE)') bytes)"
 
-# Test-only tools, from Debian's packages: python3 (smtplib), swaks.
+# Test-only tools, from Debian's packages: python3 (smtplib), swaks,
+# busybox (the examples/ hooks and the --exec tests run under busybox sh).
 test-deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v swaks >/dev/null || missing="$$missing swaks"; \
 	command -v readelf >/dev/null || missing="$$missing binutils"; \
+	command -v busybox >/dev/null || missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \

@@ -36,6 +36,18 @@ Options:
       --max-rcpt N         recipients per message (default 100)
       --timeout SECS       idle limit waiting for a command or data (default 300)
   -u, --user USER[:GROUP]  after binding, drop to this user (name or number)
+      --exec PROGRAM       after each message is stored, run PROGRAM once per
+                           mailbox (no shell, no arguments; message on stdin,
+                           details in TINYMX_* variables, see README)
+      --exec-max N         hooks running at once (default 4)
+      --exec-queue N       hooks waiting beyond that; when full a hook is
+                           skipped and logged, the mail stays (default 1000)
+      --exec-timeout SECS  kill a hook after this long (default 60)
+      --filter PROGRAM     before replying to DATA, run PROGRAM on each copy:
+                           exit 0 accept, 100 refuse (550, first line of its
+                           output as the text), 99 accept without storing,
+                           anything else 451 (try later)
+      --filter-timeout SECS  kill the filter and answer 451 (default 60)
   -v, --verbose            log every command and reply
   -q, --quiet              log only warnings and errors
   -h, --help               show this help
@@ -191,7 +203,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
                     )
                 })?;
             }
-            "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" => {
+            "exec" | "filter" => {
+                let v = p.value(&flag, attached)?;
+                if v.is_empty() {
+                    return Err(format!("{flag}: empty path"));
+                }
+                if name == "exec" {
+                    cfg.exec_program = Some(PathBuf::from(v));
+                } else {
+                    cfg.filter_program = Some(PathBuf::from(v));
+                }
+            }
+            "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" | "exec-max" | "exec-queue"
+            | "exec-timeout" | "filter-timeout" => {
                 let v = p.value(&flag, attached)?;
                 let n = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
                     format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
@@ -200,6 +224,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
                     "max-conn" => cfg.max_connections = n as usize,
                     "max-per-ip" => cfg.max_connections_per_ip = n as usize,
                     "max-rcpt" => cfg.max_recipients = n as usize,
+                    "exec-max" => cfg.exec_max = n as usize,
+                    "exec-queue" => cfg.exec_queue_max = n as usize,
+                    "exec-timeout" => cfg.exec_timeout_secs = n as u64,
+                    "filter-timeout" => cfg.filter_timeout_secs = n as u64,
                     _ => cfg.idle_timeout_secs = n as u64,
                 }
             }
@@ -337,6 +365,48 @@ mod tests {
         assert_eq!(c.user.as_deref(), Some("nobody:nogroup"));
         assert_eq!(c.verbosity, Verbosity::Verbose);
         assert_eq!(run(&["-q"]).unwrap().verbosity, Verbosity::Quiet);
+    }
+
+    #[test]
+    fn hook_flags() {
+        let c = run(&[]).unwrap();
+        assert_eq!(c.exec_program, None);
+        assert_eq!(c.filter_program, None);
+        assert_eq!(
+            (c.exec_max, c.exec_queue_max, c.exec_timeout_secs, c.filter_timeout_secs),
+            (4, 1000, 60, 60)
+        );
+        let c = run(&[
+            "--exec",
+            "/usr/local/bin/on-mail",
+            "--exec-max=2",
+            "--exec-queue",
+            "10",
+            "--exec-timeout",
+            "5",
+            "--filter=/etc/tinymx/filter",
+            "--filter-timeout",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(c.exec_program, Some(PathBuf::from("/usr/local/bin/on-mail")));
+        assert_eq!(c.filter_program, Some(PathBuf::from("/etc/tinymx/filter")));
+        assert_eq!(
+            (c.exec_max, c.exec_queue_max, c.exec_timeout_secs, c.filter_timeout_secs),
+            (2, 10, 5, 7)
+        );
+        for (args, want) in [
+            (&["--exec"][..], "--exec: missing value"),
+            (&["--exec="], "--exec: empty path"),
+            (&["--filter", ""], "--filter: empty path"),
+            (&["--exec-max", "0"], "--exec-max: invalid number '0'"),
+            (&["--exec-timeout", "x"], "--exec-timeout: invalid number 'x'"),
+            (&["--filter-timeout", "-1"], "--filter-timeout: invalid number '-1'"),
+            (&["--exec-queue", "0"], "--exec-queue: invalid number '0'"),
+        ] {
+            let err = run(args).unwrap_err();
+            assert!(err.starts_with(want), "{args:?}: {err}");
+        }
     }
 
     #[test]

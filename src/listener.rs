@@ -168,11 +168,24 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
     let signals =
         sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
+    let exec = match &cfg.exec_program {
+        Some(p) => Some(
+            crate::hook::ExecPool::start(
+                p.clone(),
+                cfg.exec_max,
+                cfg.exec_queue_max,
+                Duration::from_secs(cfg.exec_timeout_secs),
+            )
+            .map_err(|e| format!("cannot start the --exec workers: {e}"))?,
+        ),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         cfg,
         spool,
         stopping: AtomicBool::new(false),
         stop_pipe: stop_read,
+        exec,
     });
     let limits = Arc::new(Limits {
         counts: Mutex::new(Counts::default()),
@@ -293,6 +306,12 @@ pub fn run(cfg: Config, listeners: Vec<Listener>, spool: Spool) -> Result<(), St
             .wait_timeout(c, until - now)
             .unwrap_or_else(|p| p.into_inner())
             .0;
+    }
+    if let Some(pool) = &shared.exec {
+        let n = pool.queued();
+        if n > 0 {
+            warn!("{n} queued --exec hook(s) not run; their mail is in new/");
+        }
     }
     info!("stopped");
     Ok(())

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod conn;
 mod date;
+mod hook;
 mod json;
 mod listener;
 mod log;

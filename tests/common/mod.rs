@@ -97,6 +97,12 @@ impl Server {
     /// Starts tinymx with `base` + `-d DIR/spool` + `args`; waits for every
     /// `listening on` line (one per `-l`, or one for the default).
     pub fn start_with(base: &[&str], args: &[&str]) -> Server {
+        Self::start_env(base, args, &[])
+    }
+
+    /// `start_with`, with extra environment variables for the server (and
+    /// so for its hooks).
+    pub fn start_env(base: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = TempDir::new("srv");
         let spool = dir.path().join("spool");
         let mut child = command()
@@ -104,6 +110,7 @@ impl Server {
             .arg("-d")
             .arg(&spool)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
