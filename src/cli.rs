@@ -373,7 +373,12 @@ mod tests {
         assert_eq!(c.exec_program, None);
         assert_eq!(c.filter_program, None);
         assert_eq!(
-            (c.exec_max, c.exec_queue_max, c.exec_timeout_secs, c.filter_timeout_secs),
+            (
+                c.exec_max,
+                c.exec_queue_max,
+                c.exec_timeout_secs,
+                c.filter_timeout_secs
+            ),
             (4, 1000, 60, 60)
         );
         let c = run(&[
@@ -389,10 +394,18 @@ mod tests {
             "7",
         ])
         .unwrap();
-        assert_eq!(c.exec_program, Some(PathBuf::from("/usr/local/bin/on-mail")));
+        assert_eq!(
+            c.exec_program,
+            Some(PathBuf::from("/usr/local/bin/on-mail"))
+        );
         assert_eq!(c.filter_program, Some(PathBuf::from("/etc/tinymx/filter")));
         assert_eq!(
-            (c.exec_max, c.exec_queue_max, c.exec_timeout_secs, c.filter_timeout_secs),
+            (
+                c.exec_max,
+                c.exec_queue_max,
+                c.exec_timeout_secs,
+                c.filter_timeout_secs
+            ),
             (2, 10, 5, 7)
         );
         for (args, want) in [
@@ -400,8 +413,14 @@ mod tests {
             (&["--exec="], "--exec: empty path"),
             (&["--filter", ""], "--filter: empty path"),
             (&["--exec-max", "0"], "--exec-max: invalid number '0'"),
-            (&["--exec-timeout", "x"], "--exec-timeout: invalid number 'x'"),
-            (&["--filter-timeout", "-1"], "--filter-timeout: invalid number '-1'"),
+            (
+                &["--exec-timeout", "x"],
+                "--exec-timeout: invalid number 'x'",
+            ),
+            (
+                &["--filter-timeout", "-1"],
+                "--filter-timeout: invalid number '-1'",
+            ),
             (&["--exec-queue", "0"], "--exec-queue: invalid number '0'"),
         ] {
             let err = run(args).unwrap_err();

@@ -289,11 +289,16 @@ impl<'a> Conn<'a> {
             ),
             (
                 "TINYMX_SENDER",
-                session.envelope().map(|e| e.sender.clone()).unwrap_or_default(),
+                session
+                    .envelope()
+                    .map(|e| e.sender.clone())
+                    .unwrap_or_default(),
             ),
             (
                 "TINYMX_CLIENT_IP",
-                trace::ip_literal(self.peer.ip()).trim_start_matches("IPv6:").to_string(),
+                trace::ip_literal(self.peer.ip())
+                    .trim_start_matches("IPv6:")
+                    .to_string(),
             ),
             (
                 "TINYMX_HELO",
@@ -311,7 +316,12 @@ impl<'a> Conn<'a> {
     }
 
     /// Runs `--filter` on one copy in tmp/ and maps its exit status.
-    fn filter(&self, program: &std::path::Path, path: &std::path::Path, vars: &hook::Vars) -> Verdict {
+    fn filter(
+        &self,
+        program: &std::path::Path,
+        path: &std::path::Path,
+        vars: &hook::Vars,
+    ) -> Verdict {
         let stdin = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) => {

@@ -64,11 +64,21 @@ pub type Vars = Vec<(&'static str, String)>;
 
 /// Runs `program` with `vars` added to the environment and `stdin` as
 /// its standard input; kills its process group after `timeout`.
-pub fn run(program: &Path, vars: &Vars, stdin: File, timeout: Duration, capture_stdout: bool) -> Outcome {
+pub fn run(
+    program: &Path,
+    vars: &Vars,
+    stdin: File,
+    timeout: Duration,
+    capture_stdout: bool,
+) -> Outcome {
     let mut cmd = Command::new(program);
     cmd.envs(vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::from(stdin))
-        .stdout(if capture_stdout { Stdio::piped() } else { Stdio::null() })
+        .stdout(if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::piped())
         .process_group(0);
     let mut child = match cmd.spawn() {
@@ -276,7 +286,12 @@ pub struct ExecPool {
 }
 
 impl ExecPool {
-    pub fn start(program: PathBuf, workers: usize, queue_max: usize, timeout: Duration) -> io::Result<ExecPool> {
+    pub fn start(
+        program: PathBuf,
+        workers: usize,
+        queue_max: usize,
+        timeout: Duration,
+    ) -> io::Result<ExecPool> {
         let pool = ExecPool {
             inner: Arc::new(Inner {
                 program,
@@ -311,7 +326,12 @@ impl ExecPool {
 
     /// Jobs waiting (for the shutdown log).
     pub fn queued(&self) -> usize {
-        self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).jobs.len()
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .jobs
+            .len()
     }
 }
 
@@ -366,25 +386,42 @@ mod tests {
 
     #[test]
     fn printable_ascii_drops_the_rest() {
-        assert_eq!(printable_ascii(b"  No \x1b[1mthanks\xc3\xa9\r\n", 100), "No [1mthanks");
+        assert_eq!(
+            printable_ascii(b"  No \x1b[1mthanks\xc3\xa9\r\n", 100),
+            "No [1mthanks"
+        );
         assert_eq!(printable_ascii(b"abcdef", 3), "abc");
     }
 
     fn sh(script: &str, timeout_ms: u64, capture: bool) -> Outcome {
         let vars: Vars = vec![("TINYMX_TEST", "v a l".into())];
         let stdin = File::open("/dev/null").unwrap();
-        let path = std::env::temp_dir().join(format!("tinymx-hook-{}-{}", std::process::id(), script.len()));
+        let path = std::env::temp_dir().join(format!(
+            "tinymx-hook-{}-{}",
+            std::process::id(),
+            script.len()
+        ));
         std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let o = run(&path, &vars, stdin, Duration::from_millis(timeout_ms), capture);
+        let o = run(
+            &path,
+            &vars,
+            stdin,
+            Duration::from_millis(timeout_ms),
+            capture,
+        );
         let _ = std::fs::remove_file(&path);
         o
     }
 
     #[test]
     fn status_output_and_timeout() {
-        let o = sh("echo \"out $TINYMX_TEST\"; echo err >&2; exit 3", 10_000, true);
+        let o = sh(
+            "echo \"out $TINYMX_TEST\"; echo err >&2; exit 3",
+            10_000,
+            true,
+        );
         assert_eq!(o.status, Status::Exited(3));
         assert_eq!(o.stdout, b"out v a l\n");
         assert_eq!(o.stderr, b"err\n");
@@ -394,7 +431,13 @@ mod tests {
         let o = sh("sleep 30 & sleep 30", 300, false);
         assert_eq!(o.status, Status::TimedOut);
         assert!(t.elapsed() < Duration::from_secs(10));
-        let o = run(Path::new("/nonexistent/hook"), &vec![], File::open("/dev/null").unwrap(), Duration::from_secs(1), false);
+        let o = run(
+            Path::new("/nonexistent/hook"),
+            &vec![],
+            File::open("/dev/null").unwrap(),
+            Duration::from_secs(1),
+            false,
+        );
         assert!(matches!(o.status, Status::NotStarted(_)));
     }
 }

@@ -29,10 +29,10 @@ mod tests {
     #[test]
     fn escapes() {
         let mut s = String::new();
-        super::string("a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}\u{2028}é✓/", &mut s);
-        assert_eq!(
-            s,
-            r#""a\"b\\c\n\r\t\b\f\u0001\u001f\u007f\u2028é✓/""#
+        super::string(
+            "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}\u{2028}é✓/",
+            &mut s,
         );
+        assert_eq!(s, r#""a\"b\\c\n\r\t\b\f\u0001\u001f\u007f\u2028é✓/""#);
     }
 }

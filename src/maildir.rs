@@ -272,7 +272,11 @@ impl Delivery<'_> {
     /// Absolute path of copy `i` in `tmp/` (for `--filter`).
     pub fn tmp_path(&self, i: usize) -> std::path::PathBuf {
         let c = &self.copies[i];
-        self.spool.root_path.join(&c.mailbox).join("tmp").join(&c.name)
+        self.spool
+            .root_path
+            .join(&c.mailbox)
+            .join("tmp")
+            .join(&c.name)
     }
 
     /// Step one of two: fsyncs and closes every tmp file. The copies are
@@ -332,7 +336,9 @@ impl Delivery<'_> {
     }
 
     /// `publish`, with each copy's absolute path in new/ too.
-    pub fn publish_with_paths(self) -> Result<Vec<(usize, String, std::path::PathBuf)>, StoreError> {
+    pub fn publish_with_paths(
+        self,
+    ) -> Result<Vec<(usize, String, std::path::PathBuf)>, StoreError> {
         let root = self.spool.root_path.clone();
         Ok(self
             .publish()?

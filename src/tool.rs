@@ -50,9 +50,12 @@ fn usage_error(cmd: &str, msg: &str) -> ExitCode {
 fn strings(args: &[OsString], cmd: &str) -> Result<Vec<String>, ExitCode> {
     args.iter()
         .map(|a| {
-            a.clone()
-                .into_string()
-                .map_err(|a| usage_error(cmd, &format!("argument is not UTF-8: {}", a.to_string_lossy())))
+            a.clone().into_string().map_err(|a| {
+                usage_error(
+                    cmd,
+                    &format!("argument is not UTF-8: {}", a.to_string_lossy()),
+                )
+            })
         })
         .collect()
 }
@@ -103,7 +106,9 @@ pub fn show(args: &[OsString]) -> ExitCode {
             s if s.starts_with('-') && s != "-" => {
                 return usage_error("show", &format!("{s}: unknown option"));
             }
-            _ if file.is_some() => return usage_error("show", &format!("unexpected argument '{a}'")),
+            _ if file.is_some() => {
+                return usage_error("show", &format!("unexpected argument '{a}'"));
+            }
             _ => file = Some(a),
         }
     }
@@ -238,26 +243,30 @@ impl Handler for Extractor {
 
     fn data(&mut self, bytes: &[u8]) {
         self.summary.data(bytes);
-        if let Some((f, path)) = &mut self.file {
-            if let Err(e) = f.write_all(bytes) {
-                let path = path.clone();
-                self.fail(&path, e);
-            }
+        if let Some((f, path)) = &mut self.file
+            && let Err(e) = f.write_all(bytes)
+        {
+            let path = path.clone();
+            self.fail(&path, e);
         }
     }
 
     fn end(&mut self) {
         self.summary.end();
         if let Some((f, path)) = self.file.take() {
-            match f.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()) {
+            match f
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|f| f.sync_all())
+            {
                 Ok(()) => {
                     let mut line = path.into_os_string().into_encoded_bytes();
                     line.push(b'\n');
                     let mut stdout = io::stdout().lock();
-                    if let Err(e) = stdout.write_all(&line).and_then(|()| stdout.flush()) {
-                        if self.error.is_none() {
-                            self.error = Some(format!("cannot write: {e}"));
-                        }
+                    if let Err(e) = stdout.write_all(&line).and_then(|()| stdout.flush())
+                        && self.error.is_none()
+                    {
+                        self.error = Some(format!("cannot write: {e}"));
                     }
                 }
                 Err(e) => self.fail(&path, e),

@@ -15,15 +15,25 @@ fn busybox() -> &'static str {
 }
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Runs an example with the hook variables and `env`; returns (status, stdout).
-fn run_hook(name: &str, subject: &str, sender: &str, file: &Path, env: &[(&str, &str)]) -> (bool, String) {
+fn run_hook(
+    name: &str,
+    subject: &str,
+    sender: &str,
+    file: &Path,
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let out = Command::new(busybox())
         .arg("sh")
         .arg(example(name))
@@ -56,7 +66,15 @@ fn gateway_runs_only_listed_commands_for_allowed_senders_with_the_secret() {
     std::fs::write(p.join("secret"), "s3cret\n").unwrap();
     std::fs::create_dir(p.join("cmds")).unwrap();
     let cmd = p.join("cmds/lights-on");
-    std::fs::write(&cmd, format!("#!{} sh\necho on >> {}\n", busybox(), p.join("ran").display())).unwrap();
+    std::fs::write(
+        &cmd,
+        format!(
+            "#!{} sh\necho on >> {}\n",
+            busybox(),
+            p.join("ran").display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
     // A file that is in the directory but not executable is not a command.
     std::fs::write(p.join("cmds/reboot"), "").unwrap();
@@ -106,7 +124,12 @@ fn gateway_runs_only_listed_commands_for_allowed_senders_with_the_secret() {
             "ignored: wrong or missing secret",
         ]
     );
-    assert_eq!(log.lines().filter(|l| l.contains(" S1 mail from=<")).count(), cases.len());
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains(" S1 mail from=<"))
+            .count(),
+        cases.len()
+    );
     assert!(!log.contains("s3cret"), "the secret is never logged");
 }
 
@@ -132,7 +155,10 @@ fn save_attachments_writes_them_to_the_share() {
         )
     );
     for n in ["image001.png", "Ordre du jour réunion.docx"] {
-        assert!(std::fs::read(dir.join(n)).unwrap() == std::fs::read(fixture("outlook.files").join(n)).unwrap());
+        assert!(
+            std::fs::read(dir.join(n)).unwrap()
+                == std::fs::read(fixture("outlook.files").join(n)).unwrap()
+        );
     }
 }
 
@@ -142,7 +168,11 @@ fn notify_posts_the_subject_on_stdin() {
     let d = TempDir::new("notify");
     let got = d.path().join("got");
     let prog = d.path().join("notify");
-    std::fs::write(&prog, format!("#!{} sh\ncat > {}\n", busybox(), got.display())).unwrap();
+    std::fs::write(
+        &prog,
+        format!("#!{} sh\ncat > {}\n", busybox(), got.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (ok, output) = run_hook(
         "notify.sh",

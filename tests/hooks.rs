@@ -28,7 +28,10 @@ const MSG: &[u8] = b"From: a@example.com\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=
 
 fn tmp_and_new(server: &Server, mailbox: &str) -> (usize, usize) {
     let base = server.spool.join(mailbox);
-    (files(&base.join("tmp")).len(), files(&base.join("new")).len())
+    (
+        files(&base.join("tmp")).len(),
+        files(&base.join("new")).len(),
+    )
 }
 
 /// Starts a server with `--filter SCRIPT`; returns it and the script's dir.
@@ -90,9 +93,16 @@ fn filter_exit_0_accepts_and_sees_the_file_in_tmp() {
 
 #[test]
 fn filter_exit_100_refuses_with_its_first_line() {
-    let (server, _d) = with_filter("printf 'No thanks \\033[1m\\303\\251here\\nsecond line\\n'\nexit 100\n", &[]);
+    let (server, _d) = with_filter(
+        "printf 'No thanks \\033[1m\\303\\251here\\nsecond line\\n'\nexit 100\n",
+        &[],
+    );
     let mut c = Client::hello(server.addr());
-    let r = c.send_mail("a@example.com", &["bob@example.org", "carol@example.org"], MSG);
+    let r = c.send_mail(
+        "a@example.com",
+        &["bob@example.org", "carol@example.org"],
+        MSG,
+    );
     assert_eq!(r, "550 5.7.1 No thanks [1mhere\r\n");
     assert_eq!(tmp_and_new(&server, "bob"), (0, 0));
     assert_eq!(tmp_and_new(&server, "carol"), (0, 0));
@@ -111,34 +121,54 @@ fn filter_exit_99_accepts_and_stores_nothing() {
 
 #[test]
 fn filter_failures_are_temporary() {
-    for body in ["exit 1\n", "exit 2\n", "no-such-command-xyz\n", "kill -KILL $$\n"] {
+    for body in [
+        "exit 1\n",
+        "exit 2\n",
+        "no-such-command-xyz\n",
+        "kill -KILL $$\n",
+    ] {
         let (server, _d) = with_filter(body, &[]);
         let mut c = Client::hello(server.addr());
         let r = c.send_mail("a@example.com", &["bob@example.org"], MSG);
-        assert_eq!(r, "451 4.3.0 Local error in processing, try again later\r\n", "{body}");
+        assert_eq!(
+            r, "451 4.3.0 Local error in processing, try again later\r\n",
+            "{body}"
+        );
         assert_eq!(tmp_and_new(&server, "bob"), (0, 0), "{body}");
     }
     // A filter that cannot be started at all.
     let server = Server::start(&["--filter", "/nonexistent/filter"]);
     let mut c = Client::hello(server.addr());
     let r = c.send_mail("a@example.com", &["bob@example.org"], MSG);
-    assert_eq!(r, "451 4.3.0 Local error in processing, try again later\r\n");
+    assert_eq!(
+        r,
+        "451 4.3.0 Local error in processing, try again later\r\n"
+    );
 }
 
 #[test]
 fn filter_timeout_is_451_and_the_filter_is_killed() {
-    let (server, d) = with_filter("echo $$ > \"$OUT.pid\"\nexec sleep 60\n", &["--filter-timeout", "1"]);
+    let (server, d) = with_filter(
+        "echo $$ > \"$OUT.pid\"\nexec sleep 60\n",
+        &["--filter-timeout", "1"],
+    );
     let mut c = Client::hello(server.addr());
     let started = std::time::Instant::now();
     let r = c.send_mail("a@example.com", &["bob@example.org"], MSG);
-    assert_eq!(r, "451 4.3.0 Local error in processing, try again later\r\n");
+    assert_eq!(
+        r,
+        "451 4.3.0 Local error in processing, try again later\r\n"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     assert_eq!(tmp_and_new(&server, "bob"), (0, 0));
     let pid = std::fs::read_to_string(d.path().join("out.pid")).unwrap();
     let pid: i32 = pid.trim().parse().unwrap();
     // SAFETY: kill with signal 0 only checks whether the process exists.
     assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "filter still running");
-    server.wait_log(|l| l.iter().any(|l| l.contains("filter") && l.contains("timed out, killed")));
+    server.wait_log(|l| {
+        l.iter()
+            .any(|l| l.contains("filter") && l.contains("timed out, killed"))
+    });
 }
 
 /// Starts a server with `--exec SCRIPT`.
@@ -156,7 +186,12 @@ fn with_exec(body: &str, extra: &[&str], d: &TempDir) -> Server {
 }
 
 fn exec_done(server: &Server, n: usize) {
-    server.wait_log(|l| l.iter().filter(|l| l.contains(" exec ") && l.contains("exit=")).count() >= n);
+    server.wait_log(|l| {
+        l.iter()
+            .filter(|l| l.contains(" exec ") && l.contains("exit="))
+            .count()
+            >= n
+    });
 }
 
 #[test]
@@ -168,14 +203,21 @@ fn exec_runs_once_per_mailbox_with_the_stored_file() {
         &d,
     );
     let mut c = Client::hello(server.addr());
-    let r = c.send_mail("a@example.com", &["bob@example.org", "carol@example.org", "Bob@example.org"], MSG);
+    let r = c.send_mail(
+        "a@example.com",
+        &["bob@example.org", "carol@example.org", "Bob@example.org"],
+        MSG,
+    );
     assert!(r.starts_with("250 "), "{r}");
     exec_done(&server, 2);
     for mb in ["bob", "carol"] {
         let stored = files(&server.spool.join(mb).join("new"));
         assert_eq!(stored.len(), 1);
         let env = std::fs::read_to_string(d.path().join(format!("out/{mb}.env"))).unwrap();
-        assert!(env.contains(&format!("TINYMX_FILE={}\n", stored[0].display())), "{env}");
+        assert!(
+            env.contains(&format!("TINYMX_FILE={}\n", stored[0].display())),
+            "{env}"
+        );
         assert!(env.contains(&format!("TINYMX_MAILBOX={mb}\n")));
         assert!(env.contains(&format!("TINYMX_RECIPIENT={mb}@example.org\n")));
         assert!(env.contains("TINYMX_SUBJECT=Grüße x\n"));
@@ -185,14 +227,23 @@ fn exec_runs_once_per_mailbox_with_the_stored_file() {
             std::fs::read(&stored[0]).unwrap()
         );
     }
-    assert!(server.log_lines().iter().any(|l| l.ends_with("exec stderr: hook says hi")));
+    assert!(
+        server
+            .log_lines()
+            .iter()
+            .any(|l| l.ends_with("exec stderr: hook says hi"))
+    );
     assert_eq!(tree(&d.path().join("out")).len(), 4, "ran once per mailbox");
 }
 
 #[test]
 fn a_hanging_hook_blocks_nothing_and_is_killed() {
     let d = TempDir::new("hang");
-    let server = with_exec("exec sleep 60\n", &["--exec-timeout", "3", "--exec-max", "3"], &d);
+    let server = with_exec(
+        "exec sleep 60\n",
+        &["--exec-timeout", "3", "--exec-max", "3"],
+        &d,
+    );
     let mut c = Client::hello(server.addr());
     let started = std::time::Instant::now();
     for _ in 0..3 {
@@ -202,7 +253,12 @@ fn a_hanging_hook_blocks_nothing_and_is_killed() {
     // Three messages accepted while the first hook hangs.
     assert!(started.elapsed() < std::time::Duration::from_millis(2500));
     assert_eq!(tmp_and_new(&server, "bob"), (0, 3));
-    server.wait_log(|l| l.iter().filter(|l| l.contains(" exec ") && l.contains("timed out, killed")).count() >= 3);
+    server.wait_log(|l| {
+        l.iter()
+            .filter(|l| l.contains(" exec ") && l.contains("timed out, killed"))
+            .count()
+            >= 3
+    });
     assert_eq!(tmp_and_new(&server, "bob"), (0, 3), "the mail stays");
 }
 
@@ -211,20 +267,33 @@ fn a_full_exec_queue_skips_the_hook_and_keeps_the_mail() {
     let d = TempDir::new("queue");
     let release = d.path().join("release");
     let server = with_exec(
-        &format!("while [ ! -e {} ]; do sleep 0.05; done\n", release.display()),
+        &format!(
+            "while [ ! -e {} ]; do sleep 0.05; done\n",
+            release.display()
+        ),
         &["--exec-max", "1", "--exec-queue", "1"],
         &d,
     );
     let mut c = Client::hello(server.addr());
     for _ in 0..2 {
-        assert!(c.send_mail("a@example.com", &["bob@example.org"], MSG).starts_with("250 "));
+        assert!(
+            c.send_mail("a@example.com", &["bob@example.org"], MSG)
+                .starts_with("250 ")
+        );
     }
     // One running, one queued (or both still queued): within a few more
     // messages the queue is full and a hook is skipped.
     let mut skipped = false;
     for _ in 0..20 {
-        assert!(c.send_mail("a@example.com", &["bob@example.org"], MSG).starts_with("250 "));
-        if server.log_lines().iter().any(|l| l.contains("exec queue full")) {
+        assert!(
+            c.send_mail("a@example.com", &["bob@example.org"], MSG)
+                .starts_with("250 ")
+        );
+        if server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("exec queue full"))
+        {
             skipped = true;
             break;
         }
@@ -254,7 +323,11 @@ tinymx extract \"$TINYMX_FILE\" \"$dir/files\" > \"$dir/list\"
 echo \"from $TINYMX_SENDER via $TINYMX_CLIENT_IP\" > \"$dir/who\"
 ";
     let bin_dir = binary().parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let f = script(d.path(), "hook", body);
     assert!(std::fs::read_to_string(&f).unwrap().lines().count() <= 10);
     let out = d.path().join("out");
@@ -266,11 +339,22 @@ echo \"from $TINYMX_SENDER via $TINYMX_CLIENT_IP\" > \"$dir/who\"
     );
     let attachment = d.path().join("sent.bin");
     let port = server.addr().port().to_string();
-    assert_eq!(python("hook_mail.py", &[&port, attachment.to_str().unwrap()]).trim(), "ok");
+    assert_eq!(
+        python("hook_mail.py", &[&port, attachment.to_str().unwrap()]).trim(),
+        "ok"
+    );
     exec_done(&server, 1);
-    assert!(server.log_lines().iter().any(|l| l.contains(" exec ") && l.contains("exit=0")));
+    assert!(
+        server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains(" exec ") && l.contains("exit=0"))
+    );
     let dir = out.join("house");
-    assert_eq!(std::fs::read_to_string(dir.join("subject")).unwrap(), "Licht an: Küche 💡 – bitte\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("subject")).unwrap(),
+        "Licht an: Küche 💡 – bitte\n"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("body")).unwrap(),
         "Hallo Haus,\nbitte das Licht in der Küche einschalten.\nDanke — Jürgen\n"
@@ -279,6 +363,11 @@ echo \"from $TINYMX_SENDER via $TINYMX_CLIENT_IP\" > \"$dir/who\"
         std::fs::read_to_string(dir.join("list")).unwrap(),
         format!("{}\n", dir.join("files/plan ü.bin").display())
     );
-    assert!(std::fs::read(dir.join("files/plan ü.bin")).unwrap() == std::fs::read(&attachment).unwrap());
-    assert_eq!(std::fs::read_to_string(dir.join("who")).unwrap(), "from juergen@example.com via 127.0.0.1\n");
+    assert!(
+        std::fs::read(dir.join("files/plan ü.bin")).unwrap() == std::fs::read(&attachment).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("who")).unwrap(),
+        "from juergen@example.com via 127.0.0.1\n"
+    );
 }

@@ -187,7 +187,16 @@ fn latin1_8bit_body_and_mixed_charset_subject() {
     assert_eq!(ok(&["show", "--header", "Subject", f]), "Café €\n");
     // Several --header values in order, a missing one as an empty line, then the body.
     assert_eq!(
-        ok(&["show", "--header", "from", "--header=X-Missing", "--header", "Subject", "--body", f]),
+        ok(&[
+            "show",
+            "--header",
+            "from",
+            "--header=X-Missing",
+            "--header",
+            "Subject",
+            "--body",
+            f
+        ]),
         "Zoë <zoe@example.com>\n\nCafé €\nDéjà vu à la café.\n"
     );
 }
@@ -261,13 +270,28 @@ fn extract_sanitizes_and_makes_names_unique_without_replacing_files() {
             "{d}/passwd\n{d}/profile\n{d}/abc-1.txt\n{d}/passwd-1\n{d}/attachment-5.txt\n{d}/attachment-6.png\n"
         )
     );
-    assert_eq!(std::fs::read_to_string(dir.join("abc.txt")).unwrap(), "keep");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("abc.txt")).unwrap(),
+        "keep"
+    );
     assert_eq!(std::fs::read_to_string(dir.join("passwd")).unwrap(), "one");
     assert_eq!(std::fs::read_to_string(dir.join("profile")).unwrap(), "two");
-    assert_eq!(std::fs::read_to_string(dir.join("abc-1.txt")).unwrap(), "three");
-    assert_eq!(std::fs::read_to_string(dir.join("passwd-1")).unwrap(), "four");
-    assert_eq!(std::fs::read_to_string(dir.join("attachment-5.txt")).unwrap(), "five");
-    assert_eq!(std::fs::read(dir.join("attachment-6.png")).unwrap(), b"\x89PNG");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("abc-1.txt")).unwrap(),
+        "three"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("passwd-1")).unwrap(),
+        "four"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("attachment-5.txt")).unwrap(),
+        "five"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("attachment-6.png")).unwrap(),
+        b"\x89PNG"
+    );
     assert_eq!(tree(tmp.path()).len(), 9, "{:?}", tree(tmp.path()));
     // The subject loses its control characters; JSON escapes the rest.
     assert_eq!(
@@ -298,11 +322,17 @@ fn show_reads_stdin_and_warns_about_unknown_charsets() {
         .stdin
         .take()
         .unwrap()
-        .write_all("Subject: =?koi8-r?Q?abc?=\nContent-Type: text/plain; charset=koi8-r\n\nпривет\n".as_bytes())
+        .write_all(
+            "Subject: =?koi8-r?Q?abc?=\nContent-Type: text/plain; charset=koi8-r\n\nпривет\n"
+                .as_bytes(),
+        )
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "Subject: abc\n\nпривет\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Subject: abc\n\nпривет\n"
+    );
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         "tinymx show: warning: unknown charset 'koi8-r' in the Subject header, passed through as UTF-8\n\
@@ -322,7 +352,10 @@ fn usage_errors_exit_2_and_missing_files_exit_1() {
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("Try 'tinymx"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Try 'tinymx"),
+            "{args:?}"
+        );
     }
     let out = run(&["show", "/nonexistent/x.eml"]);
     assert_eq!(out.status.code(), Some(1));
@@ -370,11 +403,16 @@ fn a_50_megabyte_message_needs_little_memory() {
     assert_eq!(size, lines as u64 * 57);
     assert_eq!(
         ok(&["show", "--json", path.to_str().unwrap()]),
-        format!("{{\"headers\":{{\"Subject\":\"big\"}},\"body\":\"small body\\n\",\"attachments\":[{{\"name\":\"big.bin\",\"type\":\"application/octet-stream\",\"size\":{size}}}]}}\n")
+        format!(
+            "{{\"headers\":{{\"Subject\":\"big\"}},\"body\":\"small body\\n\",\"attachments\":[{{\"name\":\"big.bin\",\"type\":\"application/octet-stream\",\"size\":{size}}}]}}\n"
+        )
     );
     // SAFETY: getrusage fills the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) }, 0);
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) },
+        0
+    );
     // ru_maxrss is in KiB: the largest child of this test binary so far.
     assert!(ru.ru_maxrss < 16 * 1024, "peak RSS {} KiB", ru.ru_maxrss);
 }

@@ -25,7 +25,10 @@ struct Check {
 
 impl Handler for Check {
     fn start(&mut self, p: &Part) {
-        assert!(self.open.last() != Some(&mime::Kind::Leaf), "part inside a leaf");
+        assert!(
+            self.open.last() != Some(&mime::Kind::Leaf),
+            "part inside a leaf"
+        );
         assert_eq!(p.depth, self.open.len());
         assert!(p.depth < mime::MAX_DEPTH);
         for f in &p.headers {
@@ -42,7 +45,11 @@ impl Handler for Check {
         self.summary.start(p);
     }
     fn data(&mut self, bytes: &[u8]) {
-        assert_eq!(self.open.last(), Some(&mime::Kind::Leaf), "data outside a leaf");
+        assert_eq!(
+            self.open.last(),
+            Some(&mime::Kind::Leaf),
+            "data outside a leaf"
+        );
         self.summary.data(bytes);
     }
     fn end(&mut self) {

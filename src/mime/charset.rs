@@ -50,7 +50,9 @@ const CP1252_HIGH: [u16; 32] = [
 
 fn cp1252(b: u8) -> char {
     match b {
-        0x80..=0x9F => char::from_u32(CP1252_HIGH[(b - 0x80) as usize] as u32).unwrap_or('\u{FFFD}'),
+        0x80..=0x9F => {
+            char::from_u32(CP1252_HIGH[(b - 0x80) as usize] as u32).unwrap_or('\u{FFFD}')
+        }
         _ => b as char,
     }
 }

@@ -181,12 +181,12 @@ impl QuotedPrintable {
             self.step(b'\r', &mut out);
         }
         let held = std::mem::take(&mut self.pending);
-        if let Some((_, rest)) = held.split_first() {
-            if !rest.iter().all(|&c| c == b' ' || c == b'\t') {
-                out.push(b'=');
-                for &c in rest {
-                    out.push(c);
-                }
+        if let Some((_, rest)) = held.split_first()
+            && !rest.iter().all(|&c| c == b' ' || c == b'\t')
+        {
+            out.push(b'=');
+            for &c in rest {
+                out.push(c);
             }
         }
         self.space.clear();
@@ -323,8 +323,18 @@ mod tests {
             (b"a = b", b"a = b"),
         ];
         for (input, want) in cases {
-            assert_eq!(quoted_printable(input), *want, "{:?}", String::from_utf8_lossy(input));
-            assert_eq!(qp_bytewise(input), *want, "bytewise {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                quoted_printable(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(
+                qp_bytewise(input),
+                *want,
+                "bytewise {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -350,7 +360,9 @@ mod tests {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut enc = Vec::new();
         for c in data.chunks(3) {
-            let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+            let n = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
             for i in 0..=c.len() {
                 enc.push(A[(n >> (18 - 6 * i) & 63) as usize]);
             }

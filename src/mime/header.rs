@@ -93,16 +93,14 @@ fn q_decode(text: &[u8]) -> Vec<u8> {
     while i < text.len() {
         match text[i] {
             b'_' => v.push(b' '),
-            b'=' if i + 2 < text.len() => {
-                match (hexval(text[i + 1]), hexval(text[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        v.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => v.push(b'='),
+            b'=' if i + 2 < text.len() => match (hexval(text[i + 1]), hexval(text[i + 2])) {
+                (Some(h), Some(l)) => {
+                    v.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => v.push(b'='),
+            },
             b => v.push(b),
         }
         i += 1;
@@ -144,29 +142,30 @@ pub fn decode_value(value: &[u8]) -> (String, Vec<String>) {
         held.clear();
     };
     while i < value.len() {
-        if value[i] == b'=' && value.get(i + 1) == Some(&b'?') {
-            if let Some((cs, bytes, len)) = encoded_word(&value[i..]) {
-                // Plain text before this word (a gap of only white space
-                // between two encoded words is dropped).
-                let plain_end = i;
-                let between = &value[plain_start..plain_end];
-                let only_gap = gap_start.is_some() && between.iter().all(|&b| is_wsp(b));
-                if !only_gap && !between.is_empty() {
-                    flush(&mut held, &held_cs, &mut out, &mut unknown);
-                    raw_text(between, &mut out);
-                }
-                if !held.is_empty() && !cs.eq_ignore_ascii_case(&held_cs) {
-                    flush(&mut held, &held_cs, &mut out, &mut unknown);
-                }
-                if held.is_empty() {
-                    held_cs = cs.to_vec();
-                }
-                held.extend_from_slice(&bytes);
-                i += len;
-                plain_start = i;
-                gap_start = Some(i);
-                continue;
+        if value[i] == b'='
+            && value.get(i + 1) == Some(&b'?')
+            && let Some((cs, bytes, len)) = encoded_word(&value[i..])
+        {
+            // Plain text before this word (a gap of only white space
+            // between two encoded words is dropped).
+            let plain_end = i;
+            let between = &value[plain_start..plain_end];
+            let only_gap = gap_start.is_some() && between.iter().all(|&b| is_wsp(b));
+            if !only_gap && !between.is_empty() {
+                flush(&mut held, &held_cs, &mut out, &mut unknown);
+                raw_text(between, &mut out);
             }
+            if !held.is_empty() && !cs.eq_ignore_ascii_case(&held_cs) {
+                flush(&mut held, &held_cs, &mut out, &mut unknown);
+            }
+            if held.is_empty() {
+                held_cs = cs.to_vec();
+            }
+            held.extend_from_slice(&bytes);
+            i += len;
+            plain_start = i;
+            gap_start = Some(i);
+            continue;
         }
         i += 1;
     }
@@ -360,12 +359,13 @@ fn percent_decode(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
     let mut i = 0;
     while i < v.len() {
-        if v[i] == b'%' && i + 2 < v.len() {
-            if let (Some(h), Some(l)) = (hexval(v[i + 1]), hexval(v[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+        if v[i] == b'%'
+            && i + 2 < v.len()
+            && let (Some(h), Some(l)) = (hexval(v[i + 1]), hexval(v[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
         }
         out.push(v[i]);
         i += 1;
@@ -438,7 +438,10 @@ mod tests {
     #[test]
     fn split_field_cases() {
         let f = split_field(b"Subject:  hello world ").unwrap();
-        assert_eq!((f.name.as_str(), f.value.as_slice()), ("Subject", &b"hello world"[..]));
+        assert_eq!(
+            (f.name.as_str(), f.value.as_slice()),
+            ("Subject", &b"hello world"[..])
+        );
         assert_eq!(split_field(b"Subject : x").unwrap().name, "Subject");
         assert!(split_field(b"no colon here").is_none());
         assert!(split_field(b": empty name").is_none());
@@ -461,9 +464,15 @@ mod tests {
             ("=?UTF-8?B?4oK=?= =?UTF-8?B?rA==?=", "€"),
             ("=?UTF-8?Q?=E2=82?= =?UTF-8?Q?=AC?=", "€"),
             // Mixed: plain text around encoded words keeps its spaces.
-            ("Re: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= from me", "Re: Grüße from me"),
+            (
+                "Re: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= from me",
+                "Re: Grüße from me",
+            ),
             ("=?UTF-8?Q?a?= b =?UTF-8?Q?c?=", "a b c"),
-            ("=?UTF-8?Q?caf=C3=A9?= =?ISO-8859-1?Q?_Caf=E9?=", "café Café"),
+            (
+                "=?UTF-8?Q?caf=C3=A9?= =?ISO-8859-1?Q?_Caf=E9?=",
+                "café Café",
+            ),
             ("\"=?UTF-8?Q?Ren=C3=A9?=\" <r@x.org>", "\"René\" <r@x.org>"),
             ("=?utf-8*en?q?hi?=", "hi"),
             // Not encoded words: kept as they are.
@@ -498,7 +507,8 @@ mod tests {
 
     #[test]
     fn structured_fields() {
-        let s = parse_structured(b"Text/Plain; charset=\"UTF-8\"; format=flowed (comment); delsp=yes");
+        let s =
+            parse_structured(b"Text/Plain; charset=\"UTF-8\"; format=flowed (comment); delsp=yes");
         assert_eq!(s.value, "text/plain");
         assert_eq!(s.param("charset"), Some("UTF-8"));
         assert_eq!(s.param("format"), Some("flowed"));
@@ -525,7 +535,9 @@ mod tests {
         let s = parse_structured(b"application/pdf; name*0=\"long\"; name*1=\"name.pdf\"");
         assert_eq!(s.param("name"), Some("longname.pdf"));
         // The RFC 2231 form wins over a plain fallback given next to it.
-        let s = parse_structured(b"attachment; filename=\"fallback.txt\"; filename*=UTF-8''r%C3%A9el.txt");
+        let s = parse_structured(
+            b"attachment; filename=\"fallback.txt\"; filename*=UTF-8''r%C3%A9el.txt",
+        );
         assert_eq!(s.param("filename"), Some("réel.txt"));
         // RFC 2047 inside a quoted name (Outlook, Gmail).
         let s = parse_structured(b"image/png; name=\"=?UTF-8?B?R3LDvMOfZS5wbmc=?=\"");

@@ -5,8 +5,30 @@
 
 /// Elements whose end (and start) is a line break.
 const BLOCK: &[&str] = &[
-    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "hr", "section", "article", "header", "footer", "title", "dt", "dd",
+    "p",
+    "div",
+    "br",
+    "tr",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "hr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "title",
+    "dt",
+    "dd",
 ];
 
 /// Elements whose content is not text.
@@ -24,7 +46,9 @@ pub fn to_text(html: &str) -> String {
         if c == b'<' {
             // Comments, doctype, CDATA.
             if html[i..].starts_with("<!--") {
-                i = html[i + 4..].find("-->").map_or(html.len(), |e| i + 4 + e + 3);
+                i = html[i + 4..]
+                    .find("-->")
+                    .map_or(html.len(), |e| i + 4 + e + 3);
                 continue;
             }
             let (tag_end, end) = match html[i..].find('>') {
@@ -79,12 +103,12 @@ pub fn to_text(html: &str) -> String {
             }
         }
         ws = 0;
-        if c == b'&' {
-            if let Some((ch, len)) = entity(&html[i..]) {
-                out.push(ch);
-                i += len;
-                continue;
-            }
+        if c == b'&'
+            && let Some((ch, len)) = entity(&html[i..])
+        {
+            out.push(ch);
+            i += len;
+            continue;
         }
         let ch = html[i..].chars().next().unwrap_or('\u{FFFD}');
         out.push(ch);
@@ -145,13 +169,22 @@ mod tests {
             ("<div>a</div><div>b</div>", "a\nb\n"),
             ("<p>a</p><p>b</p>", "a\n\nb\n"),
             ("a<br>b<br/><br>c", "a\nb\n\nc\n"),
-            ("<html><head><title>T</title><style>p{x:1}</style></head><body>x  \n y</body></html>", "x y\n"),
+            (
+                "<html><head><title>T</title><style>p{x:1}</style></head><body>x  \n y</body></html>",
+                "x y\n",
+            ),
             ("<script>alert(1)</script>ok", "ok\n"),
-            ("&lt;tag&gt; &amp; &quot;q&quot; &#233;&#xE9; &euro;5 &bogus; &", "<tag> & \"q\" éé €5 &bogus; &\n"),
+            (
+                "&lt;tag&gt; &amp; &quot;q&quot; &#233;&#xE9; &euro;5 &bogus; &",
+                "<tag> & \"q\" éé €5 &bogus; &\n",
+            ),
             ("<!-- hidden -->shown", "shown\n"),
             ("unclosed <b", "unclosed\n"),
             ("", ""),
-            ("&#0; &#x110000; &#99999999999;", "\u{FFFD} \u{FFFD} &#99999999999;\n"),
+            (
+                "&#0; &#x110000; &#99999999999;",
+                "\u{FFFD} \u{FFFD} &#99999999999;\n",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(to_text(input), want, "{input:?}");

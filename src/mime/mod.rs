@@ -104,7 +104,11 @@ impl Part {
         self.disposition
             .param("filename")
             .filter(|n| !n.trim().is_empty())
-            .or_else(|| self.content_type.param("name").filter(|n| !n.trim().is_empty()))
+            .or_else(|| {
+                self.content_type
+                    .param("name")
+                    .filter(|n| !n.trim().is_empty())
+            })
     }
 
     fn is_readable_text(&self) -> bool {
@@ -272,7 +276,9 @@ impl Reader {
             self.end_line(h);
             self.pending_newline = false;
         }
-        if self.mode == Mode::Headers && (!self.root_started || !self.field.is_empty() || !self.fields.is_empty()) {
+        if self.mode == Mode::Headers
+            && (!self.root_started || !self.field.is_empty() || !self.fields.is_empty())
+        {
             self.finish_headers(h);
         }
         // At the end of input the last line break is content: no boundary follows.
@@ -441,10 +447,10 @@ impl Reader {
         if self.field.is_empty() {
             return;
         }
-        if self.fields.len() < MAX_HEADER_FIELDS {
-            if let Some(f) = header::split_field(&self.field) {
-                self.fields.push(f);
-            }
+        if self.fields.len() < MAX_HEADER_FIELDS
+            && let Some(f) = header::split_field(&self.field)
+        {
+            self.fields.push(f);
         }
         self.field.clear();
     }
@@ -454,7 +460,10 @@ impl Reader {
         self.push_field();
         let fields = std::mem::take(&mut self.fields);
         self.field_bytes = 0;
-        let in_digest = matches!(self.stack.last(), Some(Open::Multipart { digest: true, .. }));
+        let in_digest = matches!(
+            self.stack.last(),
+            Some(Open::Multipart { digest: true, .. })
+        );
         let find = |name: &str| {
             fields
                 .iter()
@@ -509,9 +518,7 @@ impl Reader {
                     digest: t == "multipart/digest",
                 },
             ),
-            ("message/rfc822" | "message/global", _)
-                if room && encoding == Encoding::Identity =>
-            {
+            ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
                 (Kind::Message, Open::Message)
             }
             _ => (Kind::Leaf, Open::Leaf(Decoder::new(encoding))),
@@ -538,11 +545,9 @@ impl Reader {
     }
 
     fn body_line(&mut self, line: &[u8], spilled: bool, h: &mut dyn Handler) {
-        if !spilled {
-            if let Some((at, close)) = self.boundary(line) {
-                self.on_boundary(at, close, h);
-                return;
-            }
+        if !spilled && let Some((at, close)) = self.boundary(line) {
+            self.on_boundary(at, close, h);
+            return;
         }
         if let Some(Open::Leaf(_)) = self.stack.last() {
             self.emit(line, h);

@@ -103,7 +103,9 @@ impl Summary {
         };
         match cs {
             Some(c) if charset::Charset::from_label(&c).is_none() => {
-                vec![format!("unknown charset '{c}' in the body, passed through as UTF-8")]
+                vec![format!(
+                    "unknown charset '{c}' in the body, passed through as UTF-8"
+                )]
             }
             _ => Vec::new(),
         }
@@ -129,8 +131,10 @@ impl Handler for Summary {
             for f in &self.headers {
                 let (_, unknown) = header::decode_value(&f.value);
                 for u in unknown {
-                    self.warnings
-                        .push(format!("unknown charset '{u}' in the {} header, passed through as UTF-8", f.name));
+                    self.warnings.push(format!(
+                        "unknown charset '{u}' in the {} header, passed through as UTF-8",
+                        f.name
+                    ));
                 }
             }
         }

@@ -201,7 +201,9 @@ fn multipart_without_boundary_is_a_leaf_and_digest_defaults() {
 #[test]
 fn long_lines_stream_through() {
     let long = "a".repeat(3 * MAX_LINE + 5);
-    let msg = format!("Content-Type: multipart/mixed; boundary=b\n\n--b\n\n{long}\n--b{long}\nend\n--b--\n");
+    let msg = format!(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n{long}\n--b{long}\nend\n--b--\n"
+    );
     let want_data = format!("data {long}\n--b{long}\nend");
     let want = vec![
         "start 0 0 multipart/mixed Multipart".to_string(),
@@ -214,7 +216,10 @@ fn long_lines_stream_through() {
     assert_eq!(trace_bytewise(msg.as_bytes()), want);
     // A CRLF split by the line limit is still a line end.
     let msg = format!("\n{}\r\n--x", "b".repeat(MAX_LINE - 1));
-    assert_eq!(trace(&msg)[1], format!("data {}\n--x", "b".repeat(MAX_LINE - 1)));
+    assert_eq!(
+        trace(&msg)[1],
+        format!("data {}\n--x", "b".repeat(MAX_LINE - 1))
+    );
 }
 
 #[test]
@@ -235,14 +240,21 @@ fn huge_headers_are_bounded() {
     }
     let mut c = Count(0, 0);
     read_all(msg.as_bytes(), &mut c);
-    assert!(c.0 <= MAX_HEADER_FIELDS && c.1 <= MAX_HEADER_BYTES, "{} {}", c.0, c.1);
+    assert!(
+        c.0 <= MAX_HEADER_FIELDS && c.1 <= MAX_HEADER_BYTES,
+        "{} {}",
+        c.0,
+        c.1
+    );
 }
 
 #[test]
 fn deep_nesting_is_capped() {
     let mut msg = String::new();
     for i in 0..100 {
-        msg.push_str(&format!("Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"));
+        msg.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"
+        ));
     }
     msg.push_str("\ndeep\n");
     let t = trace(&msg);
@@ -264,8 +276,23 @@ fn random_inputs_never_panic() {
         "Content-Transfer-Encoding: base64\n",
         "Content-Transfer-Encoding: quoted-printable\n",
         "Content-Disposition: attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC\n",
-        "\n", "\r\n", "--a\n", "--a--\n", "--b\n", "--b--\n", "=\n", "=C3", "=?utf-8?b?w7w=?=",
-        " folded\n", "aGVsbG8=\n", "text\n", "\r", "=", "From x\n", "Subject: =?x?q?", "?=\n",
+        "\n",
+        "\r\n",
+        "--a\n",
+        "--a--\n",
+        "--b\n",
+        "--b--\n",
+        "=\n",
+        "=C3",
+        "=?utf-8?b?w7w=?=",
+        " folded\n",
+        "aGVsbG8=\n",
+        "text\n",
+        "\r",
+        "=",
+        "From x\n",
+        "Subject: =?x?q?",
+        "?=\n",
     ];
     let mut seed: u64 = 0x2545F4914F6CDD1D;
     for _ in 0..3000 {
@@ -278,7 +305,7 @@ fn random_inputs_never_panic() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            if seed % 11 == 0 {
+            if seed.is_multiple_of(11) {
                 msg.push((seed >> 8) as u8);
             } else {
                 msg.extend_from_slice(pieces[(seed >> 16) as usize % pieces.len()].as_bytes());
