@@ -39,7 +39,8 @@ static-check:
 	@echo "static-check: $(RELEASE) is statically linked ($$(stat -c %s '$(RELEASE)') bytes)"
 
 # Test-only tools, from Debian's packages: python3 (smtplib), swaks,
-# busybox (the init script runs under busybox sh and start-stop-daemon).
+# busybox (the init script, the examples/ hooks and the --exec tests run
+# under busybox sh).
 test-deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \

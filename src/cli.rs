@@ -59,6 +59,18 @@ Options:
       --config FILE        read options from FILE, one 'long-option value'
                            per line ('#' comments); command-line options
                            win. SIGHUP re-reads it for new sessions.
+      --exec PROGRAM       after each message is stored, run PROGRAM once per
+                           mailbox (no shell, no arguments; message on stdin,
+                           details in TINYMX_* variables, see README)
+      --exec-max N         hooks running at once (default 4)
+      --exec-queue N       hooks waiting beyond that; when full a hook is
+                           skipped and logged, the mail stays (default 1000)
+      --exec-timeout SECS  kill a hook after this long (default 60)
+      --filter PROGRAM     before replying to DATA, run PROGRAM on each copy:
+                           exit 0 accept, 100 refuse (550, first line of its
+                           output as the text), 99 accept without storing,
+                           anything else 451 (try later)
+      --filter-timeout SECS  kill the filter and answer 451 (default 60)
   -v, --verbose            log every command and reply
   -q, --quiet              log only warnings and errors
   -h, --help               show this help
@@ -119,7 +131,7 @@ const REPEATABLE: [&str; 3] = ["listen", "domain", "mailbox"];
 /// Options that take no value.
 const SWITCHES: [&str; 5] = ["verbose", "quiet", "background", "syslog", "help"];
 /// Options that take a value.
-const VALUED: [&str; 20] = [
+const VALUED: [&str; 26] = [
     "listen",
     "spool",
     "hostname",
@@ -140,6 +152,12 @@ const VALUED: [&str; 20] = [
     "pidfile",
     "syslog-socket",
     "config",
+    "exec",
+    "exec-max",
+    "exec-queue",
+    "exec-timeout",
+    "filter",
+    "filter-timeout",
 ];
 
 fn long_name(short: char) -> Option<&'static str> {
@@ -281,13 +299,15 @@ pub fn apply(cfg: &mut Config, s: &Setting) -> Result<(), String> {
         "listen" => cfg.listen.push(parse_listen(&v).ok_or_else(|| {
             format!("{flag}: invalid address '{v}' (use 1.2.3.4:25, [::1]:25 or :25)")
         })?),
-        "spool" | "pidfile" | "syslog-socket" => {
+        "spool" | "pidfile" | "syslog-socket" | "exec" | "filter" => {
             if v.is_empty() {
                 return Err(format!("{flag}: empty path"));
             }
             match s.name.as_str() {
                 "spool" => cfg.spool_dir = PathBuf::from(v),
                 "pidfile" => cfg.pidfile = Some(PathBuf::from(v)),
+                "exec" => cfg.exec_program = Some(PathBuf::from(v)),
+                "filter" => cfg.filter_program = Some(PathBuf::from(v)),
                 _ => cfg.syslog_socket = PathBuf::from(v),
             }
         }
@@ -330,7 +350,8 @@ pub fn apply(cfg: &mut Config, s: &Setting) -> Result<(), String> {
             }
         }
         "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" | "session-timeout"
-        | "stress-timeout" | "max-rate" | "max-errors" => {
+        | "stress-timeout" | "max-rate" | "max-errors" | "exec-max" | "exec-queue"
+        | "exec-timeout" | "filter-timeout" => {
             let n = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
                 format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
             })?;
@@ -342,6 +363,10 @@ pub fn apply(cfg: &mut Config, s: &Setting) -> Result<(), String> {
                 "stress-timeout" => cfg.stress_timeout_secs = n as u64,
                 "max-rate" => cfg.max_connections_per_minute = n as usize,
                 "max-errors" => cfg.max_errors = n as usize,
+                "exec-max" => cfg.exec_max = n as usize,
+                "exec-queue" => cfg.exec_queue_max = n as usize,
+                "exec-timeout" => cfg.exec_timeout_secs = n as u64,
+                "filter-timeout" => cfg.filter_timeout_secs = n as u64,
                 _ => cfg.idle_timeout_secs = n as u64,
             }
         }
@@ -477,6 +502,67 @@ mod tests {
         assert_eq!(c.user.as_deref(), Some("nobody:nogroup"));
         assert_eq!(c.verbosity, Verbosity::Verbose);
         assert_eq!(run(&["-q"]).unwrap().verbosity, Verbosity::Quiet);
+    }
+
+    #[test]
+    fn hook_flags() {
+        let c = run(&[]).unwrap();
+        assert_eq!(c.exec_program, None);
+        assert_eq!(c.filter_program, None);
+        assert_eq!(
+            (
+                c.exec_max,
+                c.exec_queue_max,
+                c.exec_timeout_secs,
+                c.filter_timeout_secs
+            ),
+            (4, 1000, 60, 60)
+        );
+        let c = run(&[
+            "--exec",
+            "/usr/local/bin/on-mail",
+            "--exec-max=2",
+            "--exec-queue",
+            "10",
+            "--exec-timeout",
+            "5",
+            "--filter=/etc/tinymx/filter",
+            "--filter-timeout",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.exec_program,
+            Some(PathBuf::from("/usr/local/bin/on-mail"))
+        );
+        assert_eq!(c.filter_program, Some(PathBuf::from("/etc/tinymx/filter")));
+        assert_eq!(
+            (
+                c.exec_max,
+                c.exec_queue_max,
+                c.exec_timeout_secs,
+                c.filter_timeout_secs
+            ),
+            (2, 10, 5, 7)
+        );
+        for (args, want) in [
+            (&["--exec"][..], "--exec: missing value"),
+            (&["--exec="], "--exec: empty path"),
+            (&["--filter", ""], "--filter: empty path"),
+            (&["--exec-max", "0"], "--exec-max: invalid number '0'"),
+            (
+                &["--exec-timeout", "x"],
+                "--exec-timeout: invalid number 'x'",
+            ),
+            (
+                &["--filter-timeout", "-1"],
+                "--filter-timeout: invalid number '-1'",
+            ),
+            (&["--exec-queue", "0"], "--exec-queue: invalid number '0'"),
+        ] {
+            let err = run(args).unwrap_err();
+            assert!(err.starts_with(want), "{args:?}: {err}");
+        }
     }
 
     #[test]

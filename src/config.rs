@@ -81,6 +81,20 @@ pub struct Config {
     pub io_buffer_bytes: usize,
     /// Stack size of each session thread.
     pub thread_stack_bytes: usize,
+    /// `--exec`: run after each mailbox delivery.
+    pub exec_program: Option<PathBuf>,
+    /// `--exec-max`: hooks running at once.
+    pub exec_max: usize,
+    /// `--exec-queue`: hooks waiting to run; past this a hook is skipped
+    /// (logged; the mail stays in new/).
+    pub exec_queue_max: usize,
+    /// `--exec-timeout`: a hook is killed after this long.
+    pub exec_timeout_secs: u64,
+    /// `--filter`: decides on each message before the reply to DATA.
+    pub filter_program: Option<PathBuf>,
+    /// `--filter-timeout`: past this the filter is killed and the sender
+    /// gets 451.
+    pub filter_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -113,6 +127,12 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             io_buffer_bytes: 16 * 1024,
             thread_stack_bytes: 64 * 1024,
+            exec_program: None,
+            exec_max: 4,
+            exec_queue_max: 1000,
+            exec_timeout_secs: 60,
+            filter_program: None,
+            filter_timeout_secs: 60,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! time-outs and the shutdown grace period.
 
 use crate::config::Config;
+use crate::hook::{self, ExecPool};
 use crate::maildir::{Delivery, Spool, StoreError};
 use crate::smtp::trace::{self, Trace};
 use crate::smtp::{Abort, Output, Session, TempFailure};
@@ -32,6 +33,24 @@ pub struct Shared {
     /// Read end of a pipe whose write end is closed on shutdown: it turns
     /// readable in every session's `poll` at once.
     pub stop_pipe: OwnedFd,
+    /// `--exec`: the hook pool.
+    pub exec: Option<ExecPool>,
+}
+
+/// What `--filter` and the store decided for a message.
+enum Outcome {
+    Stored(String),
+    /// 550 from the filter.
+    Refused(crate::smtp::reply::Reply),
+    Failed(TempFailure),
+}
+
+/// What the filter said about one copy.
+enum Verdict {
+    Accept,
+    Drop,
+    Refuse(String),
+    TempFail,
 }
 
 impl Shared {
@@ -70,6 +89,8 @@ struct Conn<'a> {
     request_start: Instant,
     /// During DATA: the deadline, extended as content arrives (below).
     data_deadline: Instant,
+    /// `--exec` runs for stored messages, queued once their 250 is sent.
+    hooks: Vec<hook::Job>,
 }
 
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
@@ -95,6 +116,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         grace_deadline: None,
         logged_commands: 0,
         messages: 0,
+        hooks: Vec::new(),
     };
     debug!("{sid} connect from {}", client(peer));
     let end = conn.run();
@@ -237,28 +259,167 @@ impl<'a> Conn<'a> {
                     }
                 }
                 Output::EndMessage => {
-                    let result = match msg.as_mut().and_then(|m| m.delivery.take().map(|d| (m, d)))
+                    let outcome = match msg.as_mut().and_then(|m| m.delivery.take().map(|d| (m, d)))
                     {
-                        Some((m, d)) => match d.commit() {
-                            Ok(files) => {
-                                m.files = files;
-                                self.messages += 1;
-                                Ok(m.id.clone())
-                            }
-                            Err(e) => {
-                                warn!("{} storage error: {e}", self.sid);
-                                Err(failure(&e))
-                            }
-                        },
-                        None => Err(TempFailure::Local),
+                        Some((m, d)) => self.finish_message(m, d, &session),
+                        None => Outcome::Failed(TempFailure::Local),
                     };
-                    match &result {
-                        Ok(id) => session.message_done(Ok(id)),
-                        Err(f) => session.message_done(Err(*f)),
+                    match outcome {
+                        Outcome::Stored(id) => session.message_done(Ok(&id)),
+                        Outcome::Refused(r) => session.message_refused(r),
+                        Outcome::Failed(f) => session.message_done(Err(f)),
                     }
                 }
             }
         }
+    }
+
+    /// After the final dot: the filter (if any) on each prepared copy,
+    /// then publish into new/ and queue the `--exec` hooks.
+    fn finish_message(&mut self, m: &mut Incoming, mut d: Delivery, session: &Session) -> Outcome {
+        let storage = |e: StoreError, sid: &str| {
+            warn!("{sid} storage error: {e}");
+            Outcome::Failed(failure(&e))
+        };
+        if let Err(e) = d.prepare() {
+            return storage(e, self.sid);
+        }
+        let cfg = &self.cfg;
+        let copies: Vec<crate::smtp::session::Recipient> = session
+            .envelope()
+            .map(|env| env.deliveries().into_iter().cloned().collect())
+            .unwrap_or_default();
+        if let Some(filter) = &cfg.filter_program {
+            for i in 0..d.len() {
+                let path = d.tmp_path(i);
+                let vars = self.vars(session, copies.get(i), d.mailbox(i), &path, true);
+                match self.filter(filter, &path, &vars) {
+                    Verdict::Accept => {}
+                    Verdict::Drop => d.drop_copy(i),
+                    // Dropping `d` removes every copy from tmp/.
+                    Verdict::Refuse(text) => {
+                        return Outcome::Refused(crate::smtp::reply::Reply::line(
+                            550,
+                            &format!("5.7.1 {text}"),
+                        ));
+                    }
+                    Verdict::TempFail => return Outcome::Failed(TempFailure::Local),
+                }
+            }
+        }
+        let spool_paths = match d.publish_with_paths() {
+            Ok(p) => p,
+            Err(e) => return storage(e, self.sid),
+        };
+        m.files = spool_paths.iter().map(|(_, n, _)| n.clone()).collect();
+        self.messages += 1;
+        if self.shared.exec.is_some() {
+            for (i, _, path) in &spool_paths {
+                let rcpt = copies.get(*i);
+                let mailbox = rcpt.map(|r| r.mailbox.as_str()).unwrap_or_default();
+                let vars = self.vars(session, rcpt, mailbox, path, false);
+                self.hooks.push(hook::Job {
+                    sid: self.sid.to_string(),
+                    file: path.clone(),
+                    vars,
+                });
+            }
+        }
+        Outcome::Stored(m.id.clone())
+    }
+
+    /// The TINYMX_* variables for one copy. Subject and Message-ID are read
+    /// from the file here for the filter; the exec worker reads them itself.
+    fn vars(
+        &self,
+        session: &Session,
+        rcpt: Option<&crate::smtp::session::Recipient>,
+        mailbox: &str,
+        file: &std::path::Path,
+        with_header: bool,
+    ) -> hook::Vars {
+        let (helo, _) = session.helo().unwrap_or((b"", false));
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        let mut v: hook::Vars = vec![
+            ("TINYMX_FILE", file.to_string_lossy().into_owned()),
+            ("TINYMX_MAILBOX", mailbox.to_string()),
+            (
+                "TINYMX_RECIPIENT",
+                rcpt.map(|r| r.address.clone()).unwrap_or_default(),
+            ),
+            (
+                "TINYMX_SENDER",
+                session
+                    .envelope()
+                    .map(|e| e.sender.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "TINYMX_CLIENT_IP",
+                trace::ip_literal(self.peer.ip())
+                    .trim_start_matches("IPv6:")
+                    .to_string(),
+            ),
+            (
+                "TINYMX_HELO",
+                crate::mime::header::clean_line(&String::from_utf8_lossy(helo)),
+            ),
+            ("TINYMX_SIZE", size.to_string()),
+            ("TINYMX_SESSION", self.sid.to_string()),
+        ];
+        if with_header {
+            let (subject, id) = hook::subject_and_id(file);
+            v.push(("TINYMX_SUBJECT", subject));
+            v.push(("TINYMX_MESSAGE_ID", id));
+        }
+        v
+    }
+
+    /// Runs `--filter` on one copy in tmp/ and maps its exit status.
+    fn filter(
+        &self,
+        program: &std::path::Path,
+        path: &std::path::Path,
+        vars: &hook::Vars,
+    ) -> Verdict {
+        let stdin = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("{} filter: cannot open {}: {e}", self.sid, path.display());
+                return Verdict::TempFail;
+            }
+        };
+        let timeout = Duration::from_secs(self.cfg.filter_timeout_secs);
+        let out = hook::run(program, vars, stdin, timeout, true);
+        let verdict = match out.status {
+            hook::Status::Exited(0) => Verdict::Accept,
+            hook::Status::Exited(99) => Verdict::Drop,
+            hook::Status::Exited(100) => {
+                let first = out.stdout.split(|&b| b == b'\n').next().unwrap_or(b"");
+                let text = hook::printable_ascii(first, 200);
+                Verdict::Refuse(if text.is_empty() {
+                    "Message refused".to_string()
+                } else {
+                    text
+                })
+            }
+            _ => Verdict::TempFail,
+        };
+        let what = match &verdict {
+            Verdict::Accept => "accept",
+            Verdict::Drop => "accept and drop",
+            Verdict::Refuse(_) => "refuse",
+            Verdict::TempFail => "temporary failure",
+        };
+        info!(
+            "{} filter {} file={} {} -> {what}",
+            self.sid,
+            program.display(),
+            path.display(),
+            out.status
+        );
+        hook::log_stderr(&format!("{} filter", self.sid), &out.stderr);
+        verdict
     }
 
     /// Opens the tmp files and writes each copy's trace headers.
@@ -334,8 +495,27 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Sends queued replies; false if the peer is gone.
+    /// Sends queued replies; false if the peer is gone. Then hands the
+    /// hooks of stored messages to the pool: after their 250 went out
+    /// (or could not; the mail is stored either way).
     fn flush(&mut self) -> bool {
+        let ok = self.send_queued();
+        if let Some(pool) = &self.shared.exec {
+            for job in self.hooks.drain(..) {
+                let file = job.file.display().to_string();
+                if !pool.submit(job) {
+                    warn!(
+                        "{} exec queue full ({} waiting): hook skipped for {file}; the mail stays in new/",
+                        self.sid,
+                        pool.queued()
+                    );
+                }
+            }
+        }
+        ok
+    }
+
+    fn send_queued(&mut self) -> bool {
         let mut sent = 0;
         while sent < self.out.len() {
             match sys::send(&self.sock, &self.out[sent..], false) {

@@ -277,7 +277,11 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
         || next.pidfile != old.pidfile
         || next.background != old.background
         || next.syslog != old.syslog
-        || next.syslog_socket != old.syslog_socket;
+        || next.syslog_socket != old.syslog_socket
+        || next.exec_program != old.exec_program
+        || next.exec_max != old.exec_max
+        || next.exec_queue_max != old.exec_queue_max
+        || next.exec_timeout_secs != old.exec_timeout_secs;
     if fixed {
         warn!(
             "SIGHUP: listen, spool, hostname, user, pidfile, background and syslog changes need a restart; kept"
@@ -291,6 +295,10 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     next.background = old.background;
     next.syslog = old.syslog;
     next.syslog_socket = old.syslog_socket.clone();
+    next.exec_program = old.exec_program.clone();
+    next.exec_max = old.exec_max;
+    next.exec_queue_max = old.exec_queue_max;
+    next.exec_timeout_secs = old.exec_timeout_secs;
     crate::log::set_verbosity(next.verbosity);
     rates.per_minute = next.max_connections_per_minute;
     *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
@@ -319,12 +327,25 @@ pub fn run(
     let signals =
         sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
+    let exec = match &cfg.exec_program {
+        Some(p) => Some(
+            crate::hook::ExecPool::start(
+                p.clone(),
+                cfg.exec_max,
+                cfg.exec_queue_max,
+                Duration::from_secs(cfg.exec_timeout_secs),
+            )
+            .map_err(|e| format!("cannot start the --exec workers: {e}"))?,
+        ),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         config: RwLock::new(Arc::new(cfg)),
         spool,
         stopping: AtomicBool::new(false),
         stress: AtomicBool::new(false),
         stop_pipe: stop_read,
+        exec,
     });
     let mut rates = RateLimit::new(shared.cfg().max_connections_per_minute);
     // Ready: signals are handled and everything is open. Shown even with
@@ -457,6 +478,12 @@ pub fn run(
             .unwrap_or_else(|p| p.into_inner())
             .0;
     }
+    if let Some(pool) = &shared.exec {
+        let n = pool.queued();
+        if n > 0 {
+            warn!("{n} queued --exec hook(s) not run; their mail is in new/");
+        }
+    }
     info!("stopped");
     Ok(())
 }
@@ -541,6 +568,7 @@ mod tests {
             stopping: AtomicBool::new(false),
             stress: AtomicBool::new(false),
             stop_pipe: sys::pipe().unwrap().0,
+            exec: None,
         };
         let limits = Limits {
             counts: Mutex::new(Counts::default()),

@@ -74,8 +74,9 @@ impl std::fmt::Display for StoreError {
 /// The spool root, kept open for the process's life.
 pub struct Spool {
     root: OwnedFd,
-    /// The root's path, for the startup scan only.
-    path: std::path::PathBuf,
+    /// The root as an absolute path, for hooks (TINYMX_FILE) and the
+    /// startup scan.
+    root_path: std::path::PathBuf,
     /// Host name made safe for a file name (Maildir: `/` → `\057`, `:` → `\072`).
     host: String,
     pid: u32,
@@ -104,11 +105,12 @@ impl Spool {
             Err(e) => return Err(e),
         };
         let root = sys::open_dir(path)?;
+        let root_path = std::path::absolute(path)?;
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
         Ok((
             Spool {
                 root,
-                path: path.to_path_buf(),
+                root_path,
                 host,
                 pid: sys::getpid(),
                 seq: AtomicU64::new(0),
@@ -137,7 +139,7 @@ impl Spool {
         let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
             return (0, 0);
         };
-        let Ok(entries) = std::fs::read_dir(&self.path) else {
+        let Ok(entries) = std::fs::read_dir(&self.root_path) else {
             return (0, 0);
         };
         for entry in entries.flatten() {
@@ -260,6 +262,8 @@ impl Spool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CopyState {
     InTmp,
+    /// Removed from tmp/ on purpose (a filter handled it): not published.
+    Dropped,
     Linked,
     Done,
 }
@@ -299,10 +303,38 @@ impl Delivery<'_> {
     }
 
     /// Makes every copy durable in its `new/`. On success returns the
-    /// stored names as `MAILBOX/new/NAME`.
+    /// stored names as `MAILBOX/new/NAME`. (The driver uses `prepare` and
+    /// `publish` so a filter can run in between; tests use this.)
+    #[cfg(test)]
     pub fn commit(mut self) -> Result<Vec<String>, StoreError> {
+        self.prepare()?;
+        Ok(self.publish()?.into_iter().map(|(_, n)| n).collect())
+    }
+
+    /// The number of copies (one per mailbox).
+    pub fn len(&self) -> usize {
+        self.copies.len()
+    }
+
+    pub fn mailbox(&self, i: usize) -> &str {
+        &self.copies[i].mailbox
+    }
+
+    /// Absolute path of copy `i` in `tmp/` (for `--filter`).
+    pub fn tmp_path(&self, i: usize) -> std::path::PathBuf {
+        let c = &self.copies[i];
+        self.spool
+            .root_path
+            .join(&c.mailbox)
+            .join("tmp")
+            .join(&c.name)
+    }
+
+    /// Step one of two: fsyncs and closes every tmp file. The copies are
+    /// complete and durable in `tmp/`, nothing is in `new/` yet.
+    pub fn prepare(&mut self) -> Result<(), StoreError> {
         for c in &mut self.copies {
-            let file = c.file.take().expect("commit twice");
+            let Some(file) = c.file.take() else { continue };
             fault(Step::Fsync)
                 .and_then(|()| file.sync_all())
                 .map_err(at(Step::Fsync, &c.mailbox))?;
@@ -310,26 +342,63 @@ impl Delivery<'_> {
                 .and_then(|()| sys::close_checked(file))
                 .map_err(at(Step::Close, &c.mailbox))?;
         }
+        Ok(())
+    }
+
+    /// Leaves copy `i` out: its tmp file is removed and it is not published.
+    pub fn drop_copy(&mut self, i: usize) {
+        let c = &mut self.copies[i];
+        c.file = None;
+        let _ = sys::unlink_at(c.tmp_dir.as_fd(), &c.name);
+        c.state = CopyState::Dropped;
+    }
+
+    /// Step two, after `prepare`: links every copy not dropped into its
+    /// `new/`, fsyncs the directories, removes the tmp names. All or
+    /// nothing: on an error, dropping `self` unlinks what was linked.
+    /// Returns (copy index, `MAILBOX/new/NAME`) for each published copy.
+    pub fn publish(mut self) -> Result<Vec<(usize, String)>, StoreError> {
         for c in &mut self.copies {
+            if c.state != CopyState::InTmp {
+                continue;
+            }
+            assert!(c.file.is_none(), "publish before prepare");
             fault(Step::Link)
                 .and_then(|()| sys::link_at(c.tmp_dir.as_fd(), &c.name, c.new_dir.as_fd(), &c.name))
                 .map_err(at(Step::Link, &c.mailbox))?;
             c.state = CopyState::Linked;
         }
-        for c in &self.copies {
+        for c in self.copies.iter().filter(|c| c.state == CopyState::Linked) {
             fault(Step::FsyncDir)
                 .and_then(|()| sys::fsync(c.new_dir.as_fd()))
                 .map_err(at(Step::FsyncDir, &c.mailbox))?;
         }
         let mut names = Vec::with_capacity(self.copies.len());
-        for c in &mut self.copies {
+        for (i, c) in self.copies.iter_mut().enumerate() {
+            if c.state != CopyState::Linked {
+                continue;
+            }
             // Durable in new/ now; the tmp name is only clutter.
             let _ = sys::unlink_at(c.tmp_dir.as_fd(), &c.name);
             c.state = CopyState::Done;
-            names.push(format!("{}/new/{}", c.mailbox, c.name));
+            names.push((i, format!("{}/new/{}", c.mailbox, c.name)));
         }
-        let _ = self.spool;
         Ok(names)
+    }
+
+    /// `publish`, with each copy's absolute path in new/ too.
+    pub fn publish_with_paths(
+        self,
+    ) -> Result<Vec<(usize, String, std::path::PathBuf)>, StoreError> {
+        let root = self.spool.root_path.clone();
+        Ok(self
+            .publish()?
+            .into_iter()
+            .map(|(i, n)| {
+                let p = root.join(&n);
+                (i, n, p)
+            })
+            .collect())
     }
 }
 
@@ -342,7 +411,7 @@ impl Drop for Delivery<'_> {
                 let _ = sys::unlink_at(c.new_dir.as_fd(), &c.name);
                 let _ = sys::fsync(c.new_dir.as_fd());
             }
-            if c.state != CopyState::Done {
+            if c.state != CopyState::Done && c.state != CopyState::Dropped {
                 c.file = None;
                 let _ = sys::unlink_at(c.tmp_dir.as_fd(), &c.name);
             }
@@ -449,6 +518,39 @@ mod tests {
                 assert_eq!(m, 0o700, "{mb}/{sub}");
             }
         }
+    }
+
+    #[test]
+    fn prepare_then_publish_with_a_dropped_copy() {
+        let (dir, s) = spool();
+        let mut d = s.begin(&["a", "b"]).unwrap();
+        d.write_all(b"msg").unwrap();
+        d.prepare().unwrap();
+        let root = dir.path().join("spool");
+        // Durable in tmp/, nothing in new/ yet; the tmp path is absolute.
+        let tmp_a = d.tmp_path(0);
+        assert!(tmp_a.is_absolute());
+        assert_eq!(std::fs::read(&tmp_a).unwrap(), b"msg");
+        assert!(files(&root.join("a/new")).is_empty());
+        d.drop_copy(1);
+        let published = d.publish().unwrap();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].0, 0);
+        assert_eq!(files(&root.join("a/new")).len(), 1);
+        assert!(files(&root.join("a/tmp")).is_empty());
+        assert!(files(&root.join("b/new")).is_empty());
+        assert!(files(&root.join("b/tmp")).is_empty());
+    }
+
+    #[test]
+    fn prepared_but_unpublished_delivery_leaves_nothing() {
+        let (dir, s) = spool();
+        let mut d = s.begin(&["a"]).unwrap();
+        d.write_all(b"msg").unwrap();
+        d.prepare().unwrap();
+        drop(d);
+        assert!(files(&dir.path().join("spool/a/new")).is_empty());
+        assert!(files(&dir.path().join("spool/a/tmp")).is_empty());
     }
 
     #[test]

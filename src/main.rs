@@ -3,10 +3,17 @@
 
 use std::process::ExitCode;
 use tinymx::config::{Config, Verbosity};
-use tinymx::{cli, info, listener, log, maildir, sys, warn};
+use tinymx::{cli, info, listener, log, maildir, sys, tool, warn};
 
 fn main() -> ExitCode {
-    let opts = match cli::parse(std::env::args_os().skip(1)) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The MIME tools are subcommands; everything else is the server.
+    match args.first().and_then(|a| a.to_str()) {
+        Some("show") => return tool::show(&args[1..]),
+        Some("extract") => return tool::extract(&args[1..]),
+        _ => {}
+    }
+    let opts = match cli::parse(args) {
         Ok(cli::Action::Run(opts)) => opts,
         Ok(cli::Action::Help) => {
             print!("{}", cli::USAGE);

@@ -523,6 +523,31 @@ pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------- child processes
+
+/// `pidfd_open(2)`: a descriptor that turns readable when process `pid`
+/// exits, so a wait can have a time-out (Linux 5.3 and later).
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(fd as libc::c_int))
+}
+
+/// Sends `sig` to every process in process group `pgid` (a hook started
+/// as its own group leader, so its children go too).
+pub fn kill_group(pgid: u32, sig: i32) -> io::Result<()> {
+    if pgid == 0 || pgid > i32::MAX as u32 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: kill(2) with a negative pid signals a process group; it has
+    // no memory-safety preconditions. pgid 0 (our own group) is refused above.
+    check(unsafe { libc::kill(-(pgid as libc::pid_t), sig) })?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- identity
 
 /// The kernel's node name (what `hostname` prints).

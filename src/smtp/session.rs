@@ -285,6 +285,15 @@ impl<'c> Session<'c> {
         });
     }
 
+    /// The driver's answer to EndMessage when the message was refused for
+    /// good (a `--filter` said no): `reply` is sent, nothing was stored.
+    pub fn message_refused(&mut self, reply: Reply) {
+        debug_assert_eq!(self.state, State::AwaitEnd);
+        self.state = State::Command;
+        self.envelope = None;
+        self.pending = Some(reply);
+    }
+
     /// Ends the session now (idle time-out or shutdown); returns the 421 to send.
     pub fn abort(&mut self, why: Abort) -> Reply {
         self.state = State::Closed;

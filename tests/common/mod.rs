@@ -97,9 +97,15 @@ impl Server {
     /// Starts tinymx with `base` + `-d DIR/spool` + `args`; waits for every
     /// `listening on` line (one per `-l`, or one for the default).
     pub fn start_with(base: &[&str], args: &[&str]) -> Server {
+        Self::start_env(base, args, &[])
+    }
+
+    /// `start_with`, with extra environment variables for the server (and
+    /// so for its hooks).
+    pub fn start_env(base: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = TempDir::new("srv");
         let spool = dir.path().join("spool");
-        Self::spawn(dir, spool, base, args)
+        Self::spawn(dir, spool, base, args, env)
     }
 
     /// Starts tinymx on 127.0.0.1:0 with the spool at `spool` (for tests
@@ -110,15 +116,23 @@ impl Server {
             spool.to_path_buf(),
             &["-l", "127.0.0.1:0", "-n", "mx.test"],
             args,
+            &[],
         )
     }
 
-    fn spawn(dir: TempDir, spool: PathBuf, base: &[&str], args: &[&str]) -> Server {
+    fn spawn(
+        dir: TempDir,
+        spool: PathBuf,
+        base: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = command()
             .args(base)
             .arg("-d")
             .arg(&spool)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

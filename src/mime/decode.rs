@@ -1,0 +1,381 @@
+//! Content-Transfer-Encoding decoders (RFC 2045 §6), streaming: input
+//! arrives in pieces of any size, output goes to a callback, and the state
+//! carried between pieces is a few bytes. Both are tolerant the way mail
+//! clients are: bad characters are skipped or kept, never an error.
+
+/// Bytes per output flush.
+const CHUNK: usize = 4096;
+
+/// A small output buffer that hands full chunks to a callback.
+struct Out<'f> {
+    buf: [u8; CHUNK],
+    len: usize,
+    f: &'f mut dyn FnMut(&[u8]),
+}
+
+impl Out<'_> {
+    fn push(&mut self, b: u8) {
+        if self.len == CHUNK {
+            (self.f)(&self.buf);
+            self.len = 0;
+        }
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+    fn flush(&mut self) {
+        if self.len > 0 {
+            (self.f)(&self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// The longest run of spaces/tabs held back while waiting to see whether
+/// it ends the line (RFC 2045 §6.7 rule 3: trailing white space is
+/// padding added in transport). Longer runs are real content.
+const MAX_HELD_SPACE: usize = 256;
+
+/// Quoted-printable (RFC 2045 §6.7). Input uses LF or CRLF line ends.
+#[derive(Default)]
+pub struct QuotedPrintable {
+    /// Bytes after a `=` not yet resolved (at most 2).
+    pending: Vec<u8>,
+    /// Spaces/tabs not yet known to be inside the line.
+    space: Vec<u8>,
+    /// A CR that may be the start of CRLF.
+    cr: bool,
+}
+
+impl QuotedPrintable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
+        let mut out = Out {
+            buf: [0; CHUNK],
+            len: 0,
+            f,
+        };
+        for &b in input {
+            self.byte(b, &mut out);
+        }
+        out.flush();
+    }
+
+    fn byte(&mut self, b: u8, out: &mut Out) {
+        if self.cr {
+            self.cr = false;
+            if b == b'\n' {
+                self.step(b'\n', out);
+                return;
+            }
+            // A lone CR is content.
+            self.step(b'\r', out);
+        }
+        if b == b'\r' {
+            self.cr = true;
+            return;
+        }
+        self.step(b, out);
+    }
+
+    /// One byte with CRLF already folded to LF.
+    fn step(&mut self, b: u8, out: &mut Out) {
+        if !self.pending.is_empty() {
+            // After '=': a soft line break, a hex pair, or (tolerated) junk.
+            self.pending.push(b);
+            let p = &self.pending;
+            if p[1] == b'\n' {
+                // "=\n": soft line break.
+                self.pending.clear();
+                return;
+            }
+            if p[1] == b' ' || p[1] == b'\t' {
+                // "=  \n" is a soft break with transport padding; keep
+                // waiting while white space continues (bounded).
+                if b == b'\n' {
+                    self.pending.clear();
+                    return;
+                }
+                if (b == b' ' || b == b'\t') && self.pending.len() < MAX_HELD_SPACE {
+                    return;
+                }
+                let held = std::mem::take(&mut self.pending);
+                out.push(b'=');
+                for &c in &held[1..] {
+                    self.step(c, out);
+                }
+                return;
+            }
+            if p.len() < 3 {
+                if hex(p[1]).is_none() {
+                    // "=" followed by a non-hex byte: keep both literally.
+                    let held = std::mem::take(&mut self.pending);
+                    out.push(b'=');
+                    self.step(held[1], out);
+                }
+                return;
+            }
+            let held = std::mem::take(&mut self.pending);
+            match (hex(held[1]), hex(held[2])) {
+                (Some(h), Some(l)) => self.content(h << 4 | l, out),
+                _ => {
+                    out.push(b'=');
+                    self.content(held[1], out);
+                    self.step(held[2], out);
+                }
+            }
+            return;
+        }
+        match b {
+            b'=' => {
+                self.flush_space(out);
+                self.pending.push(b'=');
+            }
+            b' ' | b'\t' => {
+                if self.space.len() >= MAX_HELD_SPACE {
+                    self.flush_space(out);
+                }
+                self.space.push(b);
+            }
+            b'\n' => {
+                self.space.clear();
+                out.push(b'\n');
+            }
+            _ => self.content(b, out),
+        }
+    }
+
+    fn content(&mut self, b: u8, out: &mut Out) {
+        self.flush_space(out);
+        out.push(b);
+    }
+
+    fn flush_space(&mut self, out: &mut Out) {
+        for &s in &self.space {
+            out.push(s);
+        }
+        self.space.clear();
+    }
+
+    /// End of input: a dangling `=` and its bytes are kept literally;
+    /// trailing white space is dropped.
+    pub fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
+        let mut out = Out {
+            buf: [0; CHUNK],
+            len: 0,
+            f,
+        };
+        if self.cr {
+            self.cr = false;
+            self.step(b'\r', &mut out);
+        }
+        let held = std::mem::take(&mut self.pending);
+        if let Some((_, rest)) = held.split_first()
+            && !rest.iter().all(|&c| c == b' ' || c == b'\t')
+        {
+            out.push(b'=');
+            for &c in rest {
+                out.push(c);
+            }
+        }
+        self.space.clear();
+        out.flush();
+    }
+}
+
+fn sextet(b: u8) -> Option<u32> {
+    Some(match b {
+        b'A'..=b'Z' => b - b'A',
+        b'a'..=b'z' => b - b'a' + 26,
+        b'0'..=b'9' => b - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    } as u32)
+}
+
+/// Base64 (RFC 2045 §6.8). Characters outside the alphabet (line breaks,
+/// junk) are skipped; `=` ends a quantum early.
+#[derive(Default)]
+pub struct Base64 {
+    acc: u32,
+    n: u8,
+}
+
+impl Base64 {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
+        let mut out = Out {
+            buf: [0; CHUNK],
+            len: 0,
+            f,
+        };
+        for &b in input {
+            if b == b'=' {
+                self.flush_partial(&mut out);
+                continue;
+            }
+            let Some(v) = sextet(b) else { continue };
+            self.acc = self.acc << 6 | v;
+            self.n += 1;
+            if self.n == 4 {
+                out.push((self.acc >> 16) as u8);
+                out.push((self.acc >> 8) as u8);
+                out.push(self.acc as u8);
+                self.acc = 0;
+                self.n = 0;
+            }
+        }
+        out.flush();
+    }
+
+    /// A quantum cut short (by padding or the end): 2 sextets make one
+    /// byte, 3 make two, 1 is not a byte.
+    fn flush_partial(&mut self, out: &mut Out) {
+        match self.n {
+            2 => out.push((self.acc >> 4) as u8),
+            3 => {
+                out.push((self.acc >> 10) as u8);
+                out.push((self.acc >> 2) as u8);
+            }
+            _ => {}
+        }
+        self.acc = 0;
+        self.n = 0;
+    }
+
+    pub fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
+        let mut out = Out {
+            buf: [0; CHUNK],
+            len: 0,
+            f,
+        };
+        self.flush_partial(&mut out);
+        out.flush();
+    }
+}
+
+/// Decodes a whole base64 string (for RFC 2047 encoded words).
+pub fn base64(input: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(input.len() * 3 / 4);
+    let mut d = Base64::new();
+    d.feed(input, &mut |b| v.extend_from_slice(b));
+    d.finish(&mut |b| v.extend_from_slice(b));
+    v
+}
+
+/// Decodes a whole quoted-printable string.
+pub fn quoted_printable(input: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(input.len());
+    let mut d = QuotedPrintable::new();
+    d.feed(input, &mut |b| v.extend_from_slice(b));
+    d.finish(&mut |b| v.extend_from_slice(b));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` one byte at a time, to exercise the carried state.
+    fn qp_bytewise(input: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut d = QuotedPrintable::new();
+        for b in input {
+            d.feed(std::slice::from_ref(b), &mut |o| v.extend_from_slice(o));
+        }
+        d.finish(&mut |o| v.extend_from_slice(o));
+        v
+    }
+
+    #[test]
+    fn quoted_printable_cases() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"caf=C3=A9", "café".as_bytes()),
+            (b"caf=c3=a9", "café".as_bytes()),
+            (b"soft=\nbreak", b"softbreak"),
+            (b"soft=\r\nbreak", b"softbreak"),
+            (b"soft=  \nbreak", b"softbreak"),
+            (b"trailing   \nspace", b"trailing\nspace"),
+            (b"keep=20\n", b"keep \n"),
+            (b"crlf\r\nline", b"crlf\nline"),
+            // A final "=" is a soft line break with nothing after it.
+            (b"bad=ZZ=", b"bad=ZZ"),
+            (b"bad=4", b"bad=4"),
+            (b"a=3Db", b"a=b"),
+            (b"=\n", b""),
+            (b"lone\rcr", b"lone\rcr"),
+            (b"eq=\rx", b"eq=\rx"),
+            (b"a = b", b"a = b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                quoted_printable(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(
+                qp_bytewise(input),
+                *want,
+                "bytewise {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn base64_cases() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"aGVsbG8=", b"hello"),
+            (b"aGVs\nbG8gd29y\r\nbGQ=", b"hello world"),
+            (b"aGVsbG8", b"hello"),
+            (b"aGk=\naGk=", b"hihi"),
+            (b"a", b""),
+            (b"!!aG!k=", b"hi"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base64(input), *want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn large_outputs_cross_the_chunk_size() {
+        let data: Vec<u8> = (0..20000u32).map(|i| (i * 7) as u8).collect();
+        // Encode with a tiny local encoder, decode in odd pieces.
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut enc = Vec::new();
+        for c in data.chunks(3) {
+            let n = (c[0] as u32) << 16
+                | (*c.get(1).unwrap_or(&0) as u32) << 8
+                | *c.get(2).unwrap_or(&0) as u32;
+            for i in 0..=c.len() {
+                enc.push(A[(n >> (18 - 6 * i) & 63) as usize]);
+            }
+            if enc.len() % 77 == 76 {
+                enc.push(b'\n');
+            }
+        }
+        let mut got = Vec::new();
+        let mut d = Base64::new();
+        for piece in enc.chunks(1001) {
+            d.feed(piece, &mut |b| got.extend_from_slice(b));
+        }
+        d.finish(&mut |b| got.extend_from_slice(b));
+        assert_eq!(got, data);
+    }
+}

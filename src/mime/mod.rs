@@ -1,0 +1,567 @@
+//! A streaming MIME reader (RFC 2045, 2046, 2047, 2231, 5322): feed it the
+//! bytes of a message in pieces of any size and it reports each part's
+//! headers, the part's content with the transfer encoding undone, and
+//! the end of each part, to a `Handler`.
+//!
+//! Pure and bounded: no I/O, no recursion; it keeps one line (at most
+//! `MAX_LINE` bytes — longer lines stream through in pieces), the headers
+//! of one part (at most `MAX_HEADER_BYTES`), and a stack of at most
+//! `MAX_DEPTH` open parts. Malformed input never makes it fail; it does
+//! what mail clients do (RFC 2046 §5.1.1 with their tolerance: bare LF
+//! line ends, white space after a boundary, missing close delimiters,
+//! parts without headers, an mbox `From ` line at the start).
+//!
+//! This module uses nothing outside itself, so the fuzz target can
+//! include it as it is.
+
+// Some of the API (Part::depth, read_all, …) is used only by the tests and
+// the fuzz target.
+#![allow(dead_code)]
+
+pub mod charset;
+pub mod decode;
+pub mod header;
+pub mod html;
+pub mod summary;
+
+use header::{Field, Structured};
+
+/// The longest line kept whole. Boundary lines (at most 70 + 4 bytes,
+/// RFC 2046 §5.1.1) and header lines fit; longer body lines are passed on
+/// in pieces.
+pub const MAX_LINE: usize = 8192;
+/// Header bytes kept per part; the rest are dropped.
+pub const MAX_HEADER_BYTES: usize = 256 * 1024;
+/// Header fields kept per part.
+pub const MAX_HEADER_FIELDS: usize = 1000;
+/// Open parts (multiparts, attached messages and the leaf inside). Deeper
+/// containers are treated as leaves.
+pub const MAX_DEPTH: usize = 40;
+/// Longest boundary accepted (RFC 2046 allows 70; be generous).
+pub const MAX_BOUNDARY: usize = 200;
+
+/// Content-Transfer-Encoding, reduced to what needs decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// 7bit, 8bit, binary, absent or unknown: as is.
+    Identity,
+    QuotedPrintable,
+    Base64,
+}
+
+/// What a part is to the walker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Content: data events follow.
+    Leaf,
+    /// multipart/*: its children follow.
+    Multipart,
+    /// message/rfc822 (or message/global): the attached message's root
+    /// part follows.
+    Message,
+}
+
+/// One part, as reported at its start.
+#[derive(Clone, Debug)]
+pub struct Part {
+    /// 0 for the message itself, then 1, 2, … in order of appearance.
+    pub index: usize,
+    /// Number of enclosing parts.
+    pub depth: usize,
+    /// Inside an attached message/rfc822.
+    pub in_attached_message: bool,
+    /// The fields, unfolded, in order.
+    pub headers: Vec<Field>,
+    /// Content-Type, defaulted per RFC 2045 §5.2 (text/plain; or
+    /// message/rfc822 inside multipart/digest, RFC 2046 §5.1.5).
+    pub content_type: Structured,
+    /// Content-Disposition; `value` is empty when there is none.
+    pub disposition: Structured,
+    pub encoding: Encoding,
+    pub kind: Kind,
+}
+
+impl Part {
+    /// The first field called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&Field> {
+        self.headers
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// e.g. "text/plain", lower-case.
+    pub fn mime_type(&self) -> &str {
+        &self.content_type.value
+    }
+
+    pub fn charset(&self) -> Option<&str> {
+        self.content_type.param("charset").filter(|c| !c.is_empty())
+    }
+
+    /// The file name: Content-Disposition's `filename`, else Content-Type's
+    /// `name` (decoded; not yet safe for a file system).
+    pub fn filename(&self) -> Option<&str> {
+        self.disposition
+            .param("filename")
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                self.content_type
+                    .param("name")
+                    .filter(|n| !n.trim().is_empty())
+            })
+    }
+
+    fn is_readable_text(&self) -> bool {
+        matches!(self.mime_type(), "text/plain" | "text/html")
+    }
+
+    /// An attachment or an inline non-text part: a leaf that is marked
+    /// `attachment`, has a file name, or is not plain text or HTML.
+    pub fn is_attachment(&self) -> bool {
+        self.kind == Kind::Leaf
+            && (self.disposition.value == "attachment"
+                || self.filename().is_some()
+                || !self.is_readable_text())
+    }
+
+    /// A candidate for the readable body: text/plain or text/html that is
+    /// not an attachment and not inside an attached message.
+    pub fn is_body_text(&self) -> bool {
+        self.kind == Kind::Leaf
+            && !self.in_attached_message
+            && self.is_readable_text()
+            && !self.is_attachment()
+    }
+}
+
+/// Receives what the reader finds. `end` closes the part most recently
+/// started and not yet ended; `data` belongs to the open leaf.
+pub trait Handler {
+    fn start(&mut self, part: &Part);
+    fn data(&mut self, bytes: &[u8]);
+    fn end(&mut self);
+}
+
+enum Decoder {
+    Identity,
+    Qp(decode::QuotedPrintable),
+    B64(decode::Base64),
+}
+
+impl Decoder {
+    fn new(e: Encoding) -> Decoder {
+        match e {
+            Encoding::Identity => Decoder::Identity,
+            Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::new()),
+            Encoding::Base64 => Decoder::B64(decode::Base64::new()),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8], h: &mut dyn Handler) {
+        match self {
+            Decoder::Identity => {
+                if !bytes.is_empty() {
+                    h.data(bytes)
+                }
+            }
+            Decoder::Qp(d) => d.feed(bytes, &mut |b| h.data(b)),
+            Decoder::B64(d) => d.feed(bytes, &mut |b| h.data(b)),
+        }
+    }
+
+    fn finish(&mut self, h: &mut dyn Handler) {
+        match self {
+            Decoder::Identity => {}
+            Decoder::Qp(d) => d.finish(&mut |b| h.data(b)),
+            Decoder::B64(d) => d.finish(&mut |b| h.data(b)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before the first boundary.
+    Preamble,
+    /// Inside a child.
+    Child,
+    /// After the close delimiter.
+    Epilogue,
+}
+
+enum Open {
+    Leaf(Decoder),
+    Multipart {
+        boundary: Vec<u8>,
+        phase: Phase,
+        digest: bool,
+    },
+    Message,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Reading the header of a new part (its parent is the stack top).
+    Headers,
+    /// Inside the stack top's content.
+    Body,
+}
+
+pub struct Reader {
+    stack: Vec<Open>,
+    mode: Mode,
+    /// Fields of the part whose header is being read.
+    fields: Vec<Field>,
+    field_bytes: usize,
+    /// The field being unfolded.
+    field: Vec<u8>,
+    /// The current line, without its LF.
+    line: Vec<u8>,
+    /// Part of the current line was already passed on (it was too long):
+    /// it is not a boundary.
+    line_spilled: bool,
+    /// A body line ended; its line break is passed on only if the next
+    /// line is not a boundary (RFC 2046 §5.1.1: that CRLF belongs to the
+    /// boundary).
+    pending_newline: bool,
+    next_index: usize,
+    root_started: bool,
+    at_first_line: bool,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reader {
+    pub fn new() -> Reader {
+        Reader {
+            stack: Vec::new(),
+            mode: Mode::Headers,
+            fields: Vec::new(),
+            field_bytes: 0,
+            field: Vec::new(),
+            line: Vec::new(),
+            line_spilled: false,
+            pending_newline: false,
+            next_index: 0,
+            root_started: false,
+            at_first_line: true,
+        }
+    }
+
+    /// Feeds the next piece of the message.
+    pub fn feed(&mut self, mut input: &[u8], h: &mut dyn Handler) {
+        while !input.is_empty() {
+            match input.iter().position(|&b| b == b'\n') {
+                Some(lf) => {
+                    self.append(&input[..lf], h);
+                    self.end_line(h);
+                    input = &input[lf + 1..];
+                }
+                None => {
+                    self.append(input, h);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The end of the message: finishes the last line and closes every
+    /// open part (a missing close delimiter is not an error).
+    pub fn finish(&mut self, h: &mut dyn Handler) {
+        if !self.line.is_empty() || self.line_spilled {
+            // A last line without a line break adds none.
+            self.end_line(h);
+            self.pending_newline = false;
+        }
+        if self.mode == Mode::Headers
+            && (!self.root_started || !self.field.is_empty() || !self.fields.is_empty())
+        {
+            self.finish_headers(h);
+        }
+        // At the end of input the last line break is content: no boundary follows.
+        if self.pending_newline {
+            self.emit(b"", h);
+        }
+        while !self.stack.is_empty() {
+            self.close_top(h);
+        }
+    }
+
+    fn append(&mut self, mut bytes: &[u8], h: &mut dyn Handler) {
+        while !bytes.is_empty() {
+            let room = MAX_LINE - self.line.len();
+            if room == 0 {
+                if !self.spill(h) {
+                    return; // header line: the rest is dropped
+                }
+                continue;
+            }
+            let n = room.min(bytes.len());
+            self.line.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// The line buffer is full. In a body, pass it on (or drop it outside
+    /// a leaf) and go on; in a header, keep it and drop the rest (false).
+    fn spill(&mut self, h: &mut dyn Handler) -> bool {
+        if self.mode == Mode::Headers {
+            return false;
+        }
+        // Keep a final CR: it may be half of the CRLF that ends the line.
+        let keep_cr = self.line.last() == Some(&b'\r');
+        let upto = self.line.len() - keep_cr as usize;
+        let line = std::mem::take(&mut self.line);
+        self.emit(&line[..upto], h);
+        self.line = line;
+        self.line.drain(..upto);
+        self.line_spilled = true;
+        true
+    }
+
+    /// Passes bytes of the current line to the open leaf, after a pending
+    /// line break.
+    fn emit(&mut self, bytes: &[u8], h: &mut dyn Handler) {
+        if let Some(Open::Leaf(d)) = self.stack.last_mut() {
+            if self.pending_newline {
+                d.feed(b"\n", h);
+                self.pending_newline = false;
+            }
+            d.feed(bytes, h);
+        }
+    }
+
+    fn end_line(&mut self, h: &mut dyn Handler) {
+        let mut line = std::mem::take(&mut self.line);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let spilled = std::mem::replace(&mut self.line_spilled, false);
+        let first = std::mem::replace(&mut self.at_first_line, false);
+        if first && line.starts_with(b"From ") {
+            // An mbox separator line, not part of the message.
+        } else {
+            match self.mode {
+                Mode::Headers => self.header_line(&line, h),
+                Mode::Body => self.body_line(&line, spilled, h),
+            }
+        }
+        line.clear();
+        self.line = line;
+    }
+
+    /// Which open multipart's boundary is `line`, and is it the close
+    /// delimiter? Inner boundaries are checked first.
+    fn boundary(&self, line: &[u8]) -> Option<(usize, bool)> {
+        let rest = line.strip_prefix(b"--")?;
+        for (i, open) in self.stack.iter().enumerate().rev() {
+            if let Open::Multipart {
+                boundary, phase, ..
+            } = open
+            {
+                if *phase == Phase::Epilogue {
+                    continue;
+                }
+                let Some(after) = rest.strip_prefix(boundary.as_slice()) else {
+                    continue;
+                };
+                let close = after.starts_with(b"--");
+                let tail = if close { &after[2..] } else { after };
+                // Transport padding after a boundary is allowed (§5.1.1).
+                if tail.iter().all(|&b| b == b' ' || b == b'\t') {
+                    return Some((i, close));
+                }
+            }
+        }
+        None
+    }
+
+    fn on_boundary(&mut self, at: usize, close: bool, h: &mut dyn Handler) {
+        if self.mode == Mode::Headers && (!self.field.is_empty() || !self.fields.is_empty()) {
+            // A part whose header ran into the next boundary: report it, empty.
+            self.finish_headers(h);
+        }
+        while self.stack.len() > at + 1 {
+            self.close_top(h);
+        }
+        self.pending_newline = false;
+        self.fields.clear();
+        self.field.clear();
+        self.field_bytes = 0;
+        if let Some(Open::Multipart { phase, .. }) = self.stack.last_mut() {
+            if close {
+                *phase = Phase::Epilogue;
+                self.mode = Mode::Body;
+            } else {
+                *phase = Phase::Child;
+                self.mode = Mode::Headers;
+            }
+        }
+    }
+
+    fn close_top(&mut self, h: &mut dyn Handler) {
+        if let Some(open) = self.stack.pop() {
+            if let Open::Leaf(mut d) = open {
+                d.finish(h);
+            }
+            self.pending_newline = false;
+            h.end();
+        }
+    }
+
+    fn header_line(&mut self, line: &[u8], h: &mut dyn Handler) {
+        if let Some((at, close)) = self.boundary(line) {
+            self.on_boundary(at, close, h);
+            return;
+        }
+        if line.is_empty() {
+            self.finish_headers(h);
+            return;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // Folded: the white space stays, the line break goes (RFC 5322 §2.2.3).
+            if !self.field.is_empty() && self.field_bytes + line.len() <= MAX_HEADER_BYTES {
+                self.field.extend_from_slice(line);
+                self.field_bytes += line.len();
+            }
+            return;
+        }
+        self.push_field();
+        if header::split_field(line).is_some() {
+            if self.field_bytes + line.len() <= MAX_HEADER_BYTES {
+                self.field.extend_from_slice(line);
+                self.field_bytes += line.len();
+            }
+        } else {
+            // Not a header field: the header is over and this is content
+            // (a part that starts without its blank line).
+            self.finish_headers(h);
+            self.body_line(line, false, h);
+        }
+    }
+
+    fn push_field(&mut self) {
+        if self.field.is_empty() {
+            return;
+        }
+        if self.fields.len() < MAX_HEADER_FIELDS
+            && let Some(f) = header::split_field(&self.field)
+        {
+            self.fields.push(f);
+        }
+        self.field.clear();
+    }
+
+    /// The header of a part is complete: report the part and open it.
+    fn finish_headers(&mut self, h: &mut dyn Handler) {
+        self.push_field();
+        let fields = std::mem::take(&mut self.fields);
+        self.field_bytes = 0;
+        let in_digest = matches!(
+            self.stack.last(),
+            Some(Open::Multipart { digest: true, .. })
+        );
+        let find = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(name))
+                .map(|f| f.value.as_slice())
+        };
+        let mut content_type = find("Content-Type")
+            .map(header::parse_structured)
+            .unwrap_or_default();
+        let valid_type = {
+            let v = &content_type.value;
+            match v.split_once('/') {
+                Some((t, s)) => !t.is_empty() && !s.is_empty() && !v.contains(char::is_whitespace),
+                None => false,
+            }
+        };
+        if !valid_type {
+            // RFC 2045 §5.2: missing or invalid means text/plain (and
+            // message/rfc822 inside a digest).
+            content_type.value = if in_digest {
+                "message/rfc822".into()
+            } else {
+                "text/plain".into()
+            };
+        }
+        let disposition = find("Content-Disposition")
+            .map(header::parse_structured)
+            .unwrap_or_default();
+        let encoding = match find("Content-Transfer-Encoding") {
+            Some(v) => {
+                let v = String::from_utf8_lossy(v).trim().to_ascii_lowercase();
+                match v.as_str() {
+                    "quoted-printable" => Encoding::QuotedPrintable,
+                    "base64" => Encoding::Base64,
+                    _ => Encoding::Identity,
+                }
+            }
+            None => Encoding::Identity,
+        };
+        let depth = self.stack.len();
+        let room = depth + 1 < MAX_DEPTH;
+        let boundary = content_type
+            .param("boundary")
+            .map(|b| b.as_bytes().to_vec())
+            .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
+        let (kind, open) = match (content_type.value.as_str(), boundary) {
+            (t, Some(b)) if t.starts_with("multipart/") && room => (
+                Kind::Multipart,
+                Open::Multipart {
+                    boundary: b,
+                    phase: Phase::Preamble,
+                    digest: t == "multipart/digest",
+                },
+            ),
+            ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
+                (Kind::Message, Open::Message)
+            }
+            _ => (Kind::Leaf, Open::Leaf(Decoder::new(encoding))),
+        };
+        let part = Part {
+            index: self.next_index,
+            depth,
+            in_attached_message: self.stack.iter().any(|o| matches!(o, Open::Message)),
+            headers: fields,
+            content_type,
+            disposition,
+            encoding,
+            kind,
+        };
+        self.next_index += 1;
+        self.root_started = true;
+        h.start(&part);
+        self.mode = match open {
+            Open::Message => Mode::Headers,
+            _ => Mode::Body,
+        };
+        self.pending_newline = false;
+        self.stack.push(open);
+    }
+
+    fn body_line(&mut self, line: &[u8], spilled: bool, h: &mut dyn Handler) {
+        if !spilled && let Some((at, close)) = self.boundary(line) {
+            self.on_boundary(at, close, h);
+            return;
+        }
+        if let Some(Open::Leaf(_)) = self.stack.last() {
+            self.emit(line, h);
+            self.pending_newline = true;
+        }
+    }
+}
+
+/// Reads a whole message held in memory (tests, small inputs).
+pub fn read_all(message: &[u8], h: &mut dyn Handler) {
+    let mut r = Reader::new();
+    r.feed(message, h);
+    r.finish(h);
+}
+
+#[cfg(test)]
+mod tests;

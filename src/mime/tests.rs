@@ -1,0 +1,323 @@
+//! The reader against small messages: a trace of events per message.
+
+use super::*;
+
+/// Records events as lines: `start INDEX DEPTH TYPE KIND`, `data …`, `end`.
+#[derive(Default)]
+struct Trace {
+    out: Vec<String>,
+}
+
+impl Handler for Trace {
+    fn start(&mut self, p: &Part) {
+        self.out.push(format!(
+            "start {} {} {} {:?}{}",
+            p.index,
+            p.depth,
+            p.mime_type(),
+            p.kind,
+            if p.in_attached_message { " nested" } else { "" }
+        ));
+    }
+    fn data(&mut self, bytes: &[u8]) {
+        // Adjacent data events are merged: only the bytes matter.
+        let s = String::from_utf8_lossy(bytes).into_owned();
+        match self.out.last_mut() {
+            Some(l) if l.starts_with("data ") => l.push_str(&s),
+            _ => self.out.push(format!("data {s}")),
+        }
+    }
+    fn end(&mut self) {
+        self.out.push("end".into());
+    }
+}
+
+fn trace(msg: &str) -> Vec<String> {
+    let mut t = Trace::default();
+    read_all(msg.as_bytes(), &mut t);
+    t.out
+}
+
+/// The same message fed one byte at a time gives the same events.
+fn trace_bytewise(msg: &[u8]) -> Vec<String> {
+    let mut t = Trace::default();
+    let mut r = Reader::new();
+    for b in msg {
+        r.feed(std::slice::from_ref(b), &mut t);
+    }
+    r.finish(&mut t);
+    t.out
+}
+
+fn check(msg: &str, want: &[&str]) {
+    assert_eq!(trace(msg), want, "{msg:?}");
+    assert_eq!(trace_bytewise(msg.as_bytes()), want, "bytewise {msg:?}");
+    let crlf = msg.replace('\n', "\r\n");
+    assert_eq!(trace(&crlf), want, "CRLF {msg:?}");
+}
+
+#[test]
+fn a_plain_message() {
+    check(
+        "Subject: hi\n\nline 1\nline 2\n",
+        &["start 0 0 text/plain Leaf", "data line 1\nline 2\n", "end"],
+    );
+    check("Subject: hi\n", &["start 0 0 text/plain Leaf", "end"]);
+    check("", &["start 0 0 text/plain Leaf", "end"]);
+    check(
+        "From alice@example.com Sat Jan  1 00:00:00 2026\nSubject: x\n\nbody",
+        &["start 0 0 text/plain Leaf", "data body", "end"],
+    );
+}
+
+#[test]
+fn multipart_with_preamble_and_epilogue() {
+    check(
+        "Content-Type: multipart/mixed; boundary=XX\n\npreamble\n--XX\n\none\n--XX\nContent-Type: text/html\n\n<b>two</b>\n\n--XX--\nepilogue\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data one",
+            "end",
+            "start 2 1 text/html Leaf",
+            "data <b>two</b>\n",
+            "end",
+            "end",
+        ],
+    );
+}
+
+#[test]
+fn nested_alternative_inside_mixed_and_encodings() {
+    check(
+        "Content-Type: multipart/mixed; boundary=\"outer\"\n\n--outer\nContent-Type: multipart/alternative; boundary=inner\n\n--inner\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nGr=C3=BC=C3=9Fe, a long=\n line\n--inner\nContent-Type: text/html\n\n<p>x</p>\n--inner--\n--outer\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: base64\n\naGVs\nbG8=\n--outer--\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 multipart/alternative Multipart",
+            "start 2 2 text/plain Leaf",
+            "data Grüße, a long line",
+            "end",
+            "start 3 2 text/html Leaf",
+            "data <p>x</p>",
+            "end",
+            "end",
+            "start 4 1 application/octet-stream Leaf",
+            "data hello",
+            "end",
+            "end",
+        ],
+    );
+}
+
+#[test]
+fn attached_message_is_walked() {
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nsee attached\n--b\nContent-Type: message/rfc822\n\nSubject: inner\nContent-Type: multipart/mixed; boundary=c\n\n--c\n\ninner text\n--c\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\nAAEC\n--c--\n--b--\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data see attached",
+            "end",
+            "start 2 1 message/rfc822 Message",
+            "start 3 2 multipart/mixed Multipart nested",
+            "start 4 3 text/plain Leaf nested",
+            "data inner text",
+            "end",
+            "start 5 3 image/png Leaf nested",
+            "data \u{0}\u{1}\u{2}",
+            "end",
+            "end",
+            "end",
+            "end",
+        ],
+    );
+}
+
+#[test]
+fn tolerant_boundaries() {
+    // White space after a boundary; an inner multipart never closed (the
+    // outer boundary closes it); no close delimiter at all; a line that
+    // only starts like the boundary is content.
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b  \n\n--bx is text\n--b\nContent-Type: multipart/alternative; boundary=bb\n\n--bb\n\ninner\n--b\n\nlast",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data --bx is text",
+            "end",
+            "start 2 1 multipart/alternative Multipart",
+            "start 3 2 text/plain Leaf",
+            "data inner",
+            "end",
+            "end",
+            "start 4 1 text/plain Leaf",
+            "data last",
+            "end",
+            "end",
+        ],
+    );
+}
+
+#[test]
+fn parts_without_blank_line_or_headers() {
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nno header here\n--b\nContent-Type: text/html\n--b\n--b--\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data no header here",
+            "end",
+            "start 2 1 text/html Leaf",
+            "end",
+            "end",
+        ],
+    );
+}
+
+#[test]
+fn multipart_without_boundary_is_a_leaf_and_digest_defaults() {
+    check(
+        "Content-Type: multipart/mixed\n\nx\n",
+        &["start 0 0 multipart/mixed Leaf", "data x\n", "end"],
+    );
+    check(
+        "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a\n\nA\n--d--\n",
+        &[
+            "start 0 0 multipart/digest Multipart",
+            "start 1 1 message/rfc822 Message",
+            "start 2 2 text/plain Leaf nested",
+            "data A",
+            "end",
+            "end",
+            "end",
+        ],
+    );
+    check(
+        "Content-Type: bogus\n\nx",
+        &["start 0 0 text/plain Leaf", "data x", "end"],
+    );
+}
+
+#[test]
+fn long_lines_stream_through() {
+    let long = "a".repeat(3 * MAX_LINE + 5);
+    let msg = format!(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n{long}\n--b{long}\nend\n--b--\n"
+    );
+    let want_data = format!("data {long}\n--b{long}\nend");
+    let want = vec![
+        "start 0 0 multipart/mixed Multipart".to_string(),
+        "start 1 1 text/plain Leaf".into(),
+        want_data,
+        "end".into(),
+        "end".into(),
+    ];
+    assert_eq!(trace(&msg), want);
+    assert_eq!(trace_bytewise(msg.as_bytes()), want);
+    // A CRLF split by the line limit is still a line end.
+    let msg = format!("\n{}\r\n--x", "b".repeat(MAX_LINE - 1));
+    assert_eq!(
+        trace(&msg)[1],
+        format!("data {}\n--x", "b".repeat(MAX_LINE - 1))
+    );
+}
+
+#[test]
+fn huge_headers_are_bounded() {
+    let mut msg = String::from("Subject: x\n");
+    for _ in 0..2000 {
+        msg.push_str(&format!("X-Pad: {}\n", "p".repeat(500)));
+    }
+    msg.push_str("\nbody");
+    struct Count(usize, usize);
+    impl Handler for Count {
+        fn start(&mut self, p: &Part) {
+            self.0 = p.headers.len();
+            self.1 = p.headers.iter().map(|f| f.value.len()).sum();
+        }
+        fn data(&mut self, _: &[u8]) {}
+        fn end(&mut self) {}
+    }
+    let mut c = Count(0, 0);
+    read_all(msg.as_bytes(), &mut c);
+    assert!(
+        c.0 <= MAX_HEADER_FIELDS && c.1 <= MAX_HEADER_BYTES,
+        "{} {}",
+        c.0,
+        c.1
+    );
+}
+
+#[test]
+fn deep_nesting_is_capped() {
+    let mut msg = String::new();
+    for i in 0..100 {
+        msg.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"
+        ));
+    }
+    msg.push_str("\ndeep\n");
+    let t = trace(&msg);
+    let starts = t.iter().filter(|l| l.starts_with("start")).count();
+    let ends = t.iter().filter(|l| *l == "end").count();
+    assert_eq!(starts, ends);
+    assert!(starts <= MAX_DEPTH, "{starts}");
+}
+
+/// Deterministic pseudo-random messages built from MIME-ish pieces: the
+/// reader must never panic, and events must balance. (cargo fuzz does
+/// the thorough version; see fuzz/.)
+#[test]
+fn random_inputs_never_panic() {
+    let pieces: &[&str] = &[
+        "Content-Type: multipart/mixed; boundary=a\n",
+        "Content-Type: message/rfc822\n",
+        "Content-Type: multipart/alternative; boundary=\"b\"\n",
+        "Content-Transfer-Encoding: base64\n",
+        "Content-Transfer-Encoding: quoted-printable\n",
+        "Content-Disposition: attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC\n",
+        "\n",
+        "\r\n",
+        "--a\n",
+        "--a--\n",
+        "--b\n",
+        "--b--\n",
+        "=\n",
+        "=C3",
+        "=?utf-8?b?w7w=?=",
+        " folded\n",
+        "aGVsbG8=\n",
+        "text\n",
+        "\r",
+        "=",
+        "From x\n",
+        "Subject: =?x?q?",
+        "?=\n",
+    ];
+    let mut seed: u64 = 0x2545F4914F6CDD1D;
+    for _ in 0..3000 {
+        let mut msg = Vec::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let n = (seed % 40) as usize;
+        for _ in 0..n {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if seed.is_multiple_of(11) {
+                msg.push((seed >> 8) as u8);
+            } else {
+                msg.extend_from_slice(pieces[(seed >> 16) as usize % pieces.len()].as_bytes());
+            }
+        }
+        let t = trace_bytewise(&msg);
+        let mut s = summary::Summary::new();
+        read_all(&msg, &mut s);
+        let _ = s.body();
+        let starts = t.iter().filter(|l| l.starts_with("start")).count();
+        let ends = t.iter().filter(|l| *l == "end").count();
+        assert_eq!(starts, ends, "{:?}", String::from_utf8_lossy(&msg));
+        assert!(starts >= 1);
+    }
+}
