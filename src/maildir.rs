@@ -12,12 +12,15 @@
 //! following symlinks, and mailbox names are checked by the protocol layer
 //! (`address::mailbox_name`) before they get here.
 
+use crate::groupsync::GroupSync;
 use crate::sys;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const DIR_MODE: u32 = 0o700;
@@ -77,6 +80,8 @@ pub struct Spool {
     /// The root as an absolute path, for hooks (TINYMX_FILE) and the
     /// startup scan.
     root_path: std::path::PathBuf,
+    /// One group commit per mailbox's new/ (see `groupsync`).
+    syncs: Mutex<HashMap<String, Arc<GroupSync>>>,
     /// Host name made safe for a file name (Maildir: `/` → `\057`, `:` → `\072`).
     host: String,
     pid: u32,
@@ -111,6 +116,7 @@ impl Spool {
             Spool {
                 root,
                 root_path,
+                syncs: Mutex::new(HashMap::new()),
                 host,
                 pid: sys::getpid(),
                 seq: AtomicU64::new(0),
@@ -123,6 +129,17 @@ impl Spool {
     /// created the root itself, before dropping privileges).
     pub fn chown(&self, uid: u32, gid: u32) -> io::Result<()> {
         sys::fchown(self.root.as_fd(), uid, gid)
+    }
+
+    /// The group commit for `mailbox/new/`. The table keeps entries only
+    /// while in use once it holds many (any number of mailbox names may
+    /// come and go), so its size stays bounded.
+    fn dir_sync(&self, mailbox: &str) -> Arc<GroupSync> {
+        let mut syncs = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
+        if syncs.len() >= 256 && !syncs.contains_key(mailbox) {
+            syncs.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        Arc::clone(syncs.entry(mailbox.to_string()).or_default())
     }
 
     /// Free bytes on the spool's file system.
@@ -369,8 +386,10 @@ impl Delivery<'_> {
             c.state = CopyState::Linked;
         }
         for c in self.copies.iter().filter(|c| c.state == CopyState::Linked) {
+            // Shared with deliveries into the same new/ that finish meanwhile.
+            let group = self.spool.dir_sync(&c.mailbox);
             fault(Step::FsyncDir)
-                .and_then(|()| sys::fsync(c.new_dir.as_fd()))
+                .and_then(|()| group.sync(c.new_dir.as_fd(), sys::fsync))
                 .map_err(at(Step::FsyncDir, &c.mailbox))?;
         }
         let mut names = Vec::with_capacity(self.copies.len());
