@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 Usage: tinymx [OPTIONS]
+       tinymx show [--header NAME]... [--body] [--json] FILE
+       tinymx extract FILE DIR
 
 Receive-only SMTP server: accepts mail for local mailboxes and stores each
 message durably in a Maildir spool (SPOOL/MAILBOX/new/).
