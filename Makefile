@@ -24,6 +24,7 @@ run: build
 test: build test-deps static-check
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
 	$(MAKE) test-interop
+	$(MAKE) bench-smoke
 
 # Real mail software against the static binary (tests/interop/): Postfix
 # and Exim as sending MTAs, swaks, curl, msmtp and smtplib as clients,
@@ -32,6 +33,22 @@ test: build test-deps static-check
 .PHONY: test-interop
 test-interop: build
 	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 tests/interop/run.py
+
+# tinymx side by side with Postfix (→ Maildir), aiosmtpd (→ Maildir, fsync),
+# smtp-sink and the file system's own limit, smtp-source as the client:
+# 3 runs, medians, ratios; writes bench/results.md and prints it (≤ 15 min).
+# Installs postfix, valgrind and aiosmtpd (in bench/.venv) when missing.
+.PHONY: bench bench-smoke
+bench: build
+	$(SUDO) sh bench/install.sh
+	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 bench/run.py
+
+# The harness in ~20 s with tiny counts (tinymx, ceiling, smtp-sink only):
+# checks that it yields every number and that every mail arrived; no
+# speed thresholds. `make test` runs it last.
+bench-smoke: build
+	$(SUDO) sh bench/install.sh --smoke
+	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 bench/run.py --smoke
 
 static-check:
 	@if readelf -lW '$(RELEASE)' | grep -q INTERP; then echo "$(RELEASE): has a program interpreter, not static" >&2; exit 1; fi

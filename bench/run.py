@@ -1,0 +1,1035 @@
+#!/usr/bin/env python3
+"""`make bench`: tinymx side by side with Postfix (smtpd → virtual →
+Maildir), aiosmtpd (→ Maildir with fsync), Postfix's smtp-sink (stores
+nothing) and the file system's own limit (the "ceiling"), with Postfix's
+smtp-source as the client. Writes bench/results.md and prints it.
+
+  python3 bench/run.py           the full run: 3 runs, medians (≤ 15 min)
+  python3 bench/run.py --smoke   tiny counts, tinymx + ceiling + smtp-sink
+                                 only; checks that every measurement gave a
+                                 number and every mail arrived (make test)
+
+Everything runs on 127.0.0.1; every server gets its own temporary
+directory (under $BENCH_DIR, default /var/tmp, which should be a disk; the
+tmpfs runs use /dev/shm) and is stopped by its pid afterwards; every wait
+has a bound. Needs root for Postfix (make bench uses sudo when not root).
+
+Environment: TINYMX_BIN (default target/x86_64-unknown-linux-musl/release/
+tinymx), BENCH_DIR, BENCH_RUNS.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.environ.get("TINYMX_BIN") or os.path.join(
+    ROOT, "target/x86_64-unknown-linux-musl/release/tinymx")
+VENV_PY = os.path.join(os.environ.get("BENCH_VENV") or os.path.join(HERE, ".venv"), "bin/python")
+BASE = os.environ.get("BENCH_DIR", "/var/tmp")
+TMPFS = "/dev/shm"
+SENDER = "a@example.com"
+RCPT = "bob@bench.test"
+MAILBOX = "bob"
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+KIB = 1024
+MIB = 1024 * 1024
+
+# Workloads: (messages, payload bytes, sessions).
+FULL = {
+    "runs": int(os.environ.get("BENCH_RUNS", "3")),
+    "a": (5000, 4 * KIB, 20),
+    "b": (500, MIB, 4),
+    "c": (2000, KIB, 1),
+    "idle": 1000,
+    "ceil1": 500,        # operations, 1 thread
+    "ceil20": 3000,      # operations over 20 threads
+    "callgrind": (50, 250),  # mails for the two runs whose difference counts
+    "peers": ("tinymx", "postfix", "aiosmtpd", "smtp-sink"),
+    # aiosmtpd waits for each fsync in its one event loop, so it is by far
+    # the slowest on disk: fewer mails there keep the whole run within 15
+    # minutes (rates are per second; the report says so).
+    "fewer": {("aiosmtpd", "a_disk"): 2000, ("aiosmtpd", "b_disk"): 200,
+              ("aiosmtpd", "c_disk"): 1000},
+}
+SMOKE = {
+    "runs": 1,
+    "a": (200, 4 * KIB, 20),
+    "b": (8, MIB, 2),
+    "c": (100, KIB, 1),
+    "idle": 50,
+    "ceil1": 50,
+    "ceil20": 200,
+    "callgrind": None,
+    "peers": ("tinymx", "smtp-sink"),
+    "fewer": {},
+}
+NAMES = {"tinymx": "tinymx", "postfix": "Postfix", "aiosmtpd": "aiosmtpd",
+         "smtp-sink": "smtp-sink", "ceiling": "ceiling"}
+
+
+T0 = time.monotonic()
+
+
+def log(msg):
+    print(f"bench: [{time.monotonic() - T0:5.0f}s] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def wait_until(pred, what, timeout, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {timeout}s")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_on(port):
+    """True when some socket listens on 127.0.0.1:port (or 0.0.0.0)."""
+    want = f":{port:04X}"
+    try:
+        with open("/proc/net/tcp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return False
+    for row in rows:
+        fields = row.split()
+        if fields[3] == "0A" and fields[1].endswith(want):
+            return True
+    return False
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def descendants(pid):
+    """pid and every process below it (one pass over /proc)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parent[int(d)] = int(stat_fields(d)[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [pid], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+def cpu_ticks(pids):
+    """(user+sys, user) of pids, each with its waited-for children (the
+    Postfix master's cutime/cstime hold the smtpd and virtual processes
+    that ended)."""
+    total = user = 0
+    for pid in pids:
+        try:
+            f = [int(x) for x in stat_fields(pid)[11:15]]  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            continue
+        total += sum(f)
+        user += f[0] + f[2]
+    return total, user
+
+
+def status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def count_files(d):
+    try:
+        with os.scandir(d) as it:
+            return sum(1 for _ in it)
+    except FileNotFoundError:
+        return 0
+
+
+def make_workdir(base, name):
+    d = tempfile.mkdtemp(prefix=f"tinymx-bench-{name}-", dir=base)
+    os.chmod(d, 0o755)  # Postfix's unprivileged processes look inside
+    return d
+
+
+def remove_tree(d):
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def fs_type(path):
+    p = subprocess.run(["df", "--output=fstype,source", path], capture_output=True, text=True)
+    fields = (p.stdout.splitlines()[1:] or ["? ?"])[0].split()
+    return f"{fields[0]} ({fields[-1]})"
+
+
+# ------------------------------------------------------------------ servers
+
+
+class Server:
+    """A peer in its own temporary directory, on its own loopback port."""
+
+    durable = True
+    multi_process = False
+
+    def __init__(self, base, name):
+        self.name = name
+        self.dir = make_workdir(base, name)
+        self.port = free_port()
+        self.proc = None
+        self.pid = None
+
+    # The Maildir whose new/ receives the messages (None: stores nothing).
+    def new_dir(self):
+        return None
+
+    def pids(self):
+        return [self.pid] if self.pid and alive(self.pid) else []
+
+    def rss_kib(self):
+        return sum(status_kib(p, "VmRSS") for p in self.pids())
+
+    def pss_kib(self):
+        return sum(pss_kib(p) for p in self.pids())
+
+    def hwm_kib(self):
+        return status_kib(self.pid, "VmHWM")
+
+    def cpu(self):
+        return cpu_ticks(self.pids())
+
+    def wait_ready(self, timeout=30):
+        def ready():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode} at start: {self.tail()}")
+            return listening_on(self.port)
+        wait_until(ready, f"{self.name} listening on 127.0.0.1:{self.port}", timeout)
+
+    def tail(self):
+        try:
+            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
+                return f.read()[-1500:]
+        except OSError:
+            return ""
+
+    def spawn(self, argv):
+        self.logf = open(os.path.join(self.dir, "server.log"), "w")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, cwd=self.dir)
+        self.pid = self.proc.pid
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self.logf.close()
+
+    def cleanup(self):
+        remove_tree(self.dir)
+
+
+class Tinymx(Server):
+    def __init__(self, base, extra=(), wrapper=()):
+        super().__init__(base, "tinymx")
+        self.spool = os.path.join(self.dir, "spool")
+        self.spawn([*wrapper, BIN, "-l", f"127.0.0.1:{self.port}", "-n", "tinymx.bench",
+                    "-d", self.spool, *extra])
+
+    def new_dir(self):
+        return os.path.join(self.spool, MAILBOX, "new")
+
+
+class Aiosmtpd(Server):
+    def __init__(self, base):
+        super().__init__(base, "aiosmtpd")
+        self.spool = os.path.join(self.dir, "spool")
+        self.spawn([VENV_PY, os.path.join(HERE, "aiosmtpd_maildir.py"), str(self.port), self.spool])
+
+    def new_dir(self):
+        return os.path.join(self.spool, MAILBOX, "new")
+
+
+class SmtpSink(Server):
+    durable = False
+
+    def __init__(self, base, wrapper=(), extra=()):
+        super().__init__(base, "smtp-sink")
+        user = ["-u", "nobody"] if os.geteuid() == 0 and not wrapper else []
+        # -c: counters on stdout (how many messages arrived); -m: up to
+        # 1,100 sessions at once; 1,024: the listen backlog.
+        self.spawn([*wrapper, "smtp-sink", "-c", *user, *extra, "-m", "1100",
+                    f"127.0.0.1:{self.port}", "1024"])
+
+    def received(self):
+        counts = re.findall(r"mesg=(\d+)", self.tail())
+        return int(counts[-1]) if counts else 0
+
+
+class Postfix(Server):
+    multi_process = True
+
+    def __init__(self, base):
+        super().__init__(base, "postfix")
+        self.etc = os.path.join(self.dir, "etc")
+        self.queue = os.path.join(self.dir, "queue")
+        self.maildir = os.path.join(self.dir, "maildir")
+        os.makedirs(self.etc)
+        os.mkdir(self.queue, 0o755)
+        import pwd
+        pw = pwd.getpwnam("postfix")
+        os.mkdir(self.maildir, 0o700)
+        os.chown(self.maildir, pw.pw_uid, pw.pw_gid)
+        defaults = {}
+        p = subprocess.run(["postconf", "-d", "daemon_directory", "command_directory",
+                            "meta_directory", "shlib_directory"],
+                           capture_output=True, text=True, check=True)
+        for line in p.stdout.splitlines():
+            k, _, v = line.partition(" = ")
+            defaults[k.strip()] = v.strip()
+        subst = {
+            "@DIR@": self.dir, "@PORT@": str(self.port),
+            "@UID@": str(pw.pw_uid), "@GID@": str(pw.pw_gid),
+            "@DAEMON_DIRECTORY@": defaults["daemon_directory"],
+            "@COMMAND_DIRECTORY@": defaults["command_directory"],
+            "@META_DIRECTORY@": defaults["meta_directory"],
+            "@SHLIB_DIRECTORY@": defaults.get("shlib_directory", "/usr/lib/postfix"),
+        }
+        for name, src in (("main.cf", "main.cf.in"), ("master.cf", "master.cf")):
+            with open(os.path.join(HERE, "postfix", src)) as f:
+                text = f.read()
+            for k, v in subst.items():
+                text = text.replace(k, v)
+            with open(os.path.join(self.etc, name), "w") as f:
+                f.write(text)
+        pidfile = os.path.join(self.queue, "pid/master.pid")
+
+        def master():
+            try:
+                with open(pidfile) as f:
+                    pid = int(f.read().strip() or 0)
+                return pid if pid and alive(pid) else 0
+            except (OSError, ValueError):
+                return 0
+        try:
+            p = subprocess.run(["postfix", "-c", self.etc, "start"], capture_output=True,
+                               text=True, timeout=60)
+            if p.returncode != 0:
+                raise RuntimeError(f"postfix start exited {p.returncode}: {p.stderr[-1500:]}")
+            self.pid = wait_until(master, "postfix's master.pid", 30)
+        except BaseException:
+            # A master that started half-way is stopped by its pid file.
+            pid = master()
+            if pid:
+                os.kill(pid, signal.SIGTERM)
+            raise
+
+    def new_dir(self):
+        return os.path.join(self.maildir, MAILBOX, "new")
+
+    def pids(self):
+        return [p for p in descendants(self.pid) if alive(p)] if self.pid else []
+
+    def hwm_kib(self):
+        return None  # sampled: the sum of RSS over its processes
+
+    def tail(self):
+        try:
+            with open(os.path.join(self.dir, "maillog"), errors="replace") as f:
+                return f.read()[-1500:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if not self.pid:
+            return
+        pids = self.pids()
+        subprocess.run(["postfix", "-c", self.etc, "stop"], capture_output=True, timeout=60)
+        try:
+            wait_until(lambda: not any(alive(p) for p in pids), "postfix's processes to exit", 30, 0.1)
+        except TimeoutError:
+            for p in pids:
+                if alive(p):
+                    os.kill(p, signal.SIGKILL)
+        self.pid = None
+
+
+def start(kind, base, extra=()):
+    if kind == "tinymx":
+        # Enough for 20 sessions from one address and 1 MiB messages, and
+        # a connection rate that never throttles the client.
+        srv = Tinymx(base, ["--max-per-ip", "25", "--max-size", "20M",
+                            "--max-rate", "100000", *extra])
+    elif kind == "postfix":
+        srv = Postfix(base)
+    elif kind == "aiosmtpd":
+        srv = Aiosmtpd(base)
+    elif kind == "smtp-sink":
+        srv = SmtpSink(base)
+    else:
+        raise ValueError(kind)
+    try:
+        srv.wait_ready()
+        time.sleep(0.3)  # settle before idle measurements
+    except BaseException:
+        stop(srv)
+        raise
+    return srv
+
+
+def stop(srv):
+    try:
+        srv.stop()
+    finally:
+        srv.cleanup()
+
+
+# ------------------------------------------------------------------ ceiling
+
+
+def ceiling(base, threads, ops, size=4 * KIB, timeout=120):
+    """tinymx's durable steps and nothing else, on BASE's file system:
+    create in tmp/ (O_EXCL), write SIZE bytes, fsync, close, link into new/,
+    fsync new/, unlink the tmp name. Python threads (each syscall releases
+    the GIL). Returns operations per second."""
+    d = make_workdir(base, f"ceiling{threads}")
+    try:
+        for sub in ("tmp", "new"):
+            os.mkdir(os.path.join(d, sub))
+        data = (b"x" * 76 + b"\n") * (size // 77) + b"y" * (size % 77)
+        per = [ops // threads + (1 if i < ops % threads else 0) for i in range(threads)]
+        done = [0] * threads
+        errors = []
+        deadline = time.monotonic() + timeout
+        barrier = threading.Barrier(threads + 1)
+
+        def worker(t):
+            tmp = os.open(os.path.join(d, "tmp"), os.O_RDONLY | os.O_DIRECTORY)
+            new = os.open(os.path.join(d, "new"), os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                barrier.wait(30)
+                for i in range(per[t]):
+                    if time.monotonic() > deadline:
+                        break
+                    name = f"{t}.{i}"
+                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                                 0o600, dir_fd=tmp)
+                    os.write(fd, data)
+                    os.fsync(fd)
+                    os.close(fd)
+                    os.link(name, name, src_dir_fd=tmp, dst_dir_fd=new)
+                    os.fsync(new)
+                    os.unlink(name, dir_fd=tmp)
+                    done[t] += 1
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                os.close(tmp)
+                os.close(new)
+
+        ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+        for t in ts:
+            t.start()
+        barrier.wait(30)
+        t0 = time.monotonic()
+        for t in ts:
+            t.join(timeout + 30)
+        dt = time.monotonic() - t0
+        if errors:
+            raise errors[0]
+        n = sum(done)
+        stored = count_files(os.path.join(d, "new"))
+        if stored != ops or n != ops:
+            raise RuntimeError(f"ceiling: {n} of {ops} operations done, {stored} files in new/")
+        return ops / dt
+    finally:
+        remove_tree(d)
+
+
+# ------------------------------------------------------------------ workloads
+
+
+class PeakSampler(threading.Thread):
+    """Samples the sum of RSS over a multi-process server's processes."""
+
+    def __init__(self, srv, interval=0.25):
+        super().__init__(daemon=True)
+        self.srv, self.interval = srv, interval
+        self.peak = srv.rss_kib()
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.wait(self.interval):
+            self.peak = max(self.peak, self.srv.rss_kib())
+
+    def finish(self):
+        self.halt.set()
+        self.join(10)
+        self.peak = max(self.peak, self.srv.rss_kib())
+        return self.peak
+
+
+def smtp_source(port, n, size, sessions, subject, timeout):
+    # -d: each session sends message after message (no reconnect).
+    return subprocess.run(
+        ["smtp-source", "-s", str(sessions), "-m", str(n), "-d", "-l", str(size),
+         "-S", subject, "-M", "smtp-source.bench", "-f", SENDER, "-t", RCPT,
+         f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def workload(srv, n, size, sessions, timeout):
+    """smtp-source → srv; timed until the last file is in new/ (durable
+    servers) or until smtp-source is done (smtp-sink)."""
+    sampler = PeakSampler(srv) if srv.multi_process else None
+    if sampler:
+        sampler.start()
+    cpu0 = srv.cpu()
+    t0 = time.monotonic()
+    try:
+        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"smtp-source → {srv.name}: not done within {timeout}s")
+    finally:
+        sent = time.monotonic()
+    if p.returncode != 0 or p.stderr.strip():
+        raise RuntimeError(f"smtp-source → {srv.name} exited {p.returncode}: {p.stderr[-800:]}\n"
+                           f"server log: {srv.tail()}")
+    new = srv.new_dir()
+    if new:
+        left = max(30.0, timeout - (sent - t0))
+        try:
+            wait_until(lambda: count_files(new) >= n, f"{n} files in {srv.name}'s new/", left, 0.01)
+        except TimeoutError:
+            pass
+        end = time.monotonic()
+        arrived = count_files(new)
+    else:
+        end = sent
+        arrived = wait_until(lambda: srv.received() >= n and srv.received(), "smtp-sink's count", 10) \
+            if n else 0
+    cpu1 = srv.cpu()
+    peak = sampler.finish() if sampler else srv.hwm_kib()
+    if arrived != n:
+        raise RuntimeError(f"{srv.name}: {arrived} of {n} messages arrived; log: {srv.tail()}")
+    dt = end - t0
+    return {
+        "secs": dt,
+        "rate": n / dt,
+        "mbps": n * size / dt / 1e6,
+        "cpu_per_1000": (cpu1[0] - cpu0[0]) / TICK / n * 1000,
+        "user_per_1000": (cpu1[1] - cpu0[1]) / TICK / n * 1000,
+        "peak_kib": peak,
+    }
+
+
+def open_idle_sessions(port, count, batch=50, timeout=60):
+    """COUNT sessions that read the greeting and then say nothing."""
+    socks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(socks) < count:
+            sel = selectors.DefaultSelector()
+            pending = {}
+            for _ in range(min(batch, count - len(socks))):
+                s = socket.create_connection(("127.0.0.1", port), timeout=30)
+                s.setblocking(False)
+                socks.append(s)
+                pending[s] = b""
+                sel.register(s, selectors.EVENT_READ)
+            while pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"greetings for {count} idle sessions within {timeout}s")
+                for key, _ in sel.select(min(left, 1.0)):
+                    s = key.fileobj
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        raise RuntimeError(f"session {len(socks)} closed before its greeting")
+                    pending[s] += chunk
+                    if re.search(rb"(^|\n)220 [^\n]*\n", pending[s]):
+                        sel.unregister(s)
+                        del pending[s]
+            sel.close()
+        return socks
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+
+
+def still_open(socks):
+    n = 0
+    for s in socks:
+        try:
+            if s.recv(1) == b"":
+                continue  # closed by the server
+        except BlockingIOError:
+            pass
+        except OSError:
+            continue
+        n += 1
+    return n
+
+
+def idle_memory(kind, base, count):
+    extra = []
+    if kind == "tinymx":
+        # 1,000 sessions are past 80% of --max-conn: keep the normal idle
+        # limit in that stress mode, so none is dropped while we measure.
+        extra = ["--max-conn", str(count + 100), "--max-per-ip", str(count + 100),
+                 "--stress-timeout", "300"]
+    srv = start(kind, base, extra)
+    try:
+        idle = srv.rss_kib()
+        idle_pss = srv.pss_kib()
+        socks = open_idle_sessions(srv.port, count)
+        try:
+            time.sleep(1.0)
+            rss = srv.rss_kib()
+            pss = srv.pss_kib()
+            open_n = still_open(socks)
+            if open_n != count:
+                raise RuntimeError(f"{srv.name}: only {open_n} of {count} idle sessions stayed open")
+        finally:
+            for s in socks:
+                s.close()
+        return {"idle_kib": idle, "per_session_kib": (rss - idle) / count,
+                "idle_pss_kib": idle_pss, "per_session_pss_kib": (pss - idle_pss) / count}
+    finally:
+        stop(srv)
+
+
+# ------------------------------------------------------------------ callgrind
+
+
+def callgrind_total(path):
+    total = 0
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                total = max(total, int(line.split()[1]))
+    return total
+
+
+def callgrind_instructions(kind, base, n):
+    """Instructions (user space, all threads) of one server process that
+    receives N × 4 KiB mails over one session, start to stop."""
+    d = make_workdir(base, f"callgrind-{kind}")
+    os.chmod(d, 0o777)  # smtp-sink drops to nobody before it writes the output
+    out = os.path.join(d, "callgrind.out")
+    wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    try:
+        if kind == "tinymx":
+            srv = Tinymx(base, ["--max-per-ip", "25", "--max-rate", "100000"], wrapper=wrapper)
+        else:
+            # As root, smtp-sink must drop to a user (-u), after which
+            # callgrind cannot write its output: run it all as nobody.
+            if os.geteuid() == 0:
+                wrapper = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           *wrapper]
+            srv = SmtpSink(base, wrapper=wrapper)
+        try:
+            srv.wait_ready(timeout=120)
+            p = smtp_source(srv.port, n, 4 * KIB, 1, "callgrind", 300)
+            if p.returncode != 0:
+                raise RuntimeError(f"smtp-source under callgrind: {p.stderr[-500:]}")
+            if srv.new_dir():
+                wait_until(lambda: count_files(srv.new_dir()) >= n, "callgrind mails", 120)
+            else:
+                wait_until(lambda: srv.received() >= n, "smtp-sink's count", 60)
+        finally:
+            stop(srv)
+        return callgrind_total(out)
+    finally:
+        remove_tree(d)
+
+
+# ------------------------------------------------------------------ report
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}"
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+
+    def version(cmd):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            return (p.stdout or p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    rev = version(["git", "-C", ROOT, "describe", "--always", "--dirty"])
+    return {
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "disk_fs": fs_type(BASE),
+        "tmpfs_fs": fs_type(TMPFS),
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "tinymx": f"{version([BIN, '--version'])} (git {rev})",
+        "postfix": version(["dpkg-query", "-W", "-f=${Version}", "postfix"]),
+        "aiosmtpd": version([VENV_PY, "-c", "import aiosmtpd; print(aiosmtpd.__version__)"])
+        if os.path.exists(VENV_PY) else "not installed",
+        "python": platform.python_version(),
+    }
+
+
+def stripped_size():
+    d = tempfile.mkdtemp(prefix="tinymx-bench-strip-")
+    try:
+        dst = os.path.join(d, "tinymx")
+        if shutil.which("strip"):
+            subprocess.run(["strip", "-o", dst, BIN], check=True, capture_output=True)
+        else:
+            shutil.copy(BIN, dst)
+        return os.path.getsize(dst)
+    finally:
+        remove_tree(d)
+
+
+def report(cfg, info, runs, once, elapsed, smoke):
+    """The results as Markdown: medians, ratios, then every run's figures."""
+    peers = cfg["peers"]
+    med = {}
+    keys = set()
+    for r in runs:
+        keys |= set(r)
+    for k in keys:
+        med[k] = median([r.get(k) for r in runs])
+    g = lambda *k: med.get(k)  # noqa: E731
+    an, asz, ases = cfg["a"]
+    bn, bsz, bses = cfg["b"]
+    cn, csz, cses = cfg["c"]
+    idle_n = cfg["idle"]
+
+    rows = []  # (label, better, {peer: value}, ceiling value, unit)
+
+    def row(label, better, metric, workload=None, ceil=None, unit=""):
+        vals = {p: (g(workload, p, metric) if workload else g(metric, p)) for p in peers}
+        rows.append((label, better, vals, ceil, unit))
+
+    row(f"(a) {an:,} × {asz // KIB} KiB, {ases} sessions, disk: mail/s", "↑", "rate", "a_disk",
+        g("ceiling", "disk", 20))
+    row(f"(a) same, spool on tmpfs: mail/s", "↑", "rate", "a_tmpfs", g("ceiling", "tmpfs", 20))
+    row(f"(b) {bn:,} × {bsz // MIB} MiB, {bses} sessions, disk: MB/s", "↑", "mbps", "b_disk")
+    row(f"(c) {cn:,} × {csz // KIB} KiB, {cses} session, disk: mail/s", "↑", "rate", "c_disk",
+        g("ceiling", "disk", 1))
+    row("idle RSS, KiB", "↓", "idle_kib")
+    row(f"RSS per idle session ({idle_n:,} open), KiB", "↓", "per_session_kib")
+    row("idle PSS (shared pages split), KiB", "↓", "idle_pss_kib")
+    row(f"PSS per idle session ({idle_n:,} open), KiB", "↓", "per_session_pss_kib")
+    row("peak RSS during (a) disk, KiB", "↓", "peak_kib", "a_disk")
+    row("peak RSS during (b), KiB", "↓", "peak_kib", "b_disk")
+    row("CPU (user+sys) s per 1,000 mails, (a) disk", "↓", "cpu_per_1000", "a_disk")
+    row("… of which user space, (a) disk", "↓", "user_per_1000", "a_disk")
+    row("CPU (user+sys) s per 1,000 mails, (a) tmpfs", "↓", "cpu_per_1000", "a_tmpfs")
+    row("CPU (user+sys) s per 1,000 mails, (c)", "↓", "cpu_per_1000", "c_disk")
+    row("CPU (user+sys) s per 1,000 mails of 1 MiB, (b)", "↓", "cpu_per_1000", "b_disk")
+    if once.get("instr"):
+        rows.append((f"instructions per 4 KiB mail (callgrind, one session, "
+                     f"{once['instr_n'][1] - once['instr_n'][0]} mails)", "↓",
+                     {p: once["instr"].get(p) for p in peers}, None, ""))
+    rows.append(("stripped static binary, bytes", "↓", {"tinymx": once.get("size")}, None, ""))
+
+    others = [p for p in peers if p != "tinymx"]
+    head = ["measure", "better"] + [NAMES[p] for p in peers] + ["ceiling"] + \
+        [f"tinymx/{NAMES[p]}" for p in others] + ["tinymx/ceiling"]
+    lines = []
+    title = "bench-smoke (tiny counts, not a measurement)" if smoke else "make bench"
+    lines.append(f"# tinymx {title}: results\n")
+    lines.append(f"- date: {info['date']}; whole run {elapsed / 60:.1f} min; "
+                 f"{len(runs)} run(s), medians")
+    lines.append(f"- machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}; "
+                 f"load average {info['load']} at the start, {info['load_end']} at the end")
+    lines.append(f"- spool file system: disk runs {info['disk_fs']} under {BASE}; "
+                 f"tmpfs runs {info['tmpfs_fs']} under {TMPFS}")
+    lines.append(f"- {info['tinymx']}; Postfix {info['postfix']} (smtpd → cleanup → qmgr → virtual → "
+                 f"Maildir, default fsyncs); aiosmtpd {info['aiosmtpd']} (Python "
+                 f"{info['python']}'s venv; synchronous handler: tmp → fsync → link → "
+                 f"fsync new/); smtp-sink {info['postfix']} (stores nothing)")
+    lines.append("- client: Postfix's smtp-source on 127.0.0.1, one connection per session "
+                 "(-d); durable servers timed until the last file is in new/")
+    lines.append("- ceiling: Python threads doing only tinymx's durable steps per 4 KiB "
+                 "file (create in tmp/, write, fsync, close, link into new/, fsync new/, "
+                 "unlink tmp/): 1 thread for (c), 20 threads for (a)")
+    if cfg["fewer"]:
+        lines.append("- fewer mails, to keep the whole run within 15 minutes: " + "; ".join(
+            f"{NAMES[k]} {wl[0]} on disk {n:,}" for (k, wl), n in sorted(cfg["fewer"].items()))
+            + " (rates are per second, so they compare)")
+    lines.append("- ratios: tinymx ÷ peer; ↑ = higher is better (want > 1), "
+                 "↓ = lower is better (want < 1)\n")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    for label, better, vals, ceil, unit in rows:
+        t = vals.get("tinymx")
+        cells = [label, better] + [fmt(vals.get(p)) for p in peers] + [fmt(ceil)] + \
+            [ratio(t, vals.get(p)) for p in others] + [ratio(t, ceil)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    c = {k: g("ceiling", *k) for k in (("disk", 1), ("disk", 20), ("tmpfs", 20))}
+    lines.append(f"Ceiling (ops/s, median): disk 1 thread {fmt(c[('disk', 1)])}, "
+                 f"disk 20 threads {fmt(c[('disk', 20)])}, tmpfs 20 threads "
+                 f"{fmt(c[('tmpfs', 20)])}.")
+    if "postfix" in peers:
+        lines.append("Postfix's RSS is the sum over its processes (master, qmgr, pickup, "
+                     "smtpd, cleanup, virtual, …), which counts their shared pages (libraries) "
+                     "once per process; PSS splits shared pages between the processes that "
+                     "map them. Its peak RSS is sampled every 0.25 s.")
+    lines.append("Peak RSS of the single-process servers is VmHWM (from start to the end "
+                 "of the workload, each workload on a fresh server).")
+    if once.get("instr"):
+        lines.append(f"Instructions: callgrind's user-space total for the server process, "
+                     f"({once['instr_n'][1]} mails − {once['instr_n'][0]} mails) ÷ "
+                     f"{once['instr_n'][1] - once['instr_n'][0]}, so start-up cancels out; "
+                     f"Postfix and aiosmtpd were not run under callgrind. "
+                     f"`perf stat -e instructions`: {once.get('perf', '?')}.")
+    lines.append("")
+    lines.append("## Every run\n")
+    lines.append("| run | measure | " + " | ".join(NAMES[p] for p in peers) + " | ceiling |")
+    lines.append("|---|---|" + "---:|" * (len(peers) + 1))
+    for i, r in enumerate(runs, 1):
+        for wl, metric, label in (("a_disk", "rate", "(a) disk mail/s"),
+                                  ("a_tmpfs", "rate", "(a) tmpfs mail/s"),
+                                  ("b_disk", "mbps", "(b) MB/s"),
+                                  ("c_disk", "rate", "(c) mail/s")):
+            ceil = {"a_disk": r.get(("ceiling", "disk", 20)),
+                    "a_tmpfs": r.get(("ceiling", "tmpfs", 20)),
+                    "c_disk": r.get(("ceiling", "disk", 1))}.get(wl)
+            lines.append(f"| {i} | {label} | " + " | ".join(fmt(r.get((wl, p, metric)))
+                                                          for p in peers) + f" | {fmt(ceil)} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ main
+
+
+def check_tools(cfg):
+    missing = []
+    if not os.access(BIN, os.X_OK):
+        missing.append(f"{BIN} (make build)")
+    for tool in ("smtp-source", "smtp-sink"):
+        if not shutil.which(tool):
+            missing.append(tool)
+    if "postfix" in cfg["peers"] and not shutil.which("postfix"):
+        missing.append("postfix")
+    if "aiosmtpd" in cfg["peers"] and not os.path.exists(VENV_PY):
+        missing.append(f"{VENV_PY} with aiosmtpd (bench/install.sh)")
+    if cfg["callgrind"] and not shutil.which("valgrind"):
+        missing.append("valgrind")
+    if missing:
+        sys.exit("bench: missing: " + ", ".join(missing) + " (bench/install.sh installs them)")
+    if "postfix" in cfg["peers"] and os.geteuid() != 0:
+        sys.exit("bench: Postfix needs root (make bench runs this with sudo)")
+
+
+def perf_instructions():
+    try:
+        p = subprocess.run(["perf", "stat", "-x,", "-e", "instructions", "true"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return "not supported on this machine (no counters)" if "not supported" in p.stderr \
+        or p.returncode != 0 else "supported (callgrind used anyway: exact and repeatable)"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--out", default=None, help="results file (default bench/results.md; "
+                    "--smoke: none)")
+    args = ap.parse_args()
+    cfg = SMOKE if args.smoke else FULL
+    check_tools(cfg)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = cfg["idle"] + 1000
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard) if hard != resource.RLIM_INFINITY
+                                                    else want, hard))
+    for d in (BASE, TMPFS):
+        if not os.path.isdir(d):
+            sys.exit(f"bench: {d} does not exist")
+    # The binary is copied once, so that a rebuild during the run (others
+    # work in this tree) does not change it half-way.
+    global BIN
+    bindir = tempfile.mkdtemp(prefix="tinymx-bench-bin-")
+    os.chmod(bindir, 0o755)
+    shutil.copy2(BIN, os.path.join(bindir, "tinymx"))
+    BIN = os.path.join(bindir, "tinymx")
+    try:
+        measure(args, cfg)
+    finally:
+        remove_tree(bindir)
+
+
+def measure(args, cfg):
+    info = machine_info()
+    if "tmpfs" in info["disk_fs"]:
+        log(f"warning: {BASE} is tmpfs, so the 'disk' runs are not on a disk; set BENCH_DIR")
+    t_start = time.monotonic()
+    runs = []
+    once = {}
+    peers = cfg["peers"]
+    workloads = (("a_disk", cfg["a"], BASE), ("a_tmpfs", cfg["a"], TMPFS),
+                 ("b_disk", cfg["b"], BASE), ("c_disk", cfg["c"], BASE))
+    for run in range(cfg["runs"]):
+        r = {}
+        log(f"run {run + 1} of {cfg['runs']}")
+        for where, base, threads, ops in (("disk", BASE, 1, cfg["ceil1"]),
+                                          ("disk", BASE, 20, cfg["ceil20"]),
+                                          ("tmpfs", TMPFS, 20, cfg["ceil20"])):
+            v = ceiling(base, threads, ops)
+            r[("ceiling", where, threads)] = v
+            log(f"  ceiling {where} {threads} thread(s): {v:,.0f} ops/s")
+        # Rotate the order of the peers from run to run, so a load change on
+        # the shared machine does not always hit the same one.
+        order = list(peers[run % len(peers):] + peers[:run % len(peers)])
+        for wl, (n, size, sessions), base in workloads:
+            for kind in order:
+                srv = start(kind, base)
+                try:
+                    res = workload(srv, cfg["fewer"].get((kind, wl), n), size, sessions,
+                                   timeout=300)
+                finally:
+                    stop(srv)
+                for k, v in res.items():
+                    r[(wl, kind, k)] = v
+                log(f"  {wl} {kind}: {res['secs']:.2f}s, {res['rate']:,.0f} mail/s, "
+                    f"{res['mbps']:.1f} MB/s, cpu {res['cpu_per_1000']:.2f} s/1000, "
+                    f"peak {res['peak_kib']:,} KiB")
+        for kind in order:
+            res = idle_memory(kind, BASE, cfg["idle"])
+            for k, v in res.items():
+                r[(k, kind)] = v
+            log(f"  idle {kind}: {res['idle_kib']:,} KiB, {res['per_session_kib']:.1f} KiB/session")
+        runs.append(r)
+    if cfg["callgrind"]:
+        n1, n2 = cfg["callgrind"]
+        once["instr"], once["instr_n"] = {}, (n1, n2)
+        for kind in ("tinymx", "smtp-sink"):
+            i1 = callgrind_instructions(kind, TMPFS, n1)
+            i2 = callgrind_instructions(kind, TMPFS, n2)
+            once["instr"][kind] = (i2 - i1) / (n2 - n1)
+            log(f"  callgrind {kind}: {once['instr'][kind]:,.0f} instructions per mail")
+        once["perf"] = perf_instructions()
+    once["size"] = stripped_size()
+    elapsed = time.monotonic() - t_start
+    info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    text = report(cfg, info, runs, once, elapsed, args.smoke)
+    out = args.out or (None if args.smoke else os.path.join(HERE, "results.md"))
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+    print()
+    print(text, end="")
+    if out:
+        log(f"written to {out}")
+    if args.smoke:
+        # The harness produced a number for each measurement (every mail
+        # arrived, or workload() would have failed already).
+        r = runs[0]
+        need = [("ceiling", w, t) for w, t in (("disk", 1), ("disk", 20), ("tmpfs", 20))]
+        for wl, _, _ in workloads:
+            for kind in peers:
+                need += [(wl, kind, "rate"), (wl, kind, "cpu_per_1000"), (wl, kind, "peak_kib")]
+        for kind in peers:
+            need += [("idle_kib", kind), ("per_session_kib", kind)]
+        bad = [k for k in need if not isinstance(r.get(k), (int, float)) or r.get(k) < 0
+               or (k[-1] in ("rate", "idle_kib", "peak_kib") or k[0] == "ceiling") and not r.get(k) > 0]
+        if bad or not once["size"] > 0:
+            sys.exit(f"bench-smoke: no number for {bad}")
+        log(f"bench-smoke: ok ({len(need) + 1} numbers, every mail arrived) in {elapsed:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
