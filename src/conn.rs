@@ -152,7 +152,9 @@ impl<'a> Conn<'a> {
         let shared: &'a Shared = self.shared;
         let cfg = Arc::clone(&self.cfg);
         let mut session = Session::new(&cfg);
-        let mut buf = vec![0u8; cfg.io_buffer_bytes.max(1)];
+        // The input buffer exists only while there is input to handle: an
+        // idle session waiting for its next command holds none.
+        let mut buf: Vec<u8> = Vec::new();
         let (mut start, mut end) = (0usize, 0usize);
         let mut msg: Option<Incoming<'a>> = None;
         loop {
@@ -194,6 +196,9 @@ impl<'a> Conn<'a> {
                 Output::NeedInput => {
                     if !self.flush() {
                         return "send failed";
+                    }
+                    if !session.in_message() {
+                        buf = Vec::new();
                     }
                     match self.read(&mut buf, session.in_message()) {
                         Ok(0) => return "peer closed",
@@ -570,7 +575,7 @@ impl<'a> Conn<'a> {
 
     /// Waits for input. Returns bytes read (0: peer closed), or why the
     /// session must end now.
-    fn read(&mut self, buf: &mut [u8], in_message: bool) -> Result<usize, Abort> {
+    fn read(&mut self, buf: &mut Vec<u8>, in_message: bool) -> Result<usize, Abort> {
         loop {
             let idle_deadline = self.deadline(in_message);
             let stopping = self.shared.stopping.load(Ordering::SeqCst);
@@ -603,7 +608,12 @@ impl<'a> Conn<'a> {
                 sys::poll_readable(&[self.sock.as_fd(), self.shared.stop_pipe.as_fd()], wait_ms)
             };
             match ready {
-                Ok(r) if r[0] => match sys::recv(&self.sock, buf) {
+                Ok(r) if r[0] => match {
+                    if buf.is_empty() {
+                        buf.resize(self.cfg.io_buffer_bytes.max(1), 0);
+                    }
+                    sys::recv(&self.sock, buf)
+                } {
                     Ok(n) => {
                         if in_message {
                             self.data_progress(n);

@@ -404,7 +404,7 @@ pub fn stdio_to_devnull(which: &[i32]) -> io::Result<()> {
 /// Local time of `unix_secs` as (month 0–11, day, hour, minute, second),
 /// from TZ or /etc/localtime as the C library finds them.
 pub fn local_time(unix_secs: i64) -> (u32, u32, u32, u32, u32) {
-    let t = unix_secs as libc::time_t;
+    let t = unix_secs as _;
     // SAFETY: all-zero tm is a valid value to be overwritten.
     let mut tm: libc::tm = unsafe { zeroed() };
     // SAFETY: both pointers refer to live values; localtime_r is thread-safe.

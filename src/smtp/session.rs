@@ -147,7 +147,9 @@ pub struct Session<'c> {
     /// Sticky error for the message being received, replied after the dot.
     data_error: Option<Reply>,
     /// Decoded message content, handed out as `Output::Body`.
-    out: Box<[u8]>,
+    /// Allocated while a message is being received, so an idle session
+    /// holds no buffer.
+    out: Vec<u8>,
     /// A reply decided outside `advance`, sent by the next `advance`.
     pending: Option<Reply>,
     /// Commands refused so far (5xx); at `max_errors` the session ends.
@@ -168,7 +170,7 @@ impl<'c> Session<'c> {
             envelope: None,
             decoder: DotDecoder::new(),
             data_error: None,
-            out: vec![0u8; cfg.io_buffer_bytes.max(2)].into_boxed_slice(),
+            out: Vec::new(),
             pending: None,
             errors: 0,
             commands: 0,
@@ -506,6 +508,9 @@ impl<'c> Session<'c> {
     fn data<'s>(&'s mut self, input: &[u8]) -> (usize, Output<'s>) {
         let mut used = 0;
         let step = loop {
+            if self.out.is_empty() {
+                self.out = vec![0u8; self.cfg.io_buffer_bytes.max(2)];
+            }
             let r = self.decoder.decode(&input[used..], &mut self.out);
             used += r.consumed;
             let mut dropped = false;
@@ -540,6 +545,7 @@ impl<'c> Session<'c> {
     }
 
     fn end_of_data(&mut self) -> Output<'static> {
+        self.out = Vec::new();
         match self.data_error.take() {
             Some(r) => {
                 self.state = State::Command;
