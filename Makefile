@@ -44,10 +44,10 @@ check_static = \
 static-check:
 	@$(call check_static,$(RELEASE))
 
-# Size budget of the stripped static x86_64 binary: 602,784 bytes measured
+# Size budget of the stripped static x86_64 binary: 779,024 bytes measured
 # with the release profile in Cargo.toml (rustc 1.95.0), + 15%. Raise it
 # deliberately, with the new measurement, when a feature is worth the bytes.
-SIZE_BUDGET := 693201
+SIZE_BUDGET := 895877
 .PHONY: size-check
 size-check: build
 	@if [ '$(TARGET)' != x86_64-unknown-linux-musl ]; then \
@@ -121,12 +121,23 @@ mipsel_GNU    := mipsel-linux-gnu
 mipsel_MUSL   := mipsel-linux-musl
 mipsel_FEATURES := ,-soft-float
 
-# Integration tests under emulation: all of tests/server.rs, clients.rs and
-# hardening.rs except the two that measure the server's memory through
-# /proc/PID/status: under qemu-user that pid is the emulator, whose RSS
-# holds its translated code, and the 100k-message leak run is too slow.
+# Integration tests under emulation: every host-built integration test
+# file that starts the binary, against the emulated one, except
+#  - the two that measure the server's memory through /proc/PID/status:
+#    under qemu-user that pid is the emulator, whose RSS holds its
+#    translated code, and the 100k-message leak run is too slow emulated;
+#  - the three where a shell script (a hook, an example, the init script
+#    under start-stop-daemon) executes the binary itself: without
+#    binfmt_misc (not available here) a foreign binary cannot be exec'd
+#    directly, only through TINYMX_RUNNER.
+# All of them run against the x86_64 binary.
+CROSS_TESTS := --test server --test clients --test hardening --test service \
+               --test hooks --test examples --test mime
 CROSS_SKIP := --skip memory_stays_bounded_while_max_conn_sessions_stream_20_mib_each \
-              --skip no_leaks_after_100k_messages_and_10k_sessions
+              --skip no_leaks_after_100k_messages_and_10k_sessions \
+              --skip save_attachments_writes_them_to_the_share \
+              --skip done_when_a_ten_line_busybox_hook_reads_subject_body_and_attachment \
+              --skip init_script_starts_reloads_and_stops_tinymx_under_busybox
 
 .PHONY: cross test-cross $(CROSS_ARCHES) $(addprefix test-,$(CROSS_ARCHES)) qemu-deps
 
@@ -210,7 +221,7 @@ test-armv7 test-mipsel: test-%: % qemu-deps test-deps
 
 cross_integration = TINYMX_BIN='$(CURDIR)/target/$($(1)_TRIPLE)/release/tinymx' \
 	TINYMX_RUNNER=$($(1)_QEMU) $(CARGO) test --locked \
-	--test server --test clients --test hardening -- $(CROSS_SKIP)
+	$(CROSS_TESTS) -- $(CROSS_SKIP)
 
 # One architecture after the other: the machine has 2 cores.
 test-cross:
