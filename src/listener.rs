@@ -5,12 +5,13 @@ use crate::config::{Config, Listen};
 use crate::conn::{self, Shared};
 use crate::maildir::Spool;
 use crate::smtp::reply::{self, Reply};
+use crate::sys::AtomicU64;
 use crate::{info, sys, warn};
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -702,3 +702,30 @@ pub fn kill(pid: u32, sig: i32) -> io::Result<()> {
     check(unsafe { libc::kill(pid, sig) })?;
     Ok(())
 }
+
+/// A 64-bit counter for sequence numbers (session ids, Maildir names).
+/// `std::sync::atomic::AtomicU64` where the target has 64-bit atomics;
+/// MIPS32 (mipsel-unknown-linux-musl) has none, so there it is a `u64`
+/// behind a mutex with the same `new` / `fetch_add` interface. No
+/// `unsafe` either way.
+#[cfg(target_has_atomic = "64")]
+pub use std::sync::atomic::AtomicU64;
+
+#[cfg(not(target_has_atomic = "64"))]
+pub struct AtomicU64(std::sync::Mutex<u64>);
+
+#[cfg(not(target_has_atomic = "64"))]
+impl AtomicU64 {
+    pub const fn new(v: u64) -> AtomicU64 {
+        AtomicU64(std::sync::Mutex::new(v))
+    }
+
+    /// Adds `v` (wrapping, like the atomic) and returns the previous value.
+    /// The ordering is irrelevant: the mutex orders everything.
+    pub fn fetch_add(&self, v: u64, _order: std::sync::atomic::Ordering) -> u64 {
+        let mut n = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let old = *n;
+        *n = old.wrapping_add(v);
+        old
+    }
+}

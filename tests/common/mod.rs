@@ -40,6 +40,27 @@ pub fn command() -> Command {
     }
 }
 
+/// True when the binary under test is a MIPS one (run by an emulator such
+/// as qemu-mipsel-static): Linux numbers some errno values differently
+/// there. Read from the binary's ELF header (e_machine 8 = EM_MIPS).
+pub fn target_is_mips() -> bool {
+    let mut head = [0u8; 20];
+    let n = std::fs::File::open(binary())
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if n < 20 || head[..4] != *b"\x7fELF" {
+        return false;
+    }
+    let machine = [head[18], head[19]];
+    // EI_DATA (byte 5): 2 is big-endian, else little-endian.
+    let machine = if head[5] == 2 {
+        u16::from_be_bytes(machine)
+    } else {
+        u16::from_le_bytes(machine)
+    };
+    machine == 8
+}
+
 /// A temporary directory, removed on success and kept (with its path
 /// printed) when the test panics.
 pub struct TempDir(PathBuf);
