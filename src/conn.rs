@@ -290,10 +290,17 @@ impl<'a> Conn<'a> {
             return storage(e, self.sid);
         }
         let cfg = &self.cfg;
-        let copies: Vec<crate::smtp::session::Recipient> = session
-            .envelope()
-            .map(|env| env.deliveries().into_iter().cloned().collect())
-            .unwrap_or_default();
+        // The per-copy recipients matter only to a filter or a hook; skip
+        // the copy of the envelope when neither is configured.
+        let copies: Vec<crate::smtp::session::Recipient> =
+            if cfg.filter_program.is_some() || self.shared.exec.is_some() {
+                session
+                    .envelope()
+                    .map(|env| env.deliveries().into_iter().cloned().collect())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
         if let Some(filter) = &cfg.filter_program {
             for i in 0..d.len() {
                 let path = d.tmp_path(i);
