@@ -134,21 +134,19 @@ impl Limits {
     /// Enters or leaves stress mode as the session count crosses 80% of
     /// `--max-conn` (Postfix's stress mode); logs each change once.
     fn update_stress(&self, total: usize, shared: &Shared) {
-        let stressed = total * 5 >= shared.cfg().max_connections * 4;
+        let cfg = shared.cfg();
+        let stressed = total * 5 >= cfg.max_connections * 4;
         if shared.stress.swap(stressed, Ordering::SeqCst) != stressed {
             if stressed {
+                let limit = cfg.stress_timeout_secs.min(cfg.idle_timeout_secs);
                 info!(
-                    "stress mode on: {total} of {} sessions in use; idle limit now {}s",
-                    shared.cfg().max_connections,
-                    shared
-                        .cfg()
-                        .stress_timeout_secs
-                        .min(shared.cfg().idle_timeout_secs)
+                    "stress mode on: {total} of {} sessions in use; idle limit now {limit}s",
+                    cfg.max_connections
                 );
             } else {
                 info!(
                     "stress mode off: {total} of {} sessions in use",
-                    shared.cfg().max_connections
+                    cfg.max_connections
                 );
             }
         }
@@ -180,11 +178,12 @@ impl Drop for Slot {
 impl Slot {
     /// Takes a session slot for `ip`, or says which limit refuses it.
     fn claim(limits: &Arc<Limits>, shared: &Arc<Shared>, ip: IpAddr) -> Result<Slot, Reply> {
+        let cfg = shared.cfg();
         let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if c.total >= shared.cfg().max_connections {
+        if c.total >= cfg.max_connections {
             return Err(reply::TOO_MANY_CONNECTIONS);
         }
-        if c.per_ip.get(&ip).copied().unwrap_or(0) >= shared.cfg().max_connections_per_ip {
+        if c.per_ip.get(&ip).copied().unwrap_or(0) >= cfg.max_connections_per_ip {
             return Err(reply::TOO_MANY_FROM_IP);
         }
         c.total += 1;
