@@ -21,6 +21,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Replies are sent once this much is queued, even mid-group.
 const REPLY_FLUSH_BYTES: usize = 4096;
 
+/// How long a session keeps its input buffer while waiting for the next
+/// command: long enough for a client's next command in a busy dialog
+/// (no allocation per command), short enough that idle sessions hold none.
+const HOLD_BUFFER_MS: u128 = 200;
+
 /// What every session shares.
 pub struct Shared {
     /// The settings for new sessions; SIGHUP may replace them.
@@ -152,8 +157,9 @@ impl<'a> Conn<'a> {
         let shared: &'a Shared = self.shared;
         let cfg = Arc::clone(&self.cfg);
         let mut session = Session::new(&cfg);
-        // The input buffer exists only while there is input to handle: an
-        // idle session waiting for its next command holds none.
+        // The input buffer exists only while the client is active: `read`
+        // frees it once a command has been awaited for HOLD_BUFFER_MS, so
+        // an idle session holds none.
         let mut buf: Vec<u8> = Vec::new();
         let (mut start, mut end) = (0usize, 0usize);
         let mut msg: Option<Incoming<'a>> = None;
@@ -197,10 +203,7 @@ impl<'a> Conn<'a> {
                     if !self.flush() {
                         return "send failed";
                     }
-                    if !session.in_message() {
-                        buf = Vec::new();
-                    }
-                    match self.read(&mut buf, session.in_message()) {
+                    match self.read(&mut buf, &mut session) {
                         Ok(0) => return "peer closed",
                         Ok(n) => (start, end) = (0, n),
                         Err(why) => {
@@ -582,7 +585,8 @@ impl<'a> Conn<'a> {
 
     /// Waits for input. Returns bytes read (0: peer closed), or why the
     /// session must end now.
-    fn read(&mut self, buf: &mut Vec<u8>, in_message: bool) -> Result<usize, Abort> {
+    fn read(&mut self, buf: &mut Vec<u8>, session: &mut Session) -> Result<usize, Abort> {
+        let in_message = session.in_message();
         loop {
             let idle_deadline = self.deadline(in_message);
             let stopping = self.shared.stopping.load(Ordering::SeqCst);
@@ -605,8 +609,11 @@ impl<'a> Conn<'a> {
                     Abort::Timeout
                 });
             }
-            // Wake at least once a second so stress mode takes effect promptly.
-            let wait_ms = (deadline - now).as_millis().clamp(1, 1000) as i32;
+            // Wake at least once a second so stress mode takes effect
+            // promptly, and early while holding a buffer between commands.
+            let holding = !in_message && buf.capacity() > 0;
+            let cap = if holding { HOLD_BUFFER_MS } else { 1000 };
+            let wait_ms = (deadline - now).as_millis().clamp(1, cap) as i32;
             // Watch the stop pipe only until shutdown is noticed; after that
             // it stays readable and would spin.
             let ready = if stopping {
@@ -616,8 +623,8 @@ impl<'a> Conn<'a> {
             };
             match ready {
                 Ok(r) if r[0] => match {
-                    if buf.is_empty() {
-                        buf.resize(self.cfg.io_buffer_bytes.max(1), 0);
+                    if buf.capacity() == 0 {
+                        buf.reserve_exact(self.cfg.io_buffer_bytes.max(1));
                     }
                     sys::recv(&self.sock, buf)
                 } {
@@ -634,6 +641,12 @@ impl<'a> Conn<'a> {
                         return Ok(0);
                     }
                 },
+                // Nothing arrived for a while: an idle session gives its
+                // buffer back.
+                Ok(_) if holding => {
+                    *buf = Vec::new();
+                    session.release_buffers();
+                }
                 Ok(_) => {}
                 Err(e) => {
                     warn!("{} poll: {e}", self.sid);

@@ -195,17 +195,25 @@ pub fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// `recv` into `buf`; 0 means the peer closed.
-pub fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-    check_size(unsafe {
+/// `recv` into `buf`'s allocated capacity (its old contents are
+/// discarded, nothing is zeroed first); `buf` then holds exactly the bytes
+/// read. 0 means the peer closed.
+pub fn recv(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    buf.clear();
+    let room = buf.capacity();
+    // SAFETY: the pointer is valid for writes of `room` bytes (the
+    // vector's allocation); recv writes at most `room` bytes.
+    let n = check_size(unsafe {
         libc::recv(
             fd.as_raw_fd(),
             buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
+            room,
             0,
         )
-    })
+    })?;
+    // SAFETY: recv initialised the first n ≤ room bytes.
+    unsafe { buf.set_len(n) };
+    Ok(n)
 }
 
 /// `send` with `MSG_NOSIGNAL` (a closed peer gives EPIPE, not SIGPIPE);

@@ -147,8 +147,8 @@ pub struct Session<'c> {
     /// Sticky error for the message being received, replied after the dot.
     data_error: Option<Reply>,
     /// Decoded message content, handed out as `Output::Body`.
-    /// Allocated while a message is being received, so an idle session
-    /// holds no buffer.
+    /// Allocated by the first message and kept for the next ones until
+    /// the driver calls `release_buffers` (an idle session holds none).
     out: Vec<u8>,
     /// A reply decided outside `advance`, sent by the next `advance`.
     pending: Option<Reply>,
@@ -174,6 +174,14 @@ impl<'c> Session<'c> {
             pending: None,
             errors: 0,
             commands: 0,
+        }
+    }
+
+    /// Frees the message buffer kept between messages (the driver calls
+    /// this when the client has gone quiet between commands).
+    pub fn release_buffers(&mut self) {
+        if !self.in_message() {
+            self.out = Vec::new();
         }
     }
 
@@ -545,7 +553,6 @@ impl<'c> Session<'c> {
     }
 
     fn end_of_data(&mut self) -> Output<'static> {
-        self.out = Vec::new();
         match self.data_error.take() {
             Some(r) => {
                 self.state = State::Command;
@@ -719,6 +726,41 @@ mod tests {
     #[test]
     fn greeting_then_ehlo_lists_extensions() {
         expect("EHLO client.example\r\n", &[GREETING, EHLO]);
+    }
+
+    #[test]
+    fn the_message_buffer_is_kept_between_messages_until_released() {
+        let cfg = cfg();
+        let mut s = Session::new(&cfg);
+        let mut d = Driver::default();
+        d.feed(&mut s, b"");
+        assert_eq!(s.out.capacity(), 0, "no buffer before a message");
+        let txn = b"MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\nhi\r\n.\r\n";
+        d.feed(&mut s, b"EHLO c\r\n");
+        d.feed(&mut s, txn);
+        let kept = s.out.capacity();
+        assert_eq!(
+            kept, cfg.io_buffer_bytes,
+            "one buffer of the configured size"
+        );
+        d.feed(&mut s, txn);
+        assert_eq!(s.out.capacity(), kept, "reused by the next message");
+        assert_eq!(d.stored.len(), 2);
+        // Mid-message the buffer stays whatever the driver asks.
+        d.feed(
+            &mut s,
+            b"MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\npart",
+        );
+        s.release_buffers();
+        assert_eq!(s.out.capacity(), kept);
+        d.feed(&mut s, b"\r\n.\r\n");
+        s.release_buffers();
+        assert_eq!(s.out.capacity(), 0, "released once the session is idle");
+        assert_eq!(d.stored[2].1, b"part\n".to_vec());
+        // And allocated again on demand.
+        d.feed(&mut s, txn);
+        assert_eq!(d.stored.len(), 4);
+        assert!(d.text().ends_with("250 2.0.0 Ok: queued as ID1\r\n"));
     }
 
     #[test]
