@@ -10,24 +10,35 @@
 
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
 
-/// One waiter's outcome: `None` until the fsync covering it has returned.
-type Outcome = Arc<Mutex<Option<Result<(), i32>>>>;
+/// Not yet covered by a finished fsync (otherwise 0 or an errno).
+const PENDING: i32 = -1;
+
+/// One delivery waiting for its link to be made durable.
+struct Waiter {
+    outcome: AtomicI32,
+    thread: Thread,
+}
 
 #[derive(Default)]
 struct Queue {
     /// Waiters whose links are made, not yet covered by a started fsync.
-    waiting: Vec<Outcome>,
+    waiting: Vec<Arc<Waiter>>,
     /// An fsync is running (its leader holds the waiters it covers).
     syncing: bool,
 }
 
 /// Shares fsyncs of one directory among concurrent deliveries.
+///
+/// Waiters sleep with `park`, and each is woken only when it has its
+/// result or must lead the next round: no thundering herd when many
+/// sessions wait on one directory.
 #[derive(Default)]
 pub struct GroupSync {
     queue: Mutex<Queue>,
-    finished: Condvar,
 }
 
 impl GroupSync {
@@ -40,28 +51,49 @@ impl GroupSync {
         dir: BorrowedFd<'_>,
         fsync: impl Fn(BorrowedFd<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
-        let mine: Outcome = Arc::new(Mutex::new(None));
+        let me = Arc::new(Waiter {
+            outcome: AtomicI32::new(PENDING),
+            thread: std::thread::current(),
+        });
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.waiting.push(Arc::clone(&mine));
+        q.waiting.push(Arc::clone(&me));
         loop {
-            if let Some(result) = *mine.lock().unwrap_or_else(|p| p.into_inner()) {
-                return result.map_err(io::Error::from_raw_os_error);
+            match me.outcome.load(Ordering::Acquire) {
+                PENDING => {}
+                0 => return Ok(()),
+                errno => return Err(io::Error::from_raw_os_error(errno)),
             }
             if q.syncing {
-                q = self.finished.wait(q).unwrap_or_else(|p| p.into_inner());
+                // Woken (unpark) with our result, or to lead the next
+                // round; a spurious wake-up just looks again.
+                drop(q);
+                std::thread::park();
+                q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             // Lead a round for everyone queued now (including us).
             q.syncing = true;
             let batch = std::mem::take(&mut q.waiting);
             drop(q);
-            let result = fsync(dir).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
+            let outcome = match fsync(dir) {
+                Ok(()) => 0,
+                Err(e) => e.raw_os_error().filter(|&n| n > 0).unwrap_or(libc::EIO),
+            };
             for w in &batch {
-                *w.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                w.outcome.store(outcome, Ordering::Release);
             }
             q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.syncing = false;
-            self.finished.notify_all();
+            // The first of those who queued meanwhile leads the next round.
+            let next = q.waiting.first().map(|w| w.thread.clone());
+            drop(q);
+            for w in batch.iter().filter(|w| !Arc::ptr_eq(w, &me)) {
+                w.thread.unpark();
+            }
+            if let Some(t) = next {
+                t.unpark();
+            }
+            q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         }
     }
 }
