@@ -622,25 +622,25 @@ impl<'a> Conn<'a> {
                 sys::poll_readable(&[self.sock.as_fd(), self.shared.stop_pipe.as_fd()], wait_ms)
             };
             match ready {
-                Ok(r) if r[0] => match {
+                Ok(r) if r[0] => {
                     if buf.capacity() == 0 {
                         buf.reserve_exact(self.cfg.io_buffer_bytes.max(1));
                     }
-                    sys::recv(&self.sock, buf)
-                } {
-                    Ok(n) => {
-                        if in_message {
-                            self.data_progress(n);
+                    match sys::recv(&self.sock, buf) {
+                        Ok(n) => {
+                            if in_message {
+                                self.data_progress(n);
+                            }
+                            return Ok(n);
                         }
-                        return Ok(n);
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => {
+                            debug!("{} recv: {e}", self.sid);
+                            return Ok(0);
+                        }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => {
-                        debug!("{} recv: {e}", self.sid);
-                        return Ok(0);
-                    }
-                },
+                }
                 // Nothing arrived for a while: an idle session gives its
                 // buffer back.
                 Ok(_) if holding => {
