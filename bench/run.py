@@ -207,10 +207,8 @@ def make_workdir(base, name):
 
 
 # Disk work directories are removed at the end of the whole run, not after
-# each workload: on ext4 without a journal, the kernel skips inode numbers
-# freed in the last ~30 s (recently_deleted() in fs/ext4/ialloc.c), and
-# with thousands just freed every create scans past them; that made the
-# next workload, whichever it was, several times slower. See settle().
+# each workload, so that no workload inherits thousands of just-freed
+# inodes (see settle()).
 DEFERRED = []
 DEFER = {"on": False}
 
@@ -241,17 +239,16 @@ def ext4_without_journal(path):
         return True
 
 
-# When inodes were last freed in bulk on the disk (by an earlier program or
-# by Postfix's queue): disk measurements wait until that is SETTLE_SECS old.
-SETTLE = {"needed": False, "since": 0.0, "waited": 0.0}
-
-
-def settle_secs():
-    try:
-        with open("/proc/sys/vm/dirty_expire_centisecs") as f:
-            return int(f.read()) / 100 + 2
-    except (OSError, ValueError):
-        return 32
+# On ext4 without a journal, creating a file skips inode numbers freed
+# in the last minute (5 minutes while their inode table block is dirty)
+# if that block is still in the buffer cache: recently_deleted() in
+# fs/ext4/ialloc.c. After a bulk deletion (an earlier program, Postfix's
+# queue) every create scans past thousands of them: the next workload,
+# whichever peer or the ceiling it is, runs several times slower (perf:
+# 41% of tinymx's CPU in that scan). Writing the blocks back and dropping
+# clean caches before each disk measurement removes that inheritance.
+SETTLE = {"needed": False, "since": 0.0, "waited": 0.0, "how": ""}
+RECENTLY_DELETED_SECS = 62
 
 
 def freed_inodes_now():
@@ -262,7 +259,18 @@ def settle():
     """Before a measurement that creates files on the disk."""
     if not SETTLE["needed"]:
         return
-    left = SETTLE["since"] + settle_secs() - time.monotonic()
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1\n")
+        SETTLE["how"] = "sync + drop_caches"
+        return
+    except OSError:
+        pass
+    # Not allowed to drop caches: wait until the last bulk deletion is
+    # older than the window instead.
+    SETTLE["how"] = "waiting"
+    left = SETTLE["since"] + RECENTLY_DELETED_SECS - time.monotonic()
     if left > 0:
         log(f"  (waiting {left:.0f}s until freed inodes are reusable: ext4 without a journal)")
         time.sleep(left)
@@ -291,6 +299,7 @@ class Server:
         self.port = free_port()
         self.proc = None
         self.pid = None
+        self.rusage = None
 
     # The Maildir whose new/ receives the messages (None: stores nothing).
     def new_dir(self):
@@ -336,9 +345,17 @@ class Server:
             return
         if self.proc.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            # Reap it ourselves for its resource usage (all its threads):
+            # voluntary context switches = how often it slept.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+                if pid:
+                    self.rusage = usage
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+                    break
+                time.sleep(0.01)
+            else:
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
         self.logf.close()
@@ -880,6 +897,8 @@ def report(cfg, info, runs, once, elapsed, smoke):
     row("CPU (user+sys) s per 1,000 mails, (a) tmpfs", "↓", "cpu_per_1000", "a_tmpfs")
     row("CPU (user+sys) s per 1,000 mails, (c)", "↓", "cpu_per_1000", "c_disk")
     row("CPU (user+sys) s per 1,000 mails of 1 MiB, (b)", "↓", "cpu_per_1000", "b_disk")
+    row("times the server slept (voluntary context switches) per mail, (a) tmpfs", "↓",
+        "ctx_per_mail", "a_tmpfs")
     if once.get("instr"):
         rows.append((f"instructions per 4 KiB mail (callgrind, one session, "
                      f"{once['instr_n'][1] - once['instr_n'][0]} mails)", "↓",
@@ -948,14 +967,16 @@ def report(cfg, info, runs, once, elapsed, smoke):
                          f"{ratio(t, both)} |")
         lines.append("")
     if info.get("no_journal") and not smoke:
-        lines.append(f"The disk's file system is ext4 without a journal: there, the kernel "
-                     f"skips inode numbers freed in the last ~{settle_secs() - 2:.0f} s when "
-                     f"it creates a file, and after thousands of deletions every create scans "
-                     f"past them (several times slower). So this run removes its work "
-                     f"directories only at the end, runs Postfix (whose queue deletes files) "
-                     f"last in each workload, and before each disk measurement waits until "
-                     f"the last bulk deletion is {settle_secs():.0f} s old "
-                     f"({info.get('settle_waited', 0) / 60:.1f} min of waiting in all).")
+        how = ("runs `sync` and drops clean caches (`vm.drop_caches=1`)"
+               if SETTLE["how"] != "waiting" else
+               f"waits until the last bulk deletion is {RECENTLY_DELETED_SECS} s old "
+               f"({info.get('settle_waited', 0) / 60:.1f} min of waiting in all)")
+        lines.append("The disk's file system is ext4 without a journal: there, creating a "
+                     "file skips inode numbers freed in the last minute whose inode table "
+                     "block is still cached (`recently_deleted()`, fs/ext4/ialloc.c), so "
+                     "after thousands of deletions every create scans past them and the next "
+                     "workload runs several times slower. This run removes its work "
+                     f"directories only at the end, and before each disk measurement {how}.")
     elif not info.get("deferred", True):
         lines.append("Work directories were removed after each workload (not enough free "
                      "space to keep them to the end).")
@@ -1083,11 +1104,8 @@ def measure(args, cfg):
             r[("ceiling", where, threads)] = v
             log(f"  ceiling {where} {threads} thread(s): {v:,.0f} ops/s")
         # Rotate the order of the peers from run to run, so a load change on
-        # the shared machine does not always hit the same one; Postfix goes
-        # last, since its queue frees inodes (see settle()).
-        rest = [p for p in peers if p != "postfix"]
-        order = rest[run % len(rest):] + rest[:run % len(rest)] + \
-            (["postfix"] if "postfix" in peers else [])
+        # the shared machine does not always hit the same one.
+        order = list(peers[run % len(peers):] + peers[:run % len(peers)])
         for wl, (n, size, sessions), base in workloads:
             for kind in order:
                 if base == BASE:
@@ -1098,6 +1116,8 @@ def measure(args, cfg):
                                    timeout=300)
                 finally:
                     stop(srv)
+                if srv.rusage and not srv.multi_process:
+                    res["ctx_per_mail"] = srv.rusage.ru_nvcsw / cfg["fewer"].get((kind, wl), n)
                 for k, v in res.items():
                     r[(wl, kind, k)] = v
                 log(f"  {wl} {kind}: {res['secs']:.2f}s, {res['rate']:,.0f} mail/s, "
