@@ -227,12 +227,9 @@ fn exec_runs_once_per_mailbox_with_the_stored_file() {
             std::fs::read(&stored[0]).unwrap()
         );
     }
-    assert!(
-        server
-            .log_lines()
-            .iter()
-            .any(|l| l.ends_with("exec stderr: hook says hi"))
-    );
+    // Each hook's stderr is logged after its exit line (by the worker
+    // that ran it, maybe after the other hook's exit line).
+    server.wait_log(|l| l.iter().any(|l| l.ends_with("exec stderr: hook says hi")));
     assert_eq!(tree(&d.path().join("out")).len(), 4, "ran once per mailbox");
 }
 
