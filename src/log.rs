@@ -1,5 +1,7 @@
 //! One line per event on stderr, each written with a single `write` so
-//! lines from concurrent sessions never interleave. Lines that concern a
+//! lines from concurrent sessions never interleave (a `write` of at most
+//! PIPE_BUF bytes is atomic on a pipe, and needs no lock of ours; longer
+//! lines, rare, also take std's stderr lock). Lines that concern a
 //! session carry its id.
 
 use crate::config::Verbosity;
@@ -7,7 +9,7 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
@@ -21,6 +23,11 @@ pub fn enabled(v: Verbosity) -> bool {
 
 /// Where lines go once `use_syslog` succeeded.
 static SYSLOG: Mutex<Option<Syslog>> = Mutex::new(None);
+/// Whether SYSLOG is set: without syslog, a line takes no lock at all.
+static SYSLOG_ON: AtomicBool = AtomicBool::new(false);
+
+/// Linux's PIPE_BUF: a write of at most this many bytes to a pipe is atomic.
+const ATOMIC_WRITE: usize = 4096;
 
 /// An RFC 3164 sender on a local datagram socket (what busybox syslogd,
 /// rsyslog and journald read at /dev/log).
@@ -77,6 +84,7 @@ pub fn use_syslog(path: &Path) -> std::io::Result<()> {
         pid: std::process::id(),
     };
     *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = Some(syslog);
+    SYSLOG_ON.store(true, Ordering::Release);
     Ok(())
 }
 
@@ -87,7 +95,10 @@ pub fn line(v: Verbosity, text: &str) {
     if !enabled(v) {
         return;
     }
-    if let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+    // Without syslog, straight to stderr, no lock.
+    if SYSLOG_ON.load(Ordering::Acquire)
+        && let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
+    {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -99,7 +110,11 @@ pub fn line(v: Verbosity, text: &str) {
     buf.extend_from_slice(b"tinymx: ");
     buf.extend_from_slice(text.as_bytes());
     buf.push(b'\n');
-    let _ = std::io::stderr().lock().write_all(&buf);
+    if buf.len() <= ATOMIC_WRITE {
+        let _ = crate::sys::write_stderr(&buf);
+    } else {
+        let _ = std::io::stderr().lock().write_all(&buf);
+    }
 }
 
 /// Client-supplied bytes made safe for a log line: printable ASCII kept,

@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Turns a `-1` return into the thread's `errno`.
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -37,8 +37,42 @@ fn owned(fd: libc::c_int) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-fn cstring(s: &str) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in name"))
+/// A name as a NUL-terminated C string, on the stack when it is shorter
+/// than 256 bytes (every name tinymx makes is), so a path syscall on the
+/// delivery path costs no allocation.
+#[allow(clippy::large_enum_variant)] // the stack copy is the point
+enum CName {
+    Stack([u8; 256]),
+    Heap(CString),
+}
+
+impl CName {
+    fn new(s: &str) -> io::Result<CName> {
+        if s.as_bytes().contains(&0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "NUL byte in name",
+            ));
+        }
+        if s.len() < 256 {
+            // The bytes after the name stay 0: the terminator.
+            let mut b = [0u8; 256];
+            b[..s.len()].copy_from_slice(s.as_bytes());
+            Ok(CName::Stack(b))
+        } else {
+            CString::new(s)
+                .map(CName::Heap)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in name"))
+        }
+    }
+
+    /// Valid (and NUL-terminated) for as long as `self` lives.
+    fn as_ptr(&self) -> *const libc::c_char {
+        match self {
+            CName::Stack(b) => b.as_ptr() as *const libc::c_char,
+            CName::Heap(c) => c.as_ptr(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- sockets
@@ -328,17 +362,31 @@ pub fn drain(fd: &OwnedFd) -> io::Result<Vec<u8>> {
 
 /// Writes all of `bytes` to a pipe or file descriptor.
 pub fn write_fd(fd: &OwnedFd, bytes: &[u8]) -> io::Result<()> {
+    write_all_raw(fd.as_raw_fd(), bytes)
+}
+
+/// Writes `bytes` to fd 2 with `write` calls of our own (no lock): one
+/// call unless the kernel takes less.
+pub fn write_stderr(bytes: &[u8]) -> io::Result<()> {
+    write_all_raw(2, bytes)
+}
+
+/// `write` until all of `bytes` is written. `fd` is open for the call's
+/// duration (an owned descriptor, or fd 2, which tinymx never closes).
+fn write_all_raw(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
     let mut done = 0;
     while done < bytes.len() {
-        // SAFETY: the slice is valid for reads of its length.
+        // SAFETY: the slice is valid for reads of its length; a bad fd
+        // gives EBADF, nothing worse.
         let n = unsafe {
             libc::write(
-                fd.as_raw_fd(),
+                fd,
                 bytes[done..].as_ptr() as *const libc::c_void,
                 bytes.len() - done,
             )
         };
         match check_size(n) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -450,7 +498,7 @@ pub fn open_dir(path: &std::path::Path) -> io::Result<OwnedFd> {
 
 /// Opens `name` inside `dir` as a directory, never following a symlink.
 pub fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
-    let c = cstring(name)?;
+    let c = CName::new(name)?;
     // SAFETY: `dir` is a live descriptor; `c` is NUL-terminated.
     let fd = check(unsafe {
         libc::openat(
@@ -464,7 +512,7 @@ pub fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
 
 /// `mkdirat(dir, name, mode)`.
 pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
-    let c = cstring(name)?;
+    let c = CName::new(name)?;
     // SAFETY: `dir` is live; `c` is NUL-terminated.
     check(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) })?;
     Ok(())
@@ -473,7 +521,7 @@ pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
 /// Creates a new file `name` in `dir` for writing; fails if it exists
 /// (`O_CREAT | O_EXCL`), never follows a symlink.
 pub fn create_excl_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<std::fs::File> {
-    let c = cstring(name)?;
+    let c = CName::new(name)?;
     // SAFETY: `dir` is live; `c` is NUL-terminated; mode is passed as the
     // variadic third argument open(2) expects with O_CREAT.
     let fd = check(unsafe {
@@ -495,7 +543,7 @@ pub fn link_at(
     to_dir: BorrowedFd<'_>,
     to: &str,
 ) -> io::Result<()> {
-    let (f, t) = (cstring(from)?, cstring(to)?);
+    let (f, t) = (CName::new(from)?, CName::new(to)?);
     // SAFETY: both descriptors are live; both strings NUL-terminated.
     check(unsafe {
         libc::linkat(
@@ -511,7 +559,7 @@ pub fn link_at(
 
 /// `unlinkat(dir, name, 0)`.
 pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
-    let c = cstring(name)?;
+    let c = CName::new(name)?;
     // SAFETY: `dir` is live; `c` is NUL-terminated.
     check(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) })?;
     Ok(())
@@ -570,7 +618,7 @@ pub fn hostname() -> io::Result<String> {
 
 /// A user looked up by name: (uid, primary gid).
 pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
-    let c = cstring(name)?;
+    let c = CName::new(name)?;
     let mut buf = vec![0u8; 4096];
     // SAFETY: all-zero passwd is a valid value to be overwritten.
     let mut pwd: libc::passwd = unsafe { zeroed() };
@@ -598,7 +646,7 @@ pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
 
 /// A group id looked up by name.
 pub fn lookup_group(name: &str) -> io::Result<Option<u32>> {
-    let c = cstring(name)?;
+    let c = CName::new(name)?;
     let mut buf = vec![0u8; 16384];
     // SAFETY: all-zero group is a valid value to be overwritten.
     let mut grp: libc::group = unsafe { zeroed() };
@@ -735,5 +783,33 @@ impl AtomicU64 {
         let old = *n;
         *n = old.wrapping_add(v);
         old
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn names_reach_the_kernel_whole_on_the_stack_or_the_heap() {
+        let base = std::env::temp_dir().join(format!("tinymx-sys-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = open_dir(&base).unwrap();
+        // 255 bytes: the longest on the stack, and NAME_MAX.
+        let long = "n".repeat(255);
+        mkdir_at(dir.as_fd(), &long, 0o700).unwrap();
+        assert!(base.join(&long).is_dir());
+        open_dir_at(dir.as_fd(), &long).unwrap();
+        // 300 bytes go through the heap copy; the kernel refuses them whole.
+        let longer = "n".repeat(300);
+        let e = mkdir_at(dir.as_fd(), &longer, 0o700).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENAMETOOLONG));
+        // A NUL is refused before any syscall.
+        let e = mkdir_at(dir.as_fd(), "a\0b", 0o700).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = link_at(dir.as_fd(), "x", dir.as_fd(), &format!("{longer}\0")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
