@@ -13,7 +13,15 @@ struct Out<'f> {
     f: &'f mut dyn FnMut(&[u8]),
 }
 
-impl Out<'_> {
+impl<'f> Out<'f> {
+    fn new(f: &'f mut dyn FnMut(&[u8])) -> Self {
+        Out {
+            buf: [0; CHUNK],
+            len: 0,
+            f,
+        }
+    }
+
     fn push(&mut self, b: u8) {
         if self.len == CHUNK {
             (self.f)(&self.buf);
@@ -61,11 +69,7 @@ impl QuotedPrintable {
     }
 
     pub fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out {
-            buf: [0; CHUNK],
-            len: 0,
-            f,
-        };
+        let mut out = Out::new(f);
         for &b in input {
             self.byte(b, &mut out);
         }
@@ -171,11 +175,7 @@ impl QuotedPrintable {
     /// End of input: a dangling `=` and its bytes are kept literally;
     /// trailing white space is dropped.
     pub fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out {
-            buf: [0; CHUNK],
-            len: 0,
-            f,
-        };
+        let mut out = Out::new(f);
         if self.cr {
             self.cr = false;
             self.step(b'\r', &mut out);
@@ -219,11 +219,7 @@ impl Base64 {
     }
 
     pub fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out {
-            buf: [0; CHUNK],
-            len: 0,
-            f,
-        };
+        let mut out = Out::new(f);
         for &b in input {
             if b == b'=' {
                 self.flush_partial(&mut out);
@@ -259,11 +255,7 @@ impl Base64 {
     }
 
     pub fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out {
-            buf: [0; CHUNK],
-            len: 0,
-            f,
-        };
+        let mut out = Out::new(f);
         self.flush_partial(&mut out);
         out.flush();
     }
