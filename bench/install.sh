@@ -10,45 +10,13 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 VENV=${BENCH_VENV:-$HERE/.venv}
 AIOSMTPD_VERSION=1.4.6
-export DEBIAN_FRONTEND=noninteractive
-
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+TAG=bench
+. "$HERE/../.ci/debian.sh"
 
 smoke=""
 [ "${1:-}" = "--smoke" ] && smoke=1
 
-updated=""
-apt_install() {
-	if [ -z "$updated" ]; then
-		$SUDO apt-get update -qq || echo "bench: apt-get update reported errors; going on" >&2
-		updated=1
-	fi
-	echo "bench: installing: $*"
-	$SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-ARCH=$(dpkg --print-architecture)
-have_pkg() {
-	dpkg-query -W -f='${Status} ${Architecture}\n' "$1" 2>/dev/null |
-		grep -Eqx "install ok installed ($ARCH|all)"
-}
-
-# Postfix, preseeded so that it sets up no system mail service; if the
-# package started the system's own instance anyway, that one is stopped by
-# the pid in its pid file (the bench runs private instances only).
-if ! have_pkg postfix || ! command -v smtp-source >/dev/null || ! command -v smtp-sink >/dev/null; then
-	echo 'postfix postfix/main_mailer_type select No configuration' | $SUDO debconf-set-selections
-	apt_install postfix
-	pidfile=/var/spool/postfix/pid/master.pid
-	if [ -r "$pidfile" ]; then
-		pid=$(tr -dc 0-9 <"$pidfile")
-		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-			echo "bench: stopping the system's postfix (pid $pid)"
-			$SUDO kill -TERM "$pid"
-		fi
-	fi
-fi
+install_postfix
 command -v python3 >/dev/null || apt_install python3
 [ -n "$smoke" ] && exit 0
 

@@ -11,50 +11,10 @@
 set -eu
 
 EXIM_ROOT=${EXIM_ROOT:-/var/cache/tinymx-interop/exim4}
-export DEBIAN_FRONTEND=noninteractive
+TAG=interop
+. "$(cd "$(dirname "$0")" && pwd)/../../.ci/debian.sh"
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-
-updated=""
-apt_update() {
-	if [ -z "$updated" ]; then
-		# An index that fails to download (a mirror mid-sync, a foreign
-		# architecture) need not stop us: the install below says if it must.
-		$SUDO apt-get update -qq || echo "interop: apt-get update reported errors; going on" >&2
-		updated=1
-	fi
-}
-
-apt_install() {
-	apt_update
-	echo "interop: installing: $*"
-	$SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-# Installed for this machine's architecture (other architectures' copies of
-# a library, from multiarch, do not count).
-ARCH=$(dpkg --print-architecture)
-have_pkg() {
-	dpkg-query -W -f='${Status} ${Architecture}\n' "$1" 2>/dev/null |
-		grep -Eqx "install ok installed ($ARCH|all)"
-}
-
-# Postfix: preseeded so that it does not set up a system mail service.
-# If installing it started the system's own Postfix anyway, stop that one
-# (by the pid in its pid file); the suite runs a private instance.
-if ! have_pkg postfix || ! command -v smtp-source >/dev/null; then
-	echo 'postfix postfix/main_mailer_type select No configuration' | $SUDO debconf-set-selections
-	apt_install postfix
-	pidfile=/var/spool/postfix/pid/master.pid
-	if [ -r "$pidfile" ]; then
-		pid=$(tr -dc 0-9 <"$pidfile")
-		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-			echo "interop: stopping the system's postfix (pid $pid)"
-			$SUDO kill -TERM "$pid"
-		fi
-	fi
-fi
+install_postfix
 
 missing=""
 for p in swaks curl msmtp mblaze; do
