@@ -21,9 +21,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Replies are sent once this much is queued, even mid-group.
 const REPLY_FLUSH_BYTES: usize = 4096;
 
-/// How long a session keeps its input buffer while waiting for the next
-/// command: long enough for a client's next command in a busy dialog
-/// (no allocation per command), short enough that idle sessions hold none.
+/// How long a session keeps its input and decode buffers while waiting for
+/// the next command: long enough for a client's next command in a busy
+/// dialog (no allocation per command), short enough that idle sessions
+/// hold none.
 const HOLD_BUFFER_MS: u128 = 200;
 
 /// What every session shares.

@@ -17,6 +17,14 @@ use std::thread::Thread;
 /// Not yet covered by a finished fsync (otherwise 0 or an errno).
 const PENDING: i32 = -1;
 
+/// A finished round's outcome (0 or an errno) as a result.
+fn as_result(outcome: i32) -> io::Result<()> {
+    match outcome {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
 /// One delivery waiting for its link to be made durable.
 struct Waiter {
     outcome: AtomicI32,
@@ -60,8 +68,7 @@ impl GroupSync {
         loop {
             match me.outcome.load(Ordering::Acquire) {
                 PENDING => {}
-                0 => return Ok(()),
-                errno => return Err(io::Error::from_raw_os_error(errno)),
+                done => return as_result(done),
             }
             if q.syncing {
                 // Woken (unpark) with our result, or to lead the next
@@ -93,7 +100,8 @@ impl GroupSync {
             if let Some(t) = next {
                 t.unpark();
             }
-            q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            // Our own link was in the batch.
+            return as_result(outcome);
         }
     }
 }
