@@ -228,11 +228,10 @@ def remove_deferred():
 def ext4_without_journal(path):
     """True if PATH is on ext4 with no jbd2 journal (nothing in /proc/fs/jbd2
     for its device)."""
-    p = subprocess.run(["df", "--output=fstype,source", path], capture_output=True, text=True)
-    fields = (p.stdout.splitlines()[1:] or ["? ?"])[0].split()
-    if len(fields) < 2 or fields[0] != "ext4":
+    fstype, source = df_fields(path)
+    if fstype != "ext4":
         return False
-    dev = os.path.basename(os.path.realpath(fields[1]))
+    dev = os.path.basename(os.path.realpath(source))
     try:
         return not any(j.rsplit("-", 1)[0] == dev for j in os.listdir("/proc/fs/jbd2"))
     except OSError:
@@ -277,10 +276,15 @@ def settle():
         SETTLE["waited"] += left
 
 
-def fs_type(path):
+def df_fields(path):
+    """(file system type, source) of the file system holding PATH."""
     p = subprocess.run(["df", "--output=fstype,source", path], capture_output=True, text=True)
     fields = (p.stdout.splitlines()[1:] or ["? ?"])[0].split()
-    return f"{fields[0]} ({fields[-1]})"
+    return fields[0], fields[-1]
+
+
+def fs_type(path):
+    return "%s (%s)" % df_fields(path)
 
 
 # ------------------------------------------------------------------ servers
@@ -1102,8 +1106,8 @@ def measure(args, cfg):
     if not DEFER["on"]:
         log(f"warning: less than {2 * need / 1e9:.0f} GB free under {BASE}: "
             "work directories are removed after each workload")
-    SETTLE["needed"] = ext4_without_journal(BASE) and not args.smoke
     info["no_journal"] = ext4_without_journal(BASE)
+    SETTLE["needed"] = info["no_journal"] and not args.smoke
     if SETTLE["needed"]:
         freed_inodes_now()  # whatever ran before us (make test, say) may have deleted files
     workloads = (("a_disk", cfg["a"], BASE), ("a_tmpfs", cfg["a"], TMPFS),
