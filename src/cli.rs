@@ -207,9 +207,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
             let Some(long) = long_name(c) else {
                 return Err(format!("-{c}: unknown option"));
             };
-            // Switches take no attached text (-vq is not supported).
+            // Switches take no attached text: one switch per argument.
             if (SWITCHES.contains(&long) || long == "version") && !rest.is_empty() {
-                return Err(format!("-{c}: unknown option '-{c}{rest}'"));
+                return Err(if matches!(a.as_str(), "-vq" | "-qv") {
+                    "-v and -q cannot be combined".to_string()
+                } else {
+                    format!("-{c}: takes no value; give each switch on its own ('{a}')")
+                });
             }
             (
                 long.to_string(),
@@ -705,6 +709,16 @@ mod tests {
             (&["-u", ""], "--user: invalid user ''"),
             (&["-n", "a b"], "--hostname: invalid host name 'a b'"),
             (&["--verbose=yes"], "--verbose: takes no value"),
+            (&["-vq"], "-v and -q cannot be combined"),
+            (&["-qv"], "-v and -q cannot be combined"),
+            (
+                &["-vb"],
+                "-v: takes no value; give each switch on its own ('-vb')",
+            ),
+            (
+                &["-V1"],
+                "-V: takes no value; give each switch on its own ('-V1')",
+            ),
         ];
         for (args, want) in cases {
             let err = run(args).unwrap_err();
