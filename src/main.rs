@@ -15,13 +15,10 @@ fn main() -> ExitCode {
     }
     let opts = match cli::parse(args) {
         Ok(cli::Action::Run(opts)) => opts,
-        Ok(cli::Action::Help) => {
-            print!("{}", cli::USAGE);
-            return ExitCode::SUCCESS;
-        }
+        Ok(cli::Action::Help) => return tool::write_stdout(cli::USAGE.as_bytes(), "--help"),
         Ok(cli::Action::Version) => {
-            println!("tinymx {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            let v = format!("tinymx {}\n", env!("CARGO_PKG_VERSION"));
+            return tool::write_stdout(v.as_bytes(), "--version");
         }
         Err(msg) => return usage_error(&msg),
     };
@@ -32,14 +29,16 @@ fn main() -> ExitCode {
     match run(cfg, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {
-            eprintln!("tinymx: {msg}");
+            tool::stderr_line(&format!("tinymx: {msg}"));
             ExitCode::from(code)
         }
     }
 }
 
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("tinymx: {msg}\nTry 'tinymx --help' for more information.");
+    tool::stderr_line(&format!(
+        "tinymx: {msg}\nTry 'tinymx --help' for more information."
+    ));
     ExitCode::from(2)
 }
 

@@ -43,8 +43,31 @@ const READ_CHUNK: usize = 64 * 1024;
 const MAIN_HEADERS: [&str; 6] = ["From", "To", "Cc", "Date", "Subject", "Message-ID"];
 
 fn usage_error(cmd: &str, msg: &str) -> ExitCode {
-    eprintln!("tinymx {cmd}: {msg}\nTry 'tinymx {cmd} --help' for more information.");
+    stderr_line(&format!(
+        "tinymx {cmd}: {msg}\nTry 'tinymx {cmd} --help' for more information."
+    ));
     ExitCode::from(2)
+}
+
+/// Writes all of `bytes` to stdout. A reader that has gone away (EPIPE:
+/// `tinymx --help | true`, `tinymx show FILE | head -1`) is not an
+/// error: the rest of the output is no longer wanted, as for any filter.
+/// (Rust ignores SIGPIPE, so the write fails instead of killing us, and
+/// `print!` would panic on that failure.)
+pub fn stdout(bytes: &[u8]) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// One line on stderr. Never panics (`eprintln!` does when stderr is a
+/// closed pipe); there is nowhere left to report a failure to.
+pub fn stderr_line(text: &str) {
+    let _ = io::stderr()
+        .lock()
+        .write_all(format!("{text}\n").as_bytes());
 }
 
 fn strings(args: &[OsString], cmd: &str) -> Result<Vec<String>, ExitCode> {
@@ -93,8 +116,7 @@ pub fn show(args: &[OsString]) -> ExitCode {
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => {
-                print!("{SHOW_USAGE}");
-                return ExitCode::SUCCESS;
+                return write_stdout(SHOW_USAGE.as_bytes(), "show");
             }
             "--header" => match it.next() {
                 Some(n) if !n.is_empty() => headers.push(n),
@@ -120,12 +142,12 @@ pub fn show(args: &[OsString]) -> ExitCode {
     }
     let mut s = Summary::new();
     if let Err(e) = read_message(&file, &mut s) {
-        eprintln!("tinymx show: {file}: {e}");
+        stderr_line(&format!("tinymx show: {file}: {e}"));
         return ExitCode::from(1);
     }
     let text = s.body();
     for w in s.warnings.iter().chain(&s.body_warnings()) {
-        eprintln!("tinymx show: warning: {w}");
+        stderr_line(&format!("tinymx show: warning: {w}"));
     }
     let mut out = String::new();
     if json_out {
@@ -176,12 +198,12 @@ pub fn show(args: &[OsString]) -> ExitCode {
     write_stdout(out.as_bytes(), "show")
 }
 
-fn write_stdout(bytes: &[u8], cmd: &str) -> ExitCode {
-    let mut stdout = io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+/// `stdout`, with a write error reported and turned into exit status 1.
+pub fn write_stdout(bytes: &[u8], cmd: &str) -> ExitCode {
+    match stdout(bytes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tinymx {cmd}: cannot write: {e}");
+            stderr_line(&format!("tinymx {cmd}: cannot write: {e}"));
             ExitCode::from(1)
         }
     }
@@ -262,8 +284,7 @@ impl Handler for Extractor {
                 Ok(()) => {
                     let mut line = path.into_os_string().into_encoded_bytes();
                     line.push(b'\n');
-                    let mut stdout = io::stdout().lock();
-                    if let Err(e) = stdout.write_all(&line).and_then(|()| stdout.flush())
+                    if let Err(e) = stdout(&line)
                         && self.error.is_none()
                     {
                         self.error = Some(format!("cannot write: {e}"));
@@ -281,8 +302,7 @@ pub fn extract(args: &[OsString]) -> ExitCode {
         Err(code) => return code,
     };
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{EXTRACT_USAGE}");
-        return ExitCode::SUCCESS;
+        return write_stdout(EXTRACT_USAGE.as_bytes(), "extract");
     }
     if let Some(a) = args.iter().find(|a| a.starts_with('-') && *a != "-") {
         return usage_error("extract", &format!("{a}: unknown option"));
@@ -291,7 +311,7 @@ pub fn extract(args: &[OsString]) -> ExitCode {
         return usage_error("extract", "expected FILE and DIR");
     };
     if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("tinymx extract: cannot create {dir}: {e}");
+        stderr_line(&format!("tinymx extract: cannot create {dir}: {e}"));
         return ExitCode::from(1);
     }
     let mut x = Extractor {
@@ -301,12 +321,12 @@ pub fn extract(args: &[OsString]) -> ExitCode {
         error: None,
     };
     if let Err(e) = read_message(file, &mut x) {
-        eprintln!("tinymx extract: {file}: {e}");
+        stderr_line(&format!("tinymx extract: {file}: {e}"));
         return ExitCode::from(1);
     }
     match x.error {
         Some(e) => {
-            eprintln!("tinymx extract: {e}");
+            stderr_line(&format!("tinymx extract: {e}"));
             ExitCode::from(1)
         }
         None => ExitCode::SUCCESS,

@@ -803,6 +803,45 @@ fn help_and_version() {
     );
 }
 
+/// `tinymx --help | true`, `tinymx show F | head -1`: the reader is gone
+/// before (or while) tinymx writes. The output stops quietly, status 0,
+/// nothing on stderr (it used to panic with status 101).
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gmail.eml");
+    let dir = TempDir::new("epipe");
+    let fixture = fixture.to_str().unwrap();
+    let out_dir = dir.path().join("out");
+    let out_dir = out_dir.to_str().unwrap();
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["show", fixture],
+        &["show", "--json", fixture],
+        &["show", "--help"],
+        &["extract", fixture, out_dir],
+    ] {
+        let (read, write) = tinymx::sys::pipe().unwrap();
+        drop(read); // the reader has gone: every write gets EPIPE
+        let out = command()
+            .args(args)
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).as_ref()
+            ),
+            (Some(0), ""),
+            "{args:?}"
+        );
+    }
+    // extract still wrote the attachments it could not list.
+    assert!(!files(std::path::Path::new(out_dir)).is_empty());
+}
+
 #[test]
 fn missing_spool_is_created_with_parents() {
     let dir = TempDir::new("deep");
