@@ -300,9 +300,26 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     next.exec_queue_max = old.exec_queue_max;
     next.exec_timeout_secs = old.exec_timeout_secs;
     crate::log::set_verbosity(next.verbosity);
+    warn_if_short_of_space(&shared.spool, &next, "SIGHUP");
     rates.per_minute = next.max_connections_per_minute;
     *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
     info!("SIGHUP: configuration reloaded for new sessions");
+}
+
+/// Warns when the spool's file system has less free space than
+/// `--min-free` already: every MAIL would get 452 4.3.1 until that
+/// changes. (`--max-size 100G` makes the default `--min-free` 200 GiB,
+/// which few disks have free.) `when` starts the line.
+pub fn warn_if_short_of_space(spool: &Spool, cfg: &Config, when: &str) {
+    match spool.free_bytes() {
+        Ok(free) if free < cfg.min_free() => warn!(
+            "{when}: the spool's file system has {free} bytes free, less than --min-free {} \
+             (default: twice --max-size); every MAIL gets 452 4.3.1 until more is free",
+            cfg.min_free()
+        ),
+        Ok(_) => {}
+        Err(e) => warn!("{when}: cannot read the spool's free space: {e}"),
+    }
 }
 
 /// Answers a refused connection without blocking, then closes it.

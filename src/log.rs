@@ -5,11 +5,13 @@
 //! session carry its id.
 
 use crate::config::Verbosity;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
@@ -21,20 +23,32 @@ pub fn enabled(v: Verbosity) -> bool {
     v as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
-/// Where lines go once `use_syslog` succeeded.
+/// The syslog destination once `use_syslog` was called.
 static SYSLOG: Mutex<Option<Syslog>> = Mutex::new(None);
 /// Whether SYSLOG is set: without syslog, a line takes no lock at all.
 static SYSLOG_ON: AtomicBool = AtomicBool::new(false);
 
 /// Linux's PIPE_BUF: a write of at most this many bytes to a pipe is atomic.
 const ATOMIC_WRITE: usize = 4096;
+/// While the syslog socket cannot be reached, lines are kept (besides
+/// going to stderr) and sent once it can: syslogd often starts after
+/// the services on busybox systems. At most this many, the first ones.
+const BACKLOG_LINES: usize = 100;
+/// How often an unreachable syslog socket is tried again, at most.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// An RFC 3164 sender on a local datagram socket (what busybox syslogd,
 /// rsyslog and journald read at /dev/log).
 struct Syslog {
-    sock: UnixDatagram,
+    /// None while the socket cannot be reached.
+    sock: Option<UnixDatagram>,
     path: PathBuf,
     pid: u32,
+    /// When the socket was last tried (None: never since it failed).
+    last_try: Option<Instant>,
+    /// Formatted lines waiting for the socket, and how many did not fit.
+    backlog: VecDeque<Vec<u8>>,
+    dropped: usize,
 }
 
 impl Syslog {
@@ -58,39 +72,114 @@ impl Syslog {
         .into_bytes()
     }
 
-    fn send(&mut self, msg: &[u8]) -> bool {
-        if self.sock.send(msg).is_ok() {
+    fn connect(path: &Path) -> std::io::Result<UnixDatagram> {
+        let sock = UnixDatagram::unbound()?;
+        sock.connect(path)?;
+        Ok(sock)
+    }
+
+    /// Sends one message: false if the socket cannot be reached. A send
+    /// that fails on a connected socket (syslogd restarted) reconnects
+    /// at once; an unreachable socket is tried once per RETRY_INTERVAL.
+    fn send_one(&mut self, msg: &[u8], now: Instant) -> bool {
+        if let Some(sock) = &self.sock {
+            if sock.send(msg).is_ok() {
+                return true;
+            }
+            self.sock = None;
+            self.last_try = None;
+        }
+        if self
+            .last_try
+            .is_some_and(|t| now.duration_since(t) < RETRY_INTERVAL)
+        {
+            return false;
+        }
+        self.last_try = Some(now);
+        match Syslog::connect(&self.path) {
+            Ok(s) if s.send(msg).is_ok() => {
+                self.sock = Some(s);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Sends `msg` after whatever waited for the socket; keeps it in the
+    /// backlog if the socket cannot be reached. False if it was not sent.
+    fn send(&mut self, msg: Vec<u8>, now: Instant) -> bool {
+        while let Some(first) = self.backlog.pop_front() {
+            if !self.send_one(&first, now) {
+                self.backlog.push_front(first);
+                self.keep(msg);
+                return false;
+            }
+            if self.backlog.is_empty() && self.dropped > 0 {
+                let note = format!(
+                    "syslog: {} line(s) were not kept while {} could not be reached",
+                    self.dropped,
+                    self.path.display()
+                );
+                let note = self.format(Verbosity::Quiet, &note, unix_now());
+                self.dropped = 0;
+                self.send_one(&note, now);
+            }
+        }
+        if self.send_one(&msg, now) {
             return true;
         }
-        // syslogd may have restarted: reconnect once.
-        match UnixDatagram::unbound().and_then(|s| s.connect(&self.path).map(|()| s)) {
-            Ok(s) => {
-                self.sock = s;
-                self.sock.send(msg).is_ok()
-            }
-            Err(_) => false,
+        self.keep(msg);
+        false
+    }
+
+    fn keep(&mut self, msg: Vec<u8>) {
+        if self.backlog.len() < BACKLOG_LINES {
+            self.backlog.push_back(msg);
+        } else {
+            self.dropped += 1;
         }
     }
 }
 
-/// Sends log lines to the syslog socket at `path` from now on. On failure
-/// lines keep going to stderr and the error is returned.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
+}
+
+/// Sends log lines to the syslog socket at `path` from now on. If it
+/// cannot be reached, the error is returned, and lines go to stderr and
+/// into a backlog until it can; it is tried again as lines come.
 pub fn use_syslog(path: &Path) -> std::io::Result<()> {
-    let sock = UnixDatagram::unbound()?;
-    sock.connect(path)?;
+    let connected = Syslog::connect(path);
     let syslog = Syslog {
-        sock,
+        last_try: connected.is_err().then(Instant::now),
+        sock: connected.as_ref().ok().and_then(|s| s.try_clone().ok()),
         path: path.to_path_buf(),
         pid: std::process::id(),
+        backlog: VecDeque::new(),
+        dropped: 0,
     };
     *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = Some(syslog);
     SYSLOG_ON.store(true, Ordering::Release);
-    Ok(())
+    connected.map(drop)
+}
+
+/// Whether lines go to a reachable syslog socket now (so stderr need
+/// not be kept for them).
+pub fn syslog_connected() -> bool {
+    SYSLOG_ON.load(Ordering::Acquire)
+        && SYSLOG
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|s| s.sock.is_some())
 }
 
 /// Writes `tinymx: TEXT\n` to stderr, or one syslog message, if `v` is
 /// enabled. Warnings and errors use `Verbosity::Quiet`, so `-q` still
-/// shows them.
+/// shows them. With syslog unreachable, the line goes to stderr too.
 pub fn line(v: Verbosity, text: &str) {
     if !enabled(v) {
         return;
@@ -99,10 +188,8 @@ pub fn line(v: Verbosity, text: &str) {
     if SYSLOG_ON.load(Ordering::Acquire)
         && let Some(s) = SYSLOG.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
     {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        if s.send(&s.format(v, text, now.as_secs() as i64)) {
+        let msg = s.format(v, text, unix_now());
+        if s.send(msg, Instant::now()) {
             return;
         }
     }
@@ -163,9 +250,12 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let server = super::UnixDatagram::bind(&path).unwrap();
         let s = super::Syslog {
-            sock: super::UnixDatagram::unbound().unwrap(),
+            sock: None,
             path: path.clone(),
             pid: 42,
+            last_try: None,
+            backlog: std::collections::VecDeque::new(),
+            dropped: 0,
         };
         let msg =
             String::from_utf8(s.format(crate::config::Verbosity::Normal, "hello", 0)).unwrap();
@@ -181,12 +271,67 @@ mod tests {
         assert!(warn.starts_with("<20>"));
         // send() connects on demand.
         let mut s = s;
-        assert!(s.send(b"<22>test"));
+        assert!(s.send(b"<22>test".to_vec(), std::time::Instant::now()));
         let mut buf = [0u8; 64];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"<22>test");
         let _ = std::fs::remove_dir_all(&dir);
     }
+    /// syslogd started after tinymx (busybox): lines wait, bounded, and
+    /// arrive in order once the socket exists; the socket is tried again
+    /// at most once per RETRY_INTERVAL.
+    #[test]
+    fn lines_wait_for_a_syslog_socket_that_appears_later() {
+        let dir = std::env::temp_dir().join(format!("tinymx-log-late-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let mut s = super::Syslog {
+            sock: None,
+            path: path.clone(),
+            pid: 42,
+            last_try: None,
+            backlog: std::collections::VecDeque::new(),
+            dropped: 0,
+        };
+        let t0 = std::time::Instant::now();
+        for i in 0..super::BACKLOG_LINES + 3 {
+            assert!(!s.send(format!("line {i}").into_bytes(), t0));
+        }
+        assert_eq!((s.backlog.len(), s.dropped), (super::BACKLOG_LINES, 3));
+        let server = super::UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        // A datagram socket queues only a few messages: read as they come.
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 256];
+            while got.last().is_none_or(|l| l != "late") {
+                let n = server.recv(&mut buf).expect("a datagram within 60 s");
+                got.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+            }
+            got
+        });
+        // Within the retry interval the socket is not tried again.
+        assert!(!s.send(b"early".to_vec(), t0 + super::RETRY_INTERVAL / 2));
+        assert!(s.send(b"late".to_vec(), t0 + super::RETRY_INTERVAL));
+        let got = reader.join().unwrap();
+        let want: Vec<String> = (0..super::BACKLOG_LINES)
+            .map(|i| format!("line {i}"))
+            .collect();
+        assert_eq!(&got[..want.len()], &want[..]);
+        let note = &got[want.len()];
+        assert!(note.starts_with("<20>"), "{note}");
+        let tail = format!(
+            "tinymx[42]: syslog: 4 line(s) were not kept while {} could not be reached",
+            path.display()
+        );
+        assert!(note.ends_with(&tail), "{note}");
+        assert_eq!(&got[want.len() + 1..], ["late"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn sanitize_escapes_control_and_high_bytes() {
         assert_eq!(

@@ -143,6 +143,26 @@ impl Spool {
         Arc::clone(syncs.entry(mailbox.to_string()).or_default())
     }
 
+    /// Creates and removes a file in the spool root, as the first message
+    /// to a new mailbox will (mkdir there needs the same rights). Run at
+    /// start-up as the final user: a spool that user cannot write (owned
+    /// by root with mode 0700 under `--user nobody`, a read-only mount)
+    /// would otherwise show only as a 451 on every DATA. The name starts
+    /// with a dot, which no mailbox name does.
+    pub fn probe(&self) -> io::Result<()> {
+        let name = format!(".tinymx-probe.{}", self.pid);
+        let file = match sys::create_excl_at(self.root.as_fd(), &name, FILE_MODE) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Left by an earlier run with the same pid that died here.
+                sys::unlink_at(self.root.as_fd(), &name)?;
+                sys::create_excl_at(self.root.as_fd(), &name, FILE_MODE)?
+            }
+            r => r?,
+        };
+        drop(file);
+        sys::unlink_at(self.root.as_fd(), &name)
+    }
+
     /// Free bytes on the spool's file system.
     pub fn free_bytes(&self) -> io::Result<u64> {
         sys::free_bytes(self.root.as_fd())

@@ -1,6 +1,7 @@
 //! tinymx: a receive-only SMTP server that stores each message in a
 //! Maildir spool. See README.md.
 
+use std::path::Path;
 use std::process::ExitCode;
 use tinymx::config::{Config, Verbosity};
 use tinymx::{cli, info, listener, log, maildir, sys, tool, warn};
@@ -83,11 +84,8 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
             );
         }
     }
-    // Written while still privileged (it usually lives in /var/run).
-    let pidfile = cfg.pidfile.clone();
-    if let Some(p) = &pidfile {
-        std::fs::write(p, format!("{}\n", sys::getpid()))
-            .map_err(|e| (1, format!("--pidfile: cannot write {}: {e}", p.display())))?;
+    if let (Some(p), Some((uid, gid))) = (&cfg.pidfile, ids) {
+        make_pidfile_dir(p, uid, gid)?;
     }
     if let Some((uid, gid)) = ids {
         if created {
@@ -99,6 +97,31 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
             .map_err(|e| (1, format!("cannot drop privileges to {uid}:{gid}: {e}")))?;
         info!("running as uid {uid} gid {gid}");
     }
+    // From here on as the final user: what it cannot write is an error now,
+    // not a 451 on every DATA or a pid file left behind.
+    let as_user = ids.map_or(String::new(), |(uid, _)| format!(" as uid {uid}"));
+    spool.probe().map_err(|e| {
+        let dir = cfg.spool_dir.display();
+        (1, format!("cannot write to spool {dir}{as_user}: {e}"))
+    })?;
+    let pidfile = cfg.pidfile.clone();
+    if let Some(p) = &pidfile {
+        write_pidfile(p).map_err(|e| {
+            let hint = if ids.is_some() {
+                " (with --user the pid file is written as that user, so that it can be \
+                 removed on exit: use a directory the user can write, such as /run/tinymx/, \
+                 which tinymx creates when it is missing)"
+            } else {
+                ""
+            };
+            let p = p.display();
+            (
+                1,
+                format!("--pidfile: cannot write {p}{as_user}: {e}{hint}"),
+            )
+        })?;
+    }
+    listener::warn_if_short_of_space(&spool, &cfg, "startup");
     // Maildir: tmp/ files untouched for 36 hours are leftovers of a crash.
     let (removed, kept) = spool.remove_stale_tmp(std::time::Duration::from_secs(36 * 3600));
     if removed > 0 || kept > 0 {
@@ -110,11 +133,16 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
         let opts = opts.clone();
         Box::new(move || opts.load()) as listener::Reload
     });
-    let quiet_stderr = cfg.syslog;
     let ready = Box::new(move || {
         if let Some(pipe) = ready_pipe {
-            // stdin and stdout are never used; stderr only if it is the log.
-            let fds: &[i32] = if quiet_stderr { &[0, 1, 2] } else { &[0, 1] };
+            // stdin and stdout are never used. stderr carries the log
+            // unless syslog does; while the syslog socket cannot be
+            // reached, lines go there too, so it stays open.
+            let fds: &[i32] = if log::syslog_connected() {
+                &[0, 1, 2]
+            } else {
+                &[0, 1]
+            };
             if let Err(e) = sys::stdio_to_devnull(fds) {
                 warn!("--background: cannot redirect to /dev/null: {e}");
             }
@@ -131,6 +159,41 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
         }
     }
     result
+}
+
+/// With `--user`, the pid file is written as that user, so that the same
+/// user can remove it on exit (unlinking needs write access to the
+/// directory at that moment; a descriptor kept from before the drop
+/// grants none). A missing directory, such as /run/tinymx/ on a /run
+/// that boot empties, is created for the user, as the spool is.
+fn make_pidfile_dir(pidfile: &Path, uid: u32, gid: u32) -> Result<(), (u8, String)> {
+    use std::os::unix::fs::DirBuilderExt;
+    let Some(dir) = pidfile.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let fail = |e: std::io::Error| {
+        (
+            1,
+            format!("--pidfile: cannot create {}: {e}", dir.display()),
+        )
+    };
+    match std::fs::DirBuilder::new().mode(0o755).create(dir) {
+        Ok(()) => std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).map_err(fail),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// Writes the pid under a temporary name beside the pid file and renames
+/// it into place: a reader never sees a half-written file, and a stale
+/// file of an earlier run (even one owned by root) is replaced.
+fn write_pidfile(p: &Path) -> std::io::Result<()> {
+    let name = p.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = p.with_file_name(format!(".{name}.{}", sys::getpid()));
+    std::fs::write(&tmp, format!("{}\n", sys::getpid()))?;
+    std::fs::rename(&tmp, p).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 /// `--background`: forks; the parent waits for the child's "ready" byte

@@ -381,3 +381,309 @@ fn init_script_starts_reloads_and_stops_tinymx_under_busybox() {
     );
     assert!(log_lines().contains("tinymx: stopped"));
 }
+
+/// Waits up to WAIT for `child` to exit; kills it (and fails) if it does not.
+fn exits_within_wait(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{what}: still running after {WAIT:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut s).unwrap();
+    s
+}
+
+fn nobody() -> u32 {
+    tinymx::sys::lookup_user("nobody")
+        .unwrap()
+        .expect("a user 'nobody'")
+        .0
+}
+
+/// `-u` with `--pidfile`: the pid file is written as the final user, in
+/// a directory that user can write (created for it when missing, as
+/// /run/tinymx/ after boot), so the same user removes it on exit. It used
+/// to be written as root and left behind ("cannot remove …: Permission
+/// denied"). A directory the user cannot write is refused at start-up.
+#[test]
+fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
+    use std::os::unix::fs::MetadataExt;
+    if tinymx::sys::geteuid() != 0 {
+        eprintln!(
+            "SKIPPED with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit: needs root (CI runs as root)"
+        );
+        return;
+    }
+    let dir = TempDir::new("pid-user");
+    let pidfile = dir.path().join("run/tinymx.pid");
+    let mut parent = command()
+        .args([
+            "-b",
+            "-u",
+            "nobody",
+            "-l",
+            "127.0.0.1:0",
+            "-n",
+            "mx.test",
+            "--pidfile",
+        ])
+        .arg(&pidfile)
+        .arg("-d")
+        .arg(dir.path().join("spool"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exits_within_wait(&mut parent, "the parent").code(), Some(0));
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid));
+    let uid = nobody();
+    assert_eq!(
+        std::fs::metadata(dir.path().join("run")).unwrap().uid(),
+        uid
+    );
+    assert_eq!(std::fs::metadata(&pidfile).unwrap().uid(), uid);
+    tinymx::sys::kill(pid, libc::SIGTERM).unwrap();
+    wait_until("the daemon to exit", || !alive(pid));
+    wait_until("the pid file to go", || !pidfile.exists());
+    // The daemon kept the pipe as its stderr: EOF once it is gone.
+    let log = stderr_of(&mut parent);
+    assert!(log.contains("tinymx: stopped"), "{log}");
+    assert!(!log.contains("cannot remove"), "{log}");
+    assert_eq!(tree(&dir.path().join("run")), Vec::<String>::new());
+
+    // A pid file where that user cannot write: refused, status 1.
+    let pidfile = dir.path().join("tinymx.pid");
+    let mut child = command()
+        .args(["-u", "nobody", "-l", "127.0.0.1:0", "--pidfile"])
+        .arg(&pidfile)
+        .arg("-d")
+        .arg(dir.path().join("spool"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exits_within_wait(&mut child, "tinymx").code(), Some(1));
+    let err = stderr_of(&mut child);
+    let want = format!(
+        "tinymx: --pidfile: cannot write {} as uid {uid}: Permission denied (os error 13) (with --user the pid file is written as that user",
+        pidfile.display()
+    );
+    assert!(err.lines().last().unwrap().starts_with(&want), "{err}");
+    assert!(!pidfile.exists());
+}
+
+/// A spool the running user cannot write fails the start (status 1, the
+/// reason on stderr) instead of answering 451 to every DATA.
+#[test]
+fn a_spool_the_user_cannot_write_is_refused_at_start_up() {
+    use std::os::unix::fs::PermissionsExt;
+    if tinymx::sys::geteuid() != 0 {
+        eprintln!(
+            "SKIPPED a_spool_the_user_cannot_write_is_refused_at_start_up: needs root (CI runs as root)"
+        );
+        return;
+    }
+    let dir = TempDir::new("spool-perm");
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let start = |spool: &Path, user: &[&str]| {
+        let mut child = command()
+            .args(["-l", "127.0.0.1:0", "-n", "mx.test"])
+            .args(user)
+            .arg("-d")
+            .arg(spool)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = exits_within_wait(&mut child, "tinymx");
+        (status.code(), stderr_of(&mut child))
+    };
+    let (code, err) = start(&spool, &["-u", "nobody"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.lines().last().unwrap(),
+        format!(
+            "tinymx: cannot write to spool {} as uid {}: Permission denied (os error 13)",
+            spool.display(),
+            nobody()
+        )
+    );
+    assert_eq!(tree(&spool), Vec::<String>::new(), "no probe file left");
+
+    // A read-only file system, as root.
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tinymx-test-ro"])
+        .arg(&ro)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(mounted, "mount -t tmpfs -o ro (root can mount here)");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&ro);
+    let (code, err) = start(&ro, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.lines().last().unwrap(),
+        format!(
+            "tinymx: cannot write to spool {}: Read-only file system (os error 30)",
+            ro.display()
+        )
+    );
+}
+
+/// `--syslog` with `-b` and no syslog socket yet (busybox syslogd starts
+/// later): lines keep going to stderr, not /dev/null, and once the socket
+/// appears the lines logged meanwhile arrive there first, in order.
+#[test]
+fn syslog_that_appears_after_start_up_gets_the_lines_kept_for_it() {
+    let dir = TempDir::new("late-syslog");
+    let sock_path = dir.path().join("log");
+    let pidfile = dir.path().join("pid");
+    let mut parent = command()
+        .args(["-b", "--syslog", "--syslog-socket"])
+        .arg(&sock_path)
+        .args(["-l", "127.0.0.1:0", "-n", "mx.test", "--pidfile"])
+        .arg(&pidfile)
+        .arg("-d")
+        .arg(dir.path().join("spool"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exits_within_wait(&mut parent, "the parent").code(), Some(0));
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = parent.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(WAIT).expect("a line on stderr");
+    let first = next();
+    let want = format!(
+        "tinymx: --syslog: cannot use {}: No such file or directory (os error 2); logging to stderr",
+        sock_path.display()
+    );
+    assert_eq!(first, want);
+    let listening = next();
+    let addr: std::net::SocketAddr = listening
+        .strip_prefix("tinymx: listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // After the parent returned, a session's lines still reach stderr.
+    let mut c = Client::hello(addr);
+    assert!(
+        c.send_mail("a@example.com", &["bob@example.org"], b"x\r\n")
+            .starts_with("250 ")
+    );
+    drop(c);
+    loop {
+        let l = next();
+        if l.contains(" accepted id=") {
+            break;
+        }
+    }
+
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let mut got: Vec<String> = Vec::new();
+    // Sessions make lines; the socket is tried again at most once a second.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !got.iter().any(|l| l.contains(" accepted id=")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no backlog on the socket: {got:?}"
+        );
+        let mut c = Client::connect(addr);
+        c.reply();
+        c.cmd("QUIT");
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    let pre = format!(" tinymx[{pid}]: ");
+    assert!(
+        got[0].starts_with("<20>") && got[0].ends_with(&format!("{pre}{}", &want[8..])),
+        "{got:?}"
+    );
+    assert!(
+        got[1].ends_with(&format!("{pre}{}", &listening[8..])),
+        "{got:?}"
+    );
+    tinymx::sys::kill(pid, libc::SIGTERM).unwrap();
+    wait_until("the daemon to exit", || !alive(pid));
+}
+
+/// `--max-size 100G` makes the default `--min-free` 200 GiB: every MAIL
+/// would get 452. tinymx says so at start-up and on reload.
+#[test]
+fn min_free_above_the_free_space_is_a_warning_at_start_up_and_on_reload() {
+    // 2 PiB of --min-free: no test machine has that free.
+    let server = Server::start(&["--max-size", "1048576G"]);
+    let want = "tinymx: startup: the spool's file system has ";
+    let tail = " bytes free, less than --min-free 2251799813685248 (default: twice --max-size); every MAIL gets 452 4.3.1 until more is free";
+    server.wait_log(|l| l.iter().any(|l| l.starts_with(want) && l.ends_with(tail)));
+    let mut c = Client::hello(server.addr());
+    assert_eq!(
+        c.cmd("MAIL FROM:<>"),
+        "452 4.3.1 Insufficient system storage, try again later\r\n"
+    );
+
+    let dir = TempDir::new("minfree-reload");
+    let conf = dir.path().join("tinymx.conf");
+    std::fs::write(&conf, "max-size 10M\n").unwrap();
+    let server = Server::start(&["--config", conf.to_str().unwrap()]);
+    std::fs::write(&conf, "max-size 10M\nmin-free 1048576G\n").unwrap();
+    server.signal(libc::SIGHUP);
+    server.wait_log(|l| {
+        l.iter()
+            .any(|l| l == "tinymx: SIGHUP: configuration reloaded for new sessions")
+    });
+    let lines = server.log_lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("tinymx: startup: the spool's")),
+        "{lines:?}"
+    );
+    let warned = lines.iter().any(|l| {
+        l.starts_with("tinymx: SIGHUP: the spool's file system has ")
+            && l.ends_with(" bytes free, less than --min-free 1125899906842624 (default: twice --max-size); every MAIL gets 452 4.3.1 until more is free")
+    });
+    assert!(warned, "{lines:?}");
+}
