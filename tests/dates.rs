@@ -82,3 +82,31 @@ fn parser_reads_what_python_email_utils_writes_in_other_zones() {
         }
     }
 }
+
+/// The Python checker the interop suite uses (tests/rfc5322.py) on the
+/// same vectors as `tinymx::date::parse` (src/date.rs unit tests), plus
+/// its cross-check with email.utils and its calendar sweep: the two
+/// checkers agree on every vector.
+#[test]
+fn python_checker_passes_on_the_shared_vectors() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rfc5322.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let last = text.lines().last().unwrap_or("");
+    let n: usize = last
+        .strip_prefix("rfc5322: ")
+        .and_then(|l| l.strip_suffix(" passed, 0 failed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("closing line {last:?}"));
+    let vectors = include_str!("dates/rfc5322.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count();
+    // Every vector, and the calendar sweep.
+    assert_eq!(n, vectors + 1, "{text}");
+}
