@@ -1061,6 +1061,10 @@ def perf_instructions():
 
 
 def main():
+    # The report has arrows and dashes: escaped, not an error, where the
+    # locale's encoding cannot show them (it is written as UTF-8 below).
+    sys.stdout.reconfigure(errors="backslashreplace")
+    sys.stderr.reconfigure(errors="backslashreplace")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--out", default=None, help="results file (default bench/results.md; "
@@ -1164,7 +1168,7 @@ def measure(args, cfg):
     text = report(cfg, info, runs, once, elapsed, args.smoke)
     out = args.out or (None if args.smoke else os.path.join(HERE, "results.md"))
     if out:
-        with open(out, "w") as f:
+        with open(out, "w", encoding="utf-8") as f:
             f.write(text)
     print()
     print(text, end="")

@@ -27,7 +27,9 @@ def main(port, out):
     msg.add_attachment(blob, maintype="application", subtype="octet-stream", filename="plan ü.bin")
     with open(out, "wb") as f:
         f.write(blob)
-    with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as s:
+    # local_hostname: without it smtplib looks up this host's own name
+    # (socket.getfqdn(), which can wait for DNS) even though EHLO names one.
+    with smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.example", timeout=30) as s:
         s.ehlo("client.example")
         refused = s.send_message(msg, "juergen@example.com", ["house@example.org"])
         assert refused == {}, refused

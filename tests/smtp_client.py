@@ -28,7 +28,9 @@ def stored_message(newdir):
 
 
 def send(port, sender, rcpts, data, **kw):
-    with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as s:
+    # local_hostname: without it smtplib looks up this host's own name
+    # (socket.getfqdn(), which can wait for DNS) even though EHLO names one.
+    with smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.example", timeout=30) as s:
         s.ehlo("client.example")
         assert s.has_extn("pipelining") and s.has_extn("8bitmime") and s.has_extn("smtputf8")
         refused = s.sendmail(sender, rcpts, data, **kw)
