@@ -52,6 +52,18 @@ struct Syslog {
 }
 
 impl Syslog {
+    /// A sender for the socket at `path`, not connected yet.
+    fn new(path: &Path, pid: u32) -> Syslog {
+        Syslog {
+            sock: None,
+            path: path.to_path_buf(),
+            pid,
+            last_try: None,
+            backlog: VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
     /// `<PRI>Mmm dd hh:mm:ss tinymx[PID]: TEXT`, facility mail (2); local
     /// time, as syslog(3) writes it.
     fn format(&self, v: Verbosity, text: &str, unix_secs: i64) -> Vec<u8> {
@@ -152,18 +164,20 @@ fn unix_now() -> i64 {
 /// cannot be reached, the error is returned, and lines go to stderr and
 /// into a backlog until it can; it is tried again as lines come.
 pub fn use_syslog(path: &Path) -> std::io::Result<()> {
-    let connected = Syslog::connect(path);
-    let syslog = Syslog {
-        last_try: connected.is_err().then(Instant::now),
-        sock: connected.as_ref().ok().and_then(|s| s.try_clone().ok()),
-        path: path.to_path_buf(),
-        pid: std::process::id(),
-        backlog: VecDeque::new(),
-        dropped: 0,
+    let mut syslog = Syslog::new(path, std::process::id());
+    let result = match Syslog::connect(path) {
+        Ok(sock) => {
+            syslog.sock = Some(sock);
+            Ok(())
+        }
+        Err(e) => {
+            syslog.last_try = Some(Instant::now());
+            Err(e)
+        }
     };
     *SYSLOG.lock().unwrap_or_else(|p| p.into_inner()) = Some(syslog);
     SYSLOG_ON.store(true, Ordering::Release);
-    connected.map(drop)
+    result
 }
 
 /// Whether lines go to a reachable syslog socket now (so stderr need
@@ -242,21 +256,20 @@ macro_rules! warn {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn syslog_lines_are_rfc3164_with_facility_mail() {
-        let dir = std::env::temp_dir().join(format!("tinymx-log-{}", std::process::id()));
+    /// A fresh folder for a socket: (folder, socket path in it).
+    fn socket_dir(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tinymx-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("log.sock");
-        let _ = std::fs::remove_file(&path);
+        (dir, path)
+    }
+
+    #[test]
+    fn syslog_lines_are_rfc3164_with_facility_mail() {
+        let (dir, path) = socket_dir("log");
         let server = super::UnixDatagram::bind(&path).unwrap();
-        let s = super::Syslog {
-            sock: None,
-            path: path.clone(),
-            pid: 42,
-            last_try: None,
-            backlog: std::collections::VecDeque::new(),
-            dropped: 0,
-        };
+        let s = super::Syslog::new(&path, 42);
         let msg =
             String::from_utf8(s.format(crate::config::Verbosity::Normal, "hello", 0)).unwrap();
         // <22> = mail.info; the time is local, so only its shape is fixed.
@@ -277,23 +290,14 @@ mod tests {
         assert_eq!(&buf[..n], b"<22>test");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
     /// syslogd started after tinymx (busybox): lines wait, bounded, and
     /// arrive in order once the socket exists; the socket is tried again
     /// at most once per RETRY_INTERVAL.
     #[test]
     fn lines_wait_for_a_syslog_socket_that_appears_later() {
-        let dir = std::env::temp_dir().join(format!("tinymx-log-late-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("log.sock");
-        let _ = std::fs::remove_file(&path);
-        let mut s = super::Syslog {
-            sock: None,
-            path: path.clone(),
-            pid: 42,
-            last_try: None,
-            backlog: std::collections::VecDeque::new(),
-            dropped: 0,
-        };
+        let (dir, path) = socket_dir("log-late");
+        let mut s = super::Syslog::new(&path, 42);
         let t0 = std::time::Instant::now();
         for i in 0..super::BACKLOG_LINES + 3 {
             assert!(!s.send(format!("line {i}").into_bytes(), t0));

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use tinymx::config::{Config, Verbosity};
+use tinymx::config::Config;
 use tinymx::{cli, info, listener, log, maildir, sys, tool, warn};
 
 fn main() -> ExitCode {
@@ -76,13 +76,13 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
             format!("cannot use spool {}: {e}", cfg.spool_dir.display()),
         )
     })?;
-    if cfg.syslog {
-        if let Err(e) = log::use_syslog(&cfg.syslog_socket) {
-            warn!(
-                "--syslog: cannot use {}: {e}; logging to stderr",
-                cfg.syslog_socket.display()
-            );
-        }
+    if cfg.syslog
+        && let Err(e) = log::use_syslog(&cfg.syslog_socket)
+    {
+        warn!(
+            "--syslog: cannot use {}: {e}; logging to stderr",
+            cfg.syslog_socket.display()
+        );
     }
     if let (Some(p), Some((uid, gid))) = (&cfg.pidfile, ids) {
         make_pidfile_dir(p, uid, gid)?;
@@ -150,13 +150,10 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), (u8, String)> {
         }
     });
     let result = listener::run(cfg, listeners, spool, reload, ready).map_err(|e| (1, e));
-    if let Some(p) = &pidfile {
-        if let Err(e) = std::fs::remove_file(p) {
-            log::line(
-                Verbosity::Quiet,
-                &format!("--pidfile: cannot remove {}: {e}", p.display()),
-            );
-        }
+    if let Some(p) = &pidfile
+        && let Err(e) = std::fs::remove_file(p)
+    {
+        warn!("--pidfile: cannot remove {}: {e}", p.display());
     }
     result
 }

@@ -18,6 +18,31 @@ fn rcpt(c: &mut Client, to: &str) -> String {
     c.cmd(&format!("RCPT TO:<{to}>"))
 }
 
+/// Starts tinymx with `-b --pidfile PIDFILE` and `args` (stdin and stdout
+/// /dev/null, stderr piped); waits for the parent's exit status, which
+/// must be 0, and returns the parent (its stderr is the daemon's) and the
+/// daemon's pid from the pid file.
+fn start_daemon(args: &[&std::ffi::OsStr], pidfile: &Path) -> (std::process::Child, u32) {
+    let mut parent = command()
+        .arg("-b")
+        .arg("--pidfile")
+        .arg(pidfile)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(exits_within_wait(&mut parent, "the parent").code(), Some(0));
+    let pid: u32 = std::fs::read_to_string(pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(pid, parent.id());
+    (parent, pid)
+}
+
 #[test]
 fn sighup_reloads_the_config_file_for_new_sessions() {
     let dir = TempDir::new("reload");
@@ -79,19 +104,10 @@ fn sighup_without_a_config_file_is_harmless() {
 fn background_mode_detaches_writes_the_pidfile_and_stops_cleanly() {
     let dir = TempDir::new("bg");
     let pidfile = dir.path().join("tinymx.pid");
-    let mut parent = command()
-        .args(["-b", "-l", "127.0.0.1:0", "-n", "mx.test", "--pidfile"])
-        .arg(&pidfile)
-        .arg("-d")
-        .arg(dir.path().join("spool"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spool = dir.path().join("spool");
     // The parent returns 0 once the child is ready.
-    let status = parent.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    let args = ["-l", "127.0.0.1:0", "-n", "mx.test", "-d"].map(std::ffi::OsStr::new);
+    let (mut parent, pid) = start_daemon(&[&args[..], &[spool.as_os_str()]].concat(), &pidfile);
     // The child's stderr (not redirected: no --syslog) still has the address.
     let mut line = String::new();
     BufReader::new(parent.stderr.take().unwrap())
@@ -103,12 +119,6 @@ fn background_mode_detaches_writes_the_pidfile_and_stops_cleanly() {
         .unwrap()
         .parse()
         .unwrap();
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert_ne!(pid, parent.id());
     assert!(alive(pid));
     // setsid: the daemon leads its own session.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -427,31 +437,10 @@ fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
     }
     let dir = TempDir::new("pid-user");
     let pidfile = dir.path().join("run/tinymx.pid");
-    let mut parent = command()
-        .args([
-            "-b",
-            "-u",
-            "nobody",
-            "-l",
-            "127.0.0.1:0",
-            "-n",
-            "mx.test",
-            "--pidfile",
-        ])
-        .arg(&pidfile)
-        .arg("-d")
-        .arg(dir.path().join("spool"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert_eq!(exits_within_wait(&mut parent, "the parent").code(), Some(0));
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let spool = dir.path().join("spool");
+    let args =
+        ["-u", "nobody", "-l", "127.0.0.1:0", "-n", "mx.test", "-d"].map(std::ffi::OsStr::new);
+    let (mut parent, pid) = start_daemon(&[&args[..], &[spool.as_os_str()]].concat(), &pidfile);
     assert!(alive(pid));
     let uid = nobody();
     assert_eq!(
@@ -562,24 +551,18 @@ fn syslog_that_appears_after_start_up_gets_the_lines_kept_for_it() {
     let dir = TempDir::new("late-syslog");
     let sock_path = dir.path().join("log");
     let pidfile = dir.path().join("pid");
-    let mut parent = command()
-        .args(["-b", "--syslog", "--syslog-socket"])
-        .arg(&sock_path)
-        .args(["-l", "127.0.0.1:0", "-n", "mx.test", "--pidfile"])
-        .arg(&pidfile)
-        .arg("-d")
-        .arg(dir.path().join("spool"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert_eq!(exits_within_wait(&mut parent, "the parent").code(), Some(0));
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let spool = dir.path().join("spool");
+    let args = [
+        "--syslog",
+        "-l",
+        "127.0.0.1:0",
+        "-n",
+        "mx.test",
+        "--syslog-socket",
+    ]
+    .map(std::ffi::OsStr::new);
+    let rest = [sock_path.as_os_str(), "-d".as_ref(), spool.as_os_str()];
+    let (mut parent, pid) = start_daemon(&[&args[..], &rest[..]].concat(), &pidfile);
     let (tx, rx) = std::sync::mpsc::channel();
     let stderr = parent.stderr.take().unwrap();
     std::thread::spawn(move || {
