@@ -31,10 +31,12 @@ test: build test-deps static-check size-check
 # Real mail software against the static binary (tests/interop/): Postfix
 # and Exim as sending MTAs, swaks, curl, msmtp and smtplib as clients,
 # mblaze and Python's mailbox as spool readers, a smtp-source load run.
-# Installs what is missing from Debian's packages; needs root.
+# Installs what is missing from Debian's packages; needs root. Then the
+# harness's own check (selftest.py): a failed case cleans up after itself.
 .PHONY: test-interop
 test-interop: build
 	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 tests/interop/run.py
+	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 tests/interop/selftest.py
 
 # tinymx side by side with Postfix (→ Maildir), aiosmtpd (→ Maildir, fsync),
 # smtp-sink and the file system's own limit, smtp-source as the client:

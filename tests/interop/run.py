@@ -79,6 +79,11 @@ DATE = "Sat, 28 Nov 2026 12:00:00 +0000"  # Date: of the test messages
 RUN_START = time.time()
 # Signals that stop the run (SIGINT, SIGTERM, SIGHUP), in arrival order.
 STOPPED = []
+# For tests/interop/selftest.py, which checks this harness: INTEROP_GROUPS
+# (comma-separated names from GROUPS) runs only those groups, and every
+# check whose name contains INTEROP_FAIL fails after its body has run.
+ONLY_GROUPS = [g for g in os.environ.get("INTEROP_GROUPS", "").split(",") if g]
+FAIL_ON_PURPOSE = os.environ.get("INTEROP_FAIL", "")
 
 
 # ---------------------------------------------------------------- framework
@@ -110,6 +115,10 @@ class Suite:
         errors = []
         try:
             yield
+            if FAIL_ON_PURPOSE and FAIL_ON_PURPOSE in name:
+                # tests/interop/selftest.py: a check that fails after it
+                # has delivered, to show its cleanup and the next check.
+                raise AssertionError(f"INTEROP_FAIL={FAIL_ON_PURPOSE!r}: failed on purpose")
         except Exception as e:  # noqa: BLE001 - any failure fails the check
             errors.append(describe(e))
         if cleanup is not None:
@@ -1446,7 +1455,12 @@ def main():
             print(f"interop: {version} ({BIN})", flush=True)
             workdir = tempfile.mkdtemp(prefix="tinymx-interop-")
             os.chmod(workdir, 0o755)  # postfix's user must reach its queue inside
+            unknown = sorted(set(ONLY_GROUPS) - {g[0] for g in GROUPS})
+            if unknown:
+                raise AssertionError(f"INTEROP_GROUPS: no group {', '.join(unknown)}")
             for name, fn, _ in GROUPS:
+                if ONLY_GROUPS and name not in ONLY_GROUPS:
+                    continue
                 s.group = name
                 g0 = time.monotonic()
                 try:
