@@ -12,6 +12,78 @@ pub struct MailFrom {
     pub smtputf8: bool,
 }
 
+/// The verb of a command line, recognised once by `parse` (RFC 5321
+/// §4.1.1, case-insensitive). The session's order checks (§4.1.4) work on
+/// this value, whatever the arguments were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Helo,
+    Ehlo,
+    Mail,
+    Rcpt,
+    Data,
+    Rset,
+    Noop,
+    Quit,
+    Vrfy,
+    Help,
+    /// Known verbs tinymx does not offer.
+    NotImplemented,
+    /// An HTTP method, if the rest of the line looks like HTTP.
+    Http,
+    /// Anything else, including an empty line.
+    Unknown,
+}
+
+/// Every verb tinymx recognises. Matching is on the whole verb.
+const VERBS: &[(&str, Verb)] = &[
+    ("HELO", Verb::Helo),
+    ("EHLO", Verb::Ehlo),
+    ("MAIL", Verb::Mail),
+    ("RCPT", Verb::Rcpt),
+    ("DATA", Verb::Data),
+    ("RSET", Verb::Rset),
+    ("NOOP", Verb::Noop),
+    ("QUIT", Verb::Quit),
+    ("VRFY", Verb::Vrfy),
+    ("HELP", Verb::Help),
+    ("EXPN", Verb::NotImplemented),
+    ("STARTTLS", Verb::NotImplemented),
+    ("AUTH", Verb::NotImplemented),
+    ("BDAT", Verb::NotImplemented),
+    ("ETRN", Verb::NotImplemented),
+    ("TURN", Verb::NotImplemented),
+    ("ATRN", Verb::NotImplemented),
+    ("SEND", Verb::NotImplemented),
+    ("SOML", Verb::NotImplemented),
+    ("SAML", Verb::NotImplemented),
+    ("GET", Verb::Http),
+    ("POST", Verb::Http),
+    ("HEAD", Verb::Http),
+    ("PUT", Verb::Http),
+    ("DELETE", Verb::Http),
+    ("OPTIONS", Verb::Http),
+    ("CONNECT", Verb::Http),
+];
+
+impl Verb {
+    /// The longest line allowed for this verb, without its line ending:
+    /// 512 octets with CRLF (RFC 5321 §4.5.3.1.4), 2048 for MAIL and RCPT,
+    /// whose ESMTP parameters and UTF-8 addresses need more (extensions
+    /// may raise the limit, same section).
+    pub fn max_line(self) -> usize {
+        match self {
+            Verb::Mail | Verb::Rcpt => MAX_ADDRESS_LINE,
+            _ => MAX_COMMAND_LINE,
+        }
+    }
+}
+
+/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF.
+pub const MAX_COMMAND_LINE: usize = 512 - 2;
+/// MAIL and RCPT may be longer (see `Verb::max_line`).
+pub const MAX_ADDRESS_LINE: usize = 2048 - 2;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// HELO/EHLO with the client's name exactly as sent (it may be invalid;
@@ -33,66 +105,73 @@ pub enum Command {
     /// An HTTP request line sent to the SMTP port (a browser, a proxy
     /// scanner, a cross-protocol attack): the session is closed.
     Http,
-    /// A syntax error, with the reply that says so.
-    Invalid(Reply),
+    /// A syntax error for this verb, with the reply that says so.
+    Invalid(Verb, Reply),
 }
 
-/// Parses one line, without its line ending.
+impl Command {
+    /// The verb the line started with (for an invalid line too).
+    pub fn verb(&self) -> Verb {
+        match self {
+            Command::Helo {
+                extended: false, ..
+            } => Verb::Helo,
+            Command::Helo { extended: true, .. } => Verb::Ehlo,
+            Command::Mail(_) => Verb::Mail,
+            Command::Rcpt(_) => Verb::Rcpt,
+            Command::Data => Verb::Data,
+            Command::Rset => Verb::Rset,
+            Command::Noop => Verb::Noop,
+            Command::Quit => Verb::Quit,
+            Command::Vrfy => Verb::Vrfy,
+            Command::Help => Verb::Help,
+            Command::NotImplemented => Verb::NotImplemented,
+            Command::Http => Verb::Http,
+            Command::Invalid(verb, _) => *verb,
+        }
+    }
+}
+
+/// Parses one line, without its line ending: the verb, then its arguments.
 pub fn parse(line: &[u8]) -> Command {
-    let (verb, arg) = match line.iter().position(|&b| b == b' ') {
+    let (word, arg) = match line.iter().position(|&b| b == b' ') {
         Some(sp) => (&line[..sp], trim(&line[sp + 1..])),
         None => (line, &line[line.len()..]),
     };
-    let is = |name: &str| verb.eq_ignore_ascii_case(name.as_bytes());
-    if is("HELO") || is("EHLO") {
-        let extended = is("EHLO");
-        if arg.is_empty() {
-            return Command::Invalid(if extended {
-                reply::EHLO_SYNTAX
-            } else {
-                reply::HELO_SYNTAX
-            });
-        }
-        Command::Helo {
-            name: arg.to_vec(),
-            extended,
-        }
-    } else if is("MAIL") {
-        parse_mail(arg)
-    } else if is("RCPT") {
-        parse_rcpt(arg)
-    } else if is("DATA") {
-        no_args(arg, Command::Data)
-    } else if is("RSET") {
-        no_args(arg, Command::Rset)
-    } else if is("QUIT") {
-        no_args(arg, Command::Quit)
-    } else if is("NOOP") {
-        // RFC 5321 §4.1.1.9: a NOOP argument is ignored.
-        Command::Noop
-    } else if is("HELP") {
-        Command::Help
-    } else if is("VRFY") {
-        if arg.is_empty() {
-            Command::Invalid(reply::VRFY_SYNTAX)
-        } else {
-            Command::Vrfy
-        }
-    } else if [
-        "EXPN", "STARTTLS", "AUTH", "BDAT", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML",
-    ]
-    .iter()
-    .any(|v| is(v))
-    {
-        Command::NotImplemented
-    } else if ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT"]
+    let verb = VERBS
         .iter()
-        .any(|v| is(v))
-        && (arg.ends_with(b"HTTP/1.0") || arg.ends_with(b"HTTP/1.1") || arg.starts_with(b"/"))
-    {
-        Command::Http
-    } else {
-        Command::Invalid(reply::UNKNOWN_COMMAND)
+        .find(|(name, _)| word.eq_ignore_ascii_case(name.as_bytes()))
+        .map_or(Verb::Unknown, |&(_, v)| v);
+    let invalid = |r: Reply| Command::Invalid(verb, r);
+    match verb {
+        Verb::Helo | Verb::Ehlo if arg.is_empty() => invalid(if verb == Verb::Ehlo {
+            reply::EHLO_SYNTAX
+        } else {
+            reply::HELO_SYNTAX
+        }),
+        Verb::Helo | Verb::Ehlo => Command::Helo {
+            name: arg.to_vec(),
+            extended: verb == Verb::Ehlo,
+        },
+        Verb::Mail => parse_mail(arg).unwrap_or_else(invalid),
+        Verb::Rcpt => parse_rcpt(arg).unwrap_or_else(invalid),
+        Verb::Data => no_args(arg, Command::Data),
+        Verb::Rset => no_args(arg, Command::Rset),
+        Verb::Quit => no_args(arg, Command::Quit),
+        // RFC 5321 §4.1.1.9: a NOOP argument is ignored.
+        Verb::Noop => Command::Noop,
+        Verb::Help => Command::Help,
+        Verb::Vrfy if arg.is_empty() => invalid(reply::VRFY_SYNTAX),
+        Verb::Vrfy => Command::Vrfy,
+        Verb::NotImplemented => Command::NotImplemented,
+        Verb::Http
+            if arg.ends_with(b"HTTP/1.0")
+                || arg.ends_with(b"HTTP/1.1")
+                || arg.starts_with(b"/") =>
+        {
+            Command::Http
+        }
+        Verb::Http | Verb::Unknown => Command::Invalid(Verb::Unknown, reply::UNKNOWN_COMMAND),
     }
 }
 
@@ -112,7 +191,7 @@ fn no_args(arg: &[u8], cmd: Command) -> Command {
     if arg.is_empty() {
         cmd
     } else {
-        Command::Invalid(reply::NO_ARGUMENTS)
+        Command::Invalid(cmd.verb(), reply::NO_ARGUMENTS)
     }
 }
 
@@ -126,12 +205,12 @@ fn keyword<'a>(arg: &'a [u8], kw: &str) -> Option<&'a [u8]> {
     }
 }
 
-fn parse_mail(arg: &[u8]) -> Command {
+fn parse_mail(arg: &[u8]) -> Result<Command, Reply> {
     let Some(rest) = keyword(arg, "FROM:") else {
-        return Command::Invalid(reply::MAIL_SYNTAX);
+        return Err(reply::MAIL_SYNTAX);
     };
     let Some((path, params)) = address::split_path(rest) else {
-        return Command::Invalid(reply::BAD_SENDER);
+        return Err(reply::BAD_SENDER);
     };
     let mut mail = MailFrom {
         path: Path::Null,
@@ -159,35 +238,33 @@ fn parse_mail(arg: &[u8]) -> Command {
             (b"BODY", Some(v))
                 if v.eq_ignore_ascii_case(b"7BIT") || v.eq_ignore_ascii_case(b"8BITMIME") => {}
             (b"SMTPUTF8", None) => mail.smtputf8 = true,
-            _ => return Command::Invalid(reply::BAD_PARAMETER),
+            _ => return Err(reply::BAD_PARAMETER),
         }
     }
     match address::parse_path(path, true) {
-        Some(Path::Mailbox(a)) if a.utf8 && !mail.smtputf8 => {
-            Command::Invalid(reply::NEEDS_SMTPUTF8)
-        }
+        Some(Path::Mailbox(a)) if a.utf8 && !mail.smtputf8 => Err(reply::NEEDS_SMTPUTF8),
         Some(p) => {
             mail.path = p;
-            Command::Mail(mail)
+            Ok(Command::Mail(mail))
         }
-        None => Command::Invalid(reply::BAD_SENDER),
+        None => Err(reply::BAD_SENDER),
     }
 }
 
-fn parse_rcpt(arg: &[u8]) -> Command {
+fn parse_rcpt(arg: &[u8]) -> Result<Command, Reply> {
     let Some(rest) = keyword(arg, "TO:") else {
-        return Command::Invalid(reply::RCPT_SYNTAX);
+        return Err(reply::RCPT_SYNTAX);
     };
     let Some((path, params)) = address::split_path(rest) else {
-        return Command::Invalid(reply::BAD_RECIPIENT);
+        return Err(reply::BAD_RECIPIENT);
     };
     // No RCPT parameters are advertised (no DSN), so none is accepted.
     if params.iter().any(|&b| b != b' ') {
-        return Command::Invalid(reply::BAD_PARAMETER);
+        return Err(reply::BAD_PARAMETER);
     }
     match address::parse_path(path, false) {
-        Some(Path::Mailbox(a)) => Command::Rcpt(a),
-        _ => Command::Invalid(reply::BAD_RECIPIENT),
+        Some(Path::Mailbox(a)) => Ok(Command::Rcpt(a)),
+        _ => Err(reply::BAD_RECIPIENT),
     }
 }
 
@@ -197,7 +274,7 @@ mod tests {
 
     fn invalid(line: &str) -> Reply {
         match parse(line.as_bytes()) {
-            Command::Invalid(r) => r,
+            Command::Invalid(_, r) => r,
             other => panic!("{line:?} parsed as {other:?}"),
         }
     }

@@ -9,16 +9,10 @@
 //! message (RFC 5321 §4.2.5) and pipelined input is answered in order.
 
 use super::address::{self, Address, Path};
-use super::command::{self, Command};
+use super::command::{self, Command, MAX_ADDRESS_LINE, Verb};
 use super::data::DotDecoder;
 use super::reply::{self, Reply};
 use crate::config::Config;
-
-/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF.
-pub const MAX_COMMAND_LINE: usize = 512 - 2;
-/// MAIL and RCPT may be longer: ESMTP parameters and UTF-8 addresses
-/// (RFC 5321 §4.5.3.1.4 allows extensions to raise the limit).
-pub const MAX_ADDRESS_LINE: usize = 2048 - 2;
 
 /// One accepted recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,8 +95,10 @@ pub enum Output<'s> {
     DropMessage,
 }
 
+/// Where the dialog is. Only `Session::enter` changes it; each change is
+/// recorded as a `Transition` for the driver's verbose log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
+pub enum State {
     /// The 220 greeting has not been sent.
     Greeting,
     /// Reading command lines.
@@ -120,6 +116,68 @@ enum State {
     AwaitEnd,
     /// QUIT or abort: nothing more is read.
     Closed,
+}
+
+/// One state change, `from -> to`, for the driver to log
+/// (`Session::take_transitions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+}
+
+/// Transitions kept until the driver takes them; a driver that never
+/// does (tests, the fuzz target) keeps only the latest ones.
+const KEPT_TRANSITIONS: usize = 8;
+
+/// How far the mail transaction has got (RFC 5321 §4.1.4), read off what
+/// the session holds in `State::Command`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// No HELO/EHLO yet.
+    Connected,
+    /// HELO/EHLO done, no transaction.
+    Greeted,
+    /// MAIL accepted, no recipient yet.
+    Sender,
+    /// At least one recipient accepted.
+    Recipients,
+}
+
+/// RFC 5321 §4.1.4, one rule a row: may this command come now? `Some` is
+/// the 503 for a command out of sequence, sent whatever its arguments
+/// (so this is checked before the syntax). The match has no catch-all:
+/// a new verb must get its row.
+fn out_of_order(verb: Verb, phase: Phase) -> Option<Reply> {
+    use Phase::*;
+    match (verb, phase) {
+        // "A session that will contain mail transactions MUST first be
+        // initialized by the use of the EHLO command" (HELO accepted too).
+        (Verb::Mail | Verb::Rcpt | Verb::Data, Connected) => Some(reply::NEED_HELO),
+        // MAIL "MUST NOT be sent if a mail transaction is already open".
+        (Verb::Mail, Sender | Recipients) => Some(reply::NESTED_MAIL),
+        (Verb::Mail, Greeted) => None,
+        // RCPT only after MAIL.
+        (Verb::Rcpt, Greeted) => Some(reply::NEED_MAIL),
+        (Verb::Rcpt, Sender | Recipients) => None,
+        // DATA only after MAIL and at least one accepted RCPT.
+        (Verb::Data, Greeted) => Some(reply::NEED_MAIL),
+        (Verb::Data, Sender) => Some(reply::NEED_RCPT),
+        (Verb::Data, Recipients) => None,
+        // EHLO/HELO, RSET, NOOP, QUIT, VRFY and HELP may come at any time.
+        (
+            Verb::Helo
+            | Verb::Ehlo
+            | Verb::Rset
+            | Verb::Noop
+            | Verb::Quit
+            | Verb::Vrfy
+            | Verb::Help,
+            _,
+        ) => None,
+        // Refused by their own reply (502, 421, 500) in any phase.
+        (Verb::NotImplemented | Verb::Http | Verb::Unknown, _) => None,
+    }
 }
 
 /// What one pass through the Data state decided, before borrowing `out`.
@@ -156,6 +214,11 @@ pub struct Session<'c> {
     errors: usize,
     /// Command lines read so far (for logs).
     commands: u64,
+    /// The reply that closed the session, repeated if `advance` is called
+    /// again (the driver must close, never read on).
+    farewell: Reply,
+    /// State changes not yet taken by the driver (at most KEPT_TRANSITIONS).
+    transitions: Vec<Transition>,
 }
 
 impl<'c> Session<'c> {
@@ -174,6 +237,43 @@ impl<'c> Session<'c> {
             pending: None,
             errors: 0,
             commands: 0,
+            farewell: reply::BYE,
+            transitions: Vec::new(),
+        }
+    }
+
+    /// The only place the state changes; records the change for the log.
+    fn enter(&mut self, to: State) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        if self.transitions.len() == KEPT_TRANSITIONS {
+            self.transitions.remove(0);
+        }
+        self.transitions.push(Transition { from, to });
+    }
+
+    /// Ends the session with `r`, the last reply it sends.
+    fn close(&mut self, r: Reply) -> Reply {
+        self.farewell = r.clone();
+        self.enter(State::Closed);
+        r
+    }
+
+    /// The state changes since the last call, oldest first.
+    pub fn take_transitions(&mut self) -> std::vec::Drain<'_, Transition> {
+        self.transitions.drain(..)
+    }
+
+    /// How far the transaction has got (meaningful in `State::Command`).
+    fn phase(&self) -> Phase {
+        match (&self.helo, &self.envelope) {
+            (None, _) => Phase::Connected,
+            (Some(_), None) => Phase::Greeted,
+            (Some(_), Some(e)) if e.recipients.is_empty() => Phase::Sender,
+            (Some(_), Some(_)) => Phase::Recipients,
         }
     }
 
@@ -225,7 +325,7 @@ impl<'c> Session<'c> {
         }
         match self.state {
             State::Greeting => {
-                self.state = State::Command;
+                self.enter(State::Command);
                 (
                     0,
                     Output::Reply(Reply::line(
@@ -241,14 +341,14 @@ impl<'c> Session<'c> {
             State::AwaitStorage => (0, Output::CheckStorage),
             State::AwaitStart => (0, Output::StartMessage),
             State::AwaitEnd => (0, Output::EndMessage),
-            State::Closed => (0, Output::NeedInput),
+            State::Closed => (0, Output::Reply(self.farewell.clone())),
         }
     }
 
     /// The driver's answer to CheckStorage: is there room for a message?
     pub fn storage_checked(&mut self, room: bool) {
         debug_assert_eq!(self.state, State::AwaitStorage);
-        self.state = State::Command;
+        self.enter(State::Command);
         if room {
             self.pending = Some(reply::SENDER_OK);
         } else {
@@ -263,13 +363,13 @@ impl<'c> Session<'c> {
         debug_assert_eq!(self.state, State::AwaitStart);
         match result {
             Ok(()) => {
-                self.state = State::Data;
+                self.enter(State::Data);
                 self.decoder = DotDecoder::new();
                 self.data_error = None;
                 self.pending = Some(reply::START_DATA);
             }
             Err(f) => {
-                self.state = State::Command;
+                self.enter(State::Command);
                 self.envelope = None;
                 self.pending = Some(f.reply());
             }
@@ -287,7 +387,7 @@ impl<'c> Session<'c> {
     /// The driver's answer to EndMessage: `Ok(id)` once the message is durable.
     pub fn message_done(&mut self, result: Result<&str, TempFailure>) {
         debug_assert_eq!(self.state, State::AwaitEnd);
-        self.state = State::Command;
+        self.enter(State::Command);
         self.envelope = None;
         self.pending = Some(match result {
             Ok(id) => Reply::line(250, &format!("2.0.0 Ok: queued as {id}")),
@@ -299,19 +399,18 @@ impl<'c> Session<'c> {
     /// good (a `--filter` said no): `reply` is sent, nothing was stored.
     pub fn message_refused(&mut self, reply: Reply) {
         debug_assert_eq!(self.state, State::AwaitEnd);
-        self.state = State::Command;
+        self.enter(State::Command);
         self.envelope = None;
         self.pending = Some(reply);
     }
 
     /// Ends the session now (idle time-out or shutdown); returns the 421 to send.
     pub fn abort(&mut self, why: Abort) -> Reply {
-        self.state = State::Closed;
         self.pending = None;
-        match why {
+        self.close(match why {
             Abort::Timeout => reply::TIMEOUT,
             Abort::Shutdown => reply::SHUTTING_DOWN,
-        }
+        })
     }
 
     // ------------------------------------------------------------ commands
@@ -353,11 +452,11 @@ impl<'c> Session<'c> {
     /// smtpd_hard_error_limit), so a bot cannot probe forever.
     fn count_errors<'s>(&mut self, out: Output<'s>) -> Output<'s> {
         if let Output::Reply(r) = &out {
-            if r.code() >= 500 && !r.closes() {
+            // 221 and 421 are below 500: a closing reply is never counted.
+            if r.code() >= 500 {
                 self.errors += 1;
                 if self.errors >= self.cfg.max_errors {
-                    self.state = State::Closed;
-                    self.pending = Some(reply::TOO_MANY_ERRORS);
+                    self.pending = Some(self.close(reply::TOO_MANY_ERRORS));
                 }
             }
         }
@@ -378,76 +477,59 @@ impl<'c> Session<'c> {
         }
     }
 
+    /// One command line: parsed once, then its length, its order and its
+    /// syntax are checked, in that order, and it is carried out.
     fn line_to_output(&mut self, line: &[u8]) -> Output<'static> {
-        let long_ok = line.len() >= 4
-            && (line[..4].eq_ignore_ascii_case(b"MAIL") || line[..4].eq_ignore_ascii_case(b"RCPT"));
-        let limit = if long_ok {
-            MAX_ADDRESS_LINE
-        } else {
-            MAX_COMMAND_LINE
-        };
-        if line.len() > limit {
+        let cmd = command::parse(line);
+        if line.len() > cmd.verb().max_line() {
             return Output::Reply(reply::LINE_TOO_LONG);
         }
-        // RFC 5321 §4.1.4: a command out of sequence gets 503 whatever its
-        // arguments, so the order is checked before the syntax.
-        if let Some(r) = self.out_of_sequence(line) {
+        if let Some(r) = out_of_order(cmd.verb(), self.phase()) {
             return Output::Reply(r);
         }
-        match command::parse(line) {
-            Command::Invalid(r) => Output::Reply(r),
-            Command::NotImplemented => Output::Reply(reply::NOT_IMPLEMENTED),
-            Command::Http => {
-                self.state = State::Closed;
-                Output::Reply(reply::NOT_HTTP)
-            }
+        self.execute(cmd)
+    }
+
+    /// What each command does (RFC 5321 §4.1.1), once it passed the
+    /// order check.
+    fn execute(&mut self, cmd: Command) -> Output<'static> {
+        let reply = Output::Reply;
+        match cmd {
+            Command::Invalid(_, r) => reply(r),
+            Command::NotImplemented => reply(reply::NOT_IMPLEMENTED),
+            Command::Http => reply(self.close(reply::NOT_HTTP)),
+            // §4.1.1.1, §4.1.4: HELO/EHLO also reset any transaction.
             Command::Helo { name, extended } => {
-                // RFC 5321 §4.1.4: HELO/EHLO also resets any transaction.
                 self.helo = Some((name, extended));
                 self.envelope = None;
-                Output::Reply(self.helo_reply(extended))
+                reply(self.helo_reply(extended))
             }
+            // §4.1.1.2: the 250 waits for the driver's storage check.
             Command::Mail(m) => match self.mail(m) {
-                Some(r) => Output::Reply(r),
+                Some(r) => reply(r),
                 None => {
-                    self.state = State::AwaitStorage;
+                    self.enter(State::AwaitStorage);
                     Output::CheckStorage
                 }
             },
-            Command::Rcpt(a) => Output::Reply(self.rcpt(a)),
+            // §4.1.1.3
+            Command::Rcpt(a) => reply(self.rcpt(a)),
+            // §4.1.1.4: the 354 waits for the driver's tmp files.
             Command::Data => {
-                self.state = State::AwaitStart;
+                self.enter(State::AwaitStart);
                 Output::StartMessage
             }
+            // §4.1.1.5
             Command::Rset => {
                 self.envelope = None;
-                Output::Reply(reply::OK)
+                reply(reply::OK)
             }
-            Command::Noop => Output::Reply(reply::OK),
-            Command::Vrfy => Output::Reply(reply::VRFY),
-            Command::Help => Output::Reply(reply::HELP),
-            Command::Quit => {
-                self.state = State::Closed;
-                Output::Reply(reply::BYE)
-            }
-        }
-    }
-
-    /// The 503 for MAIL, RCPT or DATA sent out of order, if it is.
-    fn out_of_sequence(&self, line: &[u8]) -> Option<Reply> {
-        let verb = line.split(|&b| b == b' ').next().unwrap_or_default();
-        let is = |v: &[u8]| verb.eq_ignore_ascii_case(v);
-        if !(is(b"MAIL") || is(b"RCPT") || is(b"DATA")) {
-            return None;
-        }
-        if self.helo.is_none() {
-            return Some(reply::NEED_HELO);
-        }
-        match &self.envelope {
-            Some(_) if is(b"MAIL") => Some(reply::NESTED_MAIL),
-            None if !is(b"MAIL") => Some(reply::NEED_MAIL),
-            Some(e) if is(b"DATA") && e.recipients.is_empty() => Some(reply::NEED_RCPT),
-            _ => None,
+            // §4.1.1.9, §4.1.1.6, §4.1.1.8
+            Command::Noop => reply(reply::OK),
+            Command::Vrfy => reply(reply::VRFY),
+            Command::Help => reply(reply::HELP),
+            // §4.1.1.10
+            Command::Quit => reply(self.close(reply::BYE)),
         }
     }
 
@@ -490,7 +572,7 @@ impl<'c> Session<'c> {
 
     fn rcpt(&mut self, a: Address) -> Reply {
         let Some(env) = &mut self.envelope else {
-            return reply::NEED_MAIL; // unreachable: out_of_sequence checked
+            return reply::NEED_MAIL; // unreachable: out_of_order checked
         };
         if a.utf8 && !env.smtputf8 {
             return reply::NEEDS_SMTPUTF8;
@@ -529,7 +611,7 @@ impl<'c> Session<'c> {
                 dropped = true;
             }
             if r.end {
-                self.state = State::Ended;
+                self.enter(State::Ended);
             }
             if dropped {
                 break DataStep::Drop;
@@ -555,12 +637,12 @@ impl<'c> Session<'c> {
     fn end_of_data(&mut self) -> Output<'static> {
         match self.data_error.take() {
             Some(r) => {
-                self.state = State::Command;
+                self.enter(State::Command);
                 self.envelope = None;
                 Output::Reply(r)
             }
             None => {
-                self.state = State::AwaitEnd;
+                self.enter(State::AwaitEnd);
                 Output::EndMessage
             }
         }
@@ -1512,6 +1594,53 @@ RCPT TO:<bob>\r\n",
             stored > 500 && refused > 100,
             "stored {stored}, refused {refused}"
         );
+    }
+
+    #[test]
+    fn every_state_change_is_recorded_in_order() {
+        use State::*;
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver::default();
+        let mut taken = |s: &mut Session| -> Vec<(State, State)> {
+            s.take_transitions().map(|t| (t.from, t.to)).collect()
+        };
+        d.feed(
+            &mut s,
+            b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\n",
+        );
+        assert_eq!(
+            taken(&mut s),
+            [
+                (Greeting, Command),
+                (Command, AwaitStorage),
+                (AwaitStorage, Command)
+            ]
+        );
+        d.feed(&mut s, b"DATA\r\nhi\r\n.\r\nQUIT\r\n");
+        assert_eq!(
+            taken(&mut s),
+            [
+                (Command, AwaitStart),
+                (AwaitStart, Data),
+                (Data, Ended),
+                (Ended, AwaitEnd),
+                (AwaitEnd, Command),
+                (Command, Closed)
+            ]
+        );
+        assert!(taken(&mut s).is_empty());
+    }
+
+    #[test]
+    fn a_closed_session_repeats_its_last_reply_instead_of_reading() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver::default();
+        d.feed(&mut s, b"QUIT\r\n");
+        assert_eq!(s.advance(b"NOOP\r\n"), (0, Output::Reply(reply::BYE)));
+        s.abort(Abort::Timeout);
+        assert_eq!(s.advance(b""), (0, Output::Reply(reply::TIMEOUT)));
     }
 
     #[test]
