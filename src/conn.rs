@@ -9,6 +9,7 @@
 use crate::config::Config;
 use crate::hook::{self, ExecPool};
 use crate::maildir::{Delivery, Spool, StoreError};
+use crate::smtp::reply::Reply;
 use crate::smtp::trace::{self, Trace};
 use crate::smtp::{Abort, Output, Session, TempFailure};
 use crate::{date, debug, info, log, sys, warn};
@@ -26,6 +27,84 @@ const REPLY_FLUSH_BYTES: usize = 4096;
 /// dialog (no allocation per command), short enough that idle sessions
 /// hold none.
 const HOLD_BUFFER_MS: u128 = 200;
+
+/// The longest a `poll` waits, so stress mode and shutdown take effect
+/// promptly even in a long wait.
+const MAX_POLL_MS: u128 = 1000;
+
+/// Room for the replies of a usual pipelined group before it grows.
+const REPLY_QUEUE_BYTES: usize = 512;
+
+/// How much of a command line the verbose log shows, and how much of it a
+/// `refused:` line quotes.
+const LOGGED_COMMAND_BYTES: usize = 600;
+const QUOTED_COMMAND_BYTES: usize = 200;
+
+/// `--filter` exit statuses (README, Hooks): 0 accepts, these drop or
+/// refuse, anything else is a temporary failure.
+const FILTER_DROP: i32 = 99;
+const FILTER_REFUSE: i32 = 100;
+/// How much of the filter's first output line goes into the 550.
+const FILTER_TEXT_BYTES: usize = 200;
+
+/// How a session ended, for the `end=` field of its `disconnect` line.
+enum End {
+    Quit,
+    /// A 421 the session sent itself (too many errors, HTTP).
+    Closed,
+    PeerClosed,
+    Timeout,
+    Shutdown,
+    SendFailed,
+    /// Reading or waiting failed; the errno name.
+    Error(String),
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            End::Quit => f.write_str("quit"),
+            End::Closed => f.write_str("closed"),
+            End::PeerClosed => f.write_str("peer closed"),
+            End::Timeout => f.write_str("timeout"),
+            End::Shutdown => f.write_str("shutdown"),
+            End::SendFailed => f.write_str("send failed"),
+            End::Error(cause) => write!(f, "error ({cause})"),
+        }
+    }
+}
+
+/// Why `read` returned no input.
+enum Stop {
+    Abort(Abort),
+    Failed(std::io::Error),
+}
+
+/// The name of an error's errno (`ECONNRESET`), for the log.
+fn errno_name(e: &std::io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::ECONNRESET) => "ECONNRESET",
+        Some(libc::ETIMEDOUT) => "ETIMEDOUT",
+        Some(libc::EPIPE) => "EPIPE",
+        Some(libc::ENOTCONN) => "ENOTCONN",
+        Some(libc::EHOSTUNREACH) => "EHOSTUNREACH",
+        Some(libc::ENETUNREACH) => "ENETUNREACH",
+        Some(libc::ENOMEM) => "ENOMEM",
+        Some(libc::EBADF) => "EBADF",
+        Some(libc::EINVAL) => "EINVAL",
+        Some(n) => return format!("errno {n}"),
+        None => return format!("{:?}", e.kind()),
+    };
+    name.to_string()
+}
+
+/// The input buffer and the part of it the session has not used yet.
+#[derive(Default)]
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
 
 /// What every session shares.
 pub struct Shared {
@@ -47,7 +126,7 @@ pub struct Shared {
 enum Outcome {
     Stored(String),
     /// 550 from the filter.
-    Refused(crate::smtp::reply::Reply),
+    Refused(Reply),
     Failed(TempFailure),
 }
 
@@ -118,7 +197,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         sock,
         peer,
         sid,
-        out: Vec::with_capacity(512),
+        out: Vec::with_capacity(REPLY_QUEUE_BYTES),
         grace_deadline: None,
         logged_commands: 0,
         messages: 0,
@@ -153,133 +232,180 @@ fn failure(e: &StoreError) -> TempFailure {
 }
 
 impl<'a> Conn<'a> {
-    /// Runs the dialog; returns how it ended, for the log.
-    fn run(&mut self) -> &'static str {
-        let shared: &'a Shared = self.shared;
+    /// Runs the dialog; returns how it ended, for the log. Each session
+    /// output is carried out by one method.
+    fn run(&mut self) -> End {
         let cfg = Arc::clone(&self.cfg);
         let mut session = Session::new(&cfg);
         // The input buffer exists only while the client is active: `read`
         // frees it once a command has been awaited for HOLD_BUFFER_MS, so
         // an idle session holds none.
-        let mut buf: Vec<u8> = Vec::new();
-        let (mut start, mut end) = (0usize, 0usize);
+        let mut input = Input::default();
         let mut msg: Option<Incoming<'a>> = None;
         loop {
-            let (used, output) = session.advance(&buf[start..end]);
-            start += used;
-            match output {
-                Output::Reply(r) => {
-                    // Each reply starts the clock for the next request.
-                    self.request_start = Instant::now();
-                    self.data_deadline = self.request_start + self.idle_limit();
-                    if session.commands() != self.logged_commands {
-                        self.logged_commands = session.commands();
-                        debug!(
-                            "{} >>> {}",
-                            self.sid,
-                            log::sanitize(session.last_command(), 600)
-                        );
-                    }
-                    debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
-                    if let Some(m) = msg.take_if(|_| !session.in_message()) {
-                        self.log_message(&m, &r, session.message_bytes());
-                    } else if r.is_error() && !r.closes() {
-                        info!(
-                            "{} refused: {} (command: {})",
-                            self.sid,
-                            r.text(),
-                            log::sanitize(session.last_command(), 200)
-                        );
-                    }
-                    self.out.extend_from_slice(r.as_bytes());
-                    if r.closes() {
-                        self.flush();
-                        return if r.code() == 221 { "quit" } else { "closed" };
-                    }
-                    if self.out.len() >= REPLY_FLUSH_BYTES && !self.flush() {
-                        return "send failed";
-                    }
-                }
-                Output::NeedInput => {
-                    if !self.flush() {
-                        return "send failed";
-                    }
-                    match self.read(&mut buf, &mut session) {
-                        Ok(0) => return "peer closed",
-                        Ok(n) => (start, end) = (0, n),
-                        Err(why) => {
-                            // Dropping the message's delivery removes its tmp files.
-                            let r = session.abort(why);
-                            if let Some(m) = msg.take() {
-                                self.log_message(&m, &r, session.message_bytes());
-                            }
-                            self.out.extend_from_slice(r.as_bytes());
-                            self.flush();
-                            return if why == Abort::Timeout {
-                                "timeout"
-                            } else {
-                                "shutdown"
-                            };
-                        }
-                    }
-                }
+            self.log_transitions(&mut session);
+            let (used, output) = session.advance(&input.buf[input.start..input.end]);
+            input.start += used;
+            let end = match output {
+                Output::Reply(r) => self.on_reply(&session, &mut msg, r),
+                Output::NeedInput => self.on_need_input(&mut input, &mut session, &mut msg),
                 Output::CheckStorage => {
-                    let free = shared.spool.free_bytes();
-                    let room = match &free {
-                        Ok(free) => *free >= cfg.min_free(),
-                        Err(e) => {
-                            warn!("{} cannot check free space: {e}", self.sid);
-                            true
-                        }
-                    };
-                    if !room {
-                        info!(
-                            "{} spool has {} bytes free, below {}: MAIL deferred",
-                            self.sid,
-                            free.as_ref().map_or(0, |f| *f),
-                            cfg.min_free()
-                        );
-                    }
-                    session.storage_checked(room);
+                    session.storage_checked(self.has_room());
+                    None
                 }
-                Output::StartMessage => match self.start_message(&session) {
-                    Ok(m) => {
-                        msg = Some(m);
-                        session.message_started(Ok(()));
-                    }
-                    Err(f) => session.message_started(Err(f)),
-                },
+                Output::StartMessage => {
+                    let started = self.start_message(&session).map(|m| msg = Some(m));
+                    session.message_started(started);
+                    None
+                }
                 Output::Body(bytes) => {
-                    let failed = match msg.as_mut().and_then(|m| m.delivery.as_mut()) {
-                        Some(d) => d.write_all(bytes).err(),
-                        None => None,
-                    };
-                    if let Some(e) = failed {
-                        warn!("{} storage error: {e}", self.sid);
-                        if let Some(m) = msg.as_mut() {
-                            m.delivery = None; // rolls back
-                        }
-                        session.message_failed(failure(&e));
+                    if let Some(f) = self.on_body(&mut msg, bytes) {
+                        session.message_failed(f);
                     }
+                    None
                 }
                 Output::DropMessage => {
                     if let Some(m) = msg.as_mut() {
                         m.delivery = None;
                     }
+                    None
                 }
                 Output::EndMessage => {
-                    let outcome = match msg.as_mut().and_then(|m| m.delivery.take().map(|d| (m, d)))
-                    {
-                        Some((m, d)) => self.finish_message(m, d, &session),
-                        None => Outcome::Failed(TempFailure::Local),
-                    };
-                    match outcome {
-                        Outcome::Stored(id) => session.message_done(Ok(&id)),
-                        Outcome::Refused(r) => session.message_refused(r),
-                        Outcome::Failed(f) => session.message_done(Err(f)),
-                    }
+                    self.on_end_message(&mut session, &mut msg);
+                    None
                 }
+            };
+            if let Some(end) = end {
+                self.log_transitions(&mut session);
+                return end;
             }
+        }
+    }
+
+    /// `-v`: each state change of the session, `old -> new`.
+    fn log_transitions(&self, session: &mut Session) {
+        for t in session.take_transitions() {
+            debug!("{} state {:?} -> {:?}", self.sid, t.from, t.to);
+        }
+    }
+
+    /// Queues a reply (sent once the session needs input) and logs it.
+    fn on_reply(
+        &mut self,
+        session: &Session,
+        msg: &mut Option<Incoming<'a>>,
+        r: Reply,
+    ) -> Option<End> {
+        // Each reply starts the clock for the next request.
+        self.request_start = Instant::now();
+        self.data_deadline = self.request_start + self.idle_limit();
+        if session.commands() != self.logged_commands {
+            self.logged_commands = session.commands();
+            debug!(
+                "{} >>> {}",
+                self.sid,
+                log::sanitize(session.last_command(), LOGGED_COMMAND_BYTES)
+            );
+        }
+        debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
+        if let Some(m) = msg.take_if(|_| !session.in_message()) {
+            self.log_message(&m, &r, session.message_bytes());
+        } else if r.is_error() && !r.closes() {
+            info!(
+                "{} refused: {} (command: {})",
+                self.sid,
+                r.text(),
+                log::sanitize(session.last_command(), QUOTED_COMMAND_BYTES)
+            );
+        }
+        self.out.extend_from_slice(r.as_bytes());
+        if r.closes() {
+            self.flush();
+            return Some(if r.code() == 221 {
+                End::Quit
+            } else {
+                End::Closed
+            });
+        }
+        if self.out.len() >= REPLY_FLUSH_BYTES && !self.flush() {
+            return Some(End::SendFailed);
+        }
+        None
+    }
+
+    /// Sends the queued replies, then waits for more input.
+    fn on_need_input(
+        &mut self,
+        input: &mut Input,
+        session: &mut Session,
+        msg: &mut Option<Incoming<'a>>,
+    ) -> Option<End> {
+        if !self.flush() {
+            return Some(End::SendFailed);
+        }
+        // Dropping a message's delivery (`msg`) removes its tmp files.
+        match self.read(&mut input.buf, session) {
+            Ok(0) => Some(End::PeerClosed),
+            Ok(n) => {
+                (input.start, input.end) = (0, n);
+                None
+            }
+            Err(Stop::Failed(e)) => Some(End::Error(errno_name(&e))),
+            Err(Stop::Abort(why)) => {
+                let r = session.abort(why);
+                if let Some(m) = msg.take() {
+                    self.log_message(&m, &r, session.message_bytes());
+                }
+                self.out.extend_from_slice(r.as_bytes());
+                self.flush();
+                Some(match why {
+                    Abort::Timeout => End::Timeout,
+                    Abort::Shutdown => End::Shutdown,
+                })
+            }
+        }
+    }
+
+    /// MAIL: is there `--min-free` room in the spool? If the check itself
+    /// fails, the mail is let through (the store reports real trouble).
+    fn has_room(&self) -> bool {
+        let min = self.cfg.min_free();
+        match self.shared.spool.free_bytes() {
+            Ok(free) if free >= min => true,
+            Ok(free) => {
+                info!(
+                    "{} spool has {free} bytes free, below {min}: MAIL deferred",
+                    self.sid
+                );
+                false
+            }
+            Err(e) => {
+                warn!("{} cannot check free space: {e}", self.sid);
+                true
+            }
+        }
+    }
+
+    /// Writes content to every copy; the failure, if writing failed (the
+    /// copies are rolled back).
+    fn on_body(&self, msg: &mut Option<Incoming<'a>>, bytes: &[u8]) -> Option<TempFailure> {
+        let m = msg.as_mut()?;
+        let e = m.delivery.as_mut()?.write_all(bytes).err()?;
+        warn!("{} storage error: {e}", self.sid);
+        m.delivery = None;
+        Some(failure(&e))
+    }
+
+    /// The final dot: filter, publish, and tell the session the outcome.
+    fn on_end_message(&mut self, session: &mut Session, msg: &mut Option<Incoming<'a>>) {
+        let outcome = match msg.as_mut().and_then(|m| m.delivery.take().map(|d| (m, d))) {
+            Some((m, d)) => self.finish_message(m, d, session),
+            None => Outcome::Failed(TempFailure::Local),
+        };
+        match outcome {
+            Outcome::Stored(id) => session.message_done(Ok(&id)),
+            Outcome::Refused(r) => session.message_refused(r),
+            Outcome::Failed(f) => session.message_done(Err(f)),
         }
     }
 
@@ -314,10 +440,7 @@ impl<'a> Conn<'a> {
                     Verdict::Drop => d.drop_copy(i),
                     // Dropping `d` removes every copy from tmp/.
                     Verdict::Refuse(text) => {
-                        return Outcome::Refused(crate::smtp::reply::Reply::line(
-                            550,
-                            &format!("5.7.1 {text}"),
-                        ));
+                        return Outcome::Refused(Reply::line(550, &format!("5.7.1 {text}")));
                     }
                     Verdict::TempFail => return Outcome::Failed(TempFailure::Local),
                 }
@@ -409,10 +532,10 @@ impl<'a> Conn<'a> {
         let out = hook::run(program, vars, stdin, timeout, true);
         let verdict = match out.status {
             hook::Status::Exited(0) => Verdict::Accept,
-            hook::Status::Exited(99) => Verdict::Drop,
-            hook::Status::Exited(100) => {
+            hook::Status::Exited(FILTER_DROP) => Verdict::Drop,
+            hook::Status::Exited(FILTER_REFUSE) => {
                 let first = out.stdout.split(|&b| b == b'\n').next().unwrap_or(b"");
-                let text = hook::printable_ascii(first, 200);
+                let text = hook::printable_ascii(first, FILTER_TEXT_BYTES);
                 Verdict::Refuse(if text.is_empty() {
                     "Message refused".to_string()
                 } else {
@@ -481,7 +604,7 @@ impl<'a> Conn<'a> {
     }
 
     /// One line per accepted or refused message.
-    fn log_message(&self, m: &Incoming, r: &crate::smtp::reply::Reply, size: u64) {
+    fn log_message(&self, m: &Incoming, r: &Reply, size: u64) {
         let to = m
             .recipients
             .iter()
@@ -585,14 +708,14 @@ impl<'a> Conn<'a> {
     }
 
     /// Waits for input. Returns bytes read (0: peer closed), or why the
-    /// session must end now.
-    fn read(&mut self, buf: &mut Vec<u8>, session: &mut Session) -> Result<usize, Abort> {
+    /// session must end now: an abort, or the error that broke the socket.
+    fn read(&mut self, buf: &mut Vec<u8>, session: &mut Session) -> Result<usize, Stop> {
         let in_message = session.in_message();
         loop {
             let idle_deadline = self.deadline(in_message);
             let stopping = self.shared.stopping.load(Ordering::SeqCst);
             if stopping && !in_message {
-                return Err(Abort::Shutdown);
+                return Err(Stop::Abort(Abort::Shutdown));
             }
             if stopping && self.grace_deadline.is_none() {
                 let grace = Duration::from_secs(self.cfg.shutdown_grace_secs);
@@ -604,16 +727,18 @@ impl<'a> Conn<'a> {
             };
             let now = Instant::now();
             if now >= deadline {
-                return Err(if self.grace_deadline.is_some_and(|g| now >= g) {
-                    Abort::Shutdown
-                } else {
-                    Abort::Timeout
-                });
+                return Err(Stop::Abort(
+                    if self.grace_deadline.is_some_and(|g| now >= g) {
+                        Abort::Shutdown
+                    } else {
+                        Abort::Timeout
+                    },
+                ));
             }
             // Wake at least once a second so stress mode takes effect
             // promptly, and early while holding a buffer between commands.
             let holding = !in_message && buf.capacity() > 0;
-            let cap = if holding { HOLD_BUFFER_MS } else { 1000 };
+            let cap = if holding { HOLD_BUFFER_MS } else { MAX_POLL_MS };
             let wait_ms = (deadline - now).as_millis().clamp(1, cap) as i32;
             // Watch the stop pipe only until shutdown is noticed; after that
             // it stays readable and would spin.
@@ -638,7 +763,7 @@ impl<'a> Conn<'a> {
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(e) => {
                             debug!("{} recv: {e}", self.sid);
-                            return Ok(0);
+                            return Err(Stop::Failed(e));
                         }
                     }
                 }
@@ -651,7 +776,7 @@ impl<'a> Conn<'a> {
                 Ok(_) => {}
                 Err(e) => {
                     warn!("{} poll: {e}", self.sid);
-                    return Ok(0);
+                    return Err(Stop::Failed(e));
                 }
             }
         }

@@ -1602,7 +1602,7 @@ RCPT TO:<bob>\r\n",
         let c = cfg();
         let mut s = Session::new(&c);
         let mut d = Driver::default();
-        let mut taken = |s: &mut Session| -> Vec<(State, State)> {
+        let taken = |s: &mut Session| -> Vec<(State, State)> {
             s.take_transitions().map(|t| (t.from, t.to)).collect()
         };
         d.feed(
