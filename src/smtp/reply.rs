@@ -13,7 +13,7 @@ pub struct Reply {
 
 impl Reply {
     /// A reply whose wire text is fixed at compile time.
-    pub const fn fixed(code: u16, text: &'static str) -> Reply {
+    const fn fixed(code: u16, text: &'static str) -> Reply {
         Reply {
             code,
             text: Cow::Borrowed(text),
@@ -66,76 +66,60 @@ impl Reply {
     }
 }
 
-pub const BYE: Reply = Reply::fixed(221, "221 2.0.0 Bye\r\n");
-pub const OK: Reply = Reply::fixed(250, "250 2.0.0 Ok\r\n");
-pub const SENDER_OK: Reply = Reply::fixed(250, "250 2.1.0 Sender ok\r\n");
-pub const RECIPIENT_OK: Reply = Reply::fixed(250, "250 2.1.5 Recipient ok\r\n");
-pub const VRFY: Reply = Reply::fixed(
-    252,
-    "252 2.5.0 Cannot VRFY user, but will accept message\r\n",
-);
-pub const HELP: Reply = Reply::fixed(
-    214,
-    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n",
-);
-pub const START_DATA: Reply = Reply::fixed(354, "354 End data with <CR><LF>.<CR><LF>\r\n");
+/// Defines the fixed replies, each as `NAME = CODE "TEXT";`: the wire
+/// text `CODE TEXT<CRLF>` is built from it at compile time, so the code is
+/// written once. `ALL` lists every one of them for the tests.
+macro_rules! replies {
+    ($($name:ident = $code:literal $text:literal;)*) => {
+        $(pub const $name: Reply = Reply::fixed($code, concat!($code, " ", $text, "\r\n"));)*
 
-pub const SHUTTING_DOWN: Reply = Reply::fixed(
-    421,
-    "421 4.3.2 Service shutting down, closing connection\r\n",
-);
-pub const TIMEOUT: Reply = Reply::fixed(421, "421 4.4.2 Timeout exceeded, closing connection\r\n");
-pub const TOO_MANY_CONNECTIONS: Reply =
-    Reply::fixed(421, "421 4.7.0 Too many connections, try again later\r\n");
-pub const TOO_MANY_FROM_IP: Reply = Reply::fixed(
-    421,
-    "421 4.7.0 Too many connections from your address, try again later\r\n",
-);
-pub const TOO_FAST: Reply = Reply::fixed(
-    421,
-    "421 4.7.0 Too many connections per minute from your address, try again later\r\n",
-);
-pub const TOO_MANY_ERRORS: Reply =
-    Reply::fixed(421, "421 4.7.0 Too many errors, closing connection\r\n");
-pub const NOT_HTTP: Reply = Reply::fixed(
-    421,
-    "421 4.7.0 This is an SMTP server, not HTTP; closing connection\r\n",
-);
-pub const LOCAL_ERROR: Reply = Reply::fixed(
-    451,
-    "451 4.3.0 Local error in processing, try again later\r\n",
-);
-pub const NO_SPACE: Reply = Reply::fixed(
-    452,
-    "452 4.3.1 Insufficient system storage, try again later\r\n",
-);
-pub const TOO_MANY_RECIPIENTS: Reply = Reply::fixed(452, "452 4.5.3 Too many recipients\r\n");
+        #[cfg(test)]
+        const ALL: &[Reply] = &[$($name),*];
+    };
+}
 
-pub const UNKNOWN_COMMAND: Reply = Reply::fixed(500, "500 5.5.2 Command not recognized\r\n");
-pub const LINE_TOO_LONG: Reply = Reply::fixed(500, "500 5.5.6 Line too long\r\n");
-pub const HELO_SYNTAX: Reply = Reply::fixed(501, "501 5.5.4 Syntax: HELO hostname\r\n");
-pub const EHLO_SYNTAX: Reply = Reply::fixed(501, "501 5.5.4 Syntax: EHLO hostname\r\n");
-pub const MAIL_SYNTAX: Reply = Reply::fixed(501, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
-pub const RCPT_SYNTAX: Reply = Reply::fixed(501, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
-pub const VRFY_SYNTAX: Reply = Reply::fixed(501, "501 5.5.4 Syntax: VRFY address\r\n");
-pub const NO_ARGUMENTS: Reply = Reply::fixed(501, "501 5.5.4 This command takes no arguments\r\n");
-pub const BAD_SENDER: Reply = Reply::fixed(501, "501 5.1.7 Bad sender address syntax\r\n");
-pub const BAD_RECIPIENT: Reply = Reply::fixed(501, "501 5.1.3 Bad recipient address syntax\r\n");
-pub const NOT_IMPLEMENTED: Reply = Reply::fixed(502, "502 5.5.1 Command not implemented\r\n");
-pub const NEED_HELO: Reply = Reply::fixed(503, "503 5.5.1 Send HELO or EHLO first\r\n");
-pub const NESTED_MAIL: Reply = Reply::fixed(503, "503 5.5.1 Sender already given\r\n");
-pub const NEED_MAIL: Reply = Reply::fixed(503, "503 5.5.1 Need MAIL command\r\n");
-pub const NEED_RCPT: Reply = Reply::fixed(503, "503 5.5.1 Need RCPT command\r\n");
-pub const RELAY_DENIED: Reply = Reply::fixed(550, "550 5.7.1 Relaying denied\r\n");
-pub const UNKNOWN_USER: Reply = Reply::fixed(550, "550 5.1.1 No such mailbox here\r\n");
-pub const TOO_BIG: Reply = Reply::fixed(552, "552 5.3.4 Message size exceeds fixed limit\r\n");
-pub const BAD_MAILBOX_NAME: Reply = Reply::fixed(553, "553 5.1.3 Mailbox name not allowed\r\n");
-pub const NEEDS_SMTPUTF8: Reply = Reply::fixed(
-    553,
-    "553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter\r\n",
-);
-pub const BAD_PARAMETER: Reply =
-    Reply::fixed(555, "555 5.5.4 Unsupported or malformed parameter\r\n");
+replies! {
+    BYE = 221 "2.0.0 Bye";
+    OK = 250 "2.0.0 Ok";
+    SENDER_OK = 250 "2.1.0 Sender ok";
+    RECIPIENT_OK = 250 "2.1.5 Recipient ok";
+    VRFY = 252 "2.5.0 Cannot VRFY user, but will accept message";
+    HELP = 214 "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
+    START_DATA = 354 "End data with <CR><LF>.<CR><LF>";
+
+    SHUTTING_DOWN = 421 "4.3.2 Service shutting down, closing connection";
+    TIMEOUT = 421 "4.4.2 Timeout exceeded, closing connection";
+    TOO_MANY_CONNECTIONS = 421 "4.7.0 Too many connections, try again later";
+    TOO_MANY_FROM_IP = 421 "4.7.0 Too many connections from your address, try again later";
+    TOO_FAST = 421 "4.7.0 Too many connections per minute from your address, try again later";
+    TOO_MANY_ERRORS = 421 "4.7.0 Too many errors, closing connection";
+    NOT_HTTP = 421 "4.7.0 This is an SMTP server, not HTTP; closing connection";
+    LOCAL_ERROR = 451 "4.3.0 Local error in processing, try again later";
+    NO_SPACE = 452 "4.3.1 Insufficient system storage, try again later";
+    TOO_MANY_RECIPIENTS = 452 "4.5.3 Too many recipients";
+
+    UNKNOWN_COMMAND = 500 "5.5.2 Command not recognized";
+    LINE_TOO_LONG = 500 "5.5.6 Line too long";
+    HELO_SYNTAX = 501 "5.5.4 Syntax: HELO hostname";
+    EHLO_SYNTAX = 501 "5.5.4 Syntax: EHLO hostname";
+    MAIL_SYNTAX = 501 "5.5.4 Syntax: MAIL FROM:<address>";
+    RCPT_SYNTAX = 501 "5.5.4 Syntax: RCPT TO:<address>";
+    VRFY_SYNTAX = 501 "5.5.4 Syntax: VRFY address";
+    NO_ARGUMENTS = 501 "5.5.4 This command takes no arguments";
+    BAD_SENDER = 501 "5.1.7 Bad sender address syntax";
+    BAD_RECIPIENT = 501 "5.1.3 Bad recipient address syntax";
+    NOT_IMPLEMENTED = 502 "5.5.1 Command not implemented";
+    NEED_HELO = 503 "5.5.1 Send HELO or EHLO first";
+    NESTED_MAIL = 503 "5.5.1 Sender already given";
+    NEED_MAIL = 503 "5.5.1 Need MAIL command";
+    NEED_RCPT = 503 "5.5.1 Need RCPT command";
+    RELAY_DENIED = 550 "5.7.1 Relaying denied";
+    UNKNOWN_USER = 550 "5.1.1 No such mailbox here";
+    TOO_BIG = 552 "5.3.4 Message size exceeds fixed limit";
+    BAD_MAILBOX_NAME = 553 "5.1.3 Mailbox name not allowed";
+    NEEDS_SMTPUTF8 = 553 "5.6.7 Non-ASCII address needs the SMTPUTF8 parameter";
+    BAD_PARAMETER = 555 "5.5.4 Unsupported or malformed parameter";
+}
 
 #[cfg(test)]
 mod tests {
@@ -157,46 +141,7 @@ mod tests {
 
     #[test]
     fn every_constant_starts_with_its_code_and_ends_with_crlf() {
-        for r in [
-            BYE,
-            OK,
-            SENDER_OK,
-            RECIPIENT_OK,
-            VRFY,
-            HELP,
-            START_DATA,
-            SHUTTING_DOWN,
-            TIMEOUT,
-            TOO_MANY_CONNECTIONS,
-            TOO_MANY_FROM_IP,
-            TOO_MANY_ERRORS,
-            TOO_FAST,
-            NOT_HTTP,
-            LOCAL_ERROR,
-            NO_SPACE,
-            TOO_MANY_RECIPIENTS,
-            UNKNOWN_COMMAND,
-            LINE_TOO_LONG,
-            HELO_SYNTAX,
-            EHLO_SYNTAX,
-            MAIL_SYNTAX,
-            RCPT_SYNTAX,
-            VRFY_SYNTAX,
-            NO_ARGUMENTS,
-            BAD_SENDER,
-            BAD_RECIPIENT,
-            NOT_IMPLEMENTED,
-            NEED_HELO,
-            NESTED_MAIL,
-            NEED_MAIL,
-            NEED_RCPT,
-            RELAY_DENIED,
-            UNKNOWN_USER,
-            TOO_BIG,
-            BAD_MAILBOX_NAME,
-            NEEDS_SMTPUTF8,
-            BAD_PARAMETER,
-        ] {
+        for r in ALL.iter().cloned() {
             let text = std::str::from_utf8(r.as_bytes()).unwrap();
             assert!(text.starts_with(&format!("{} ", r.code())), "{text}");
             assert!(text.ends_with("\r\n"), "{text}");
