@@ -94,17 +94,10 @@ pub enum Command {
     },
     Mail(MailFrom),
     Rcpt(address::Address),
-    Data,
-    Rset,
-    Noop,
-    Quit,
-    Vrfy,
-    Help,
-    /// Known verbs tinymx does not offer (EXPN, STARTTLS, AUTH, BDAT, …).
-    NotImplemented,
-    /// An HTTP request line sent to the SMTP port (a browser, a proxy
-    /// scanner, a cross-protocol attack): the session is closed.
-    Http,
+    /// A valid command whose arguments, if any, are not needed: DATA, RSET,
+    /// NOOP, QUIT, VRFY, HELP, a verb tinymx does not offer, or an HTTP
+    /// request line (a browser, a proxy scanner, a cross-protocol attack).
+    Bare(Verb),
     /// A syntax error for this verb, with the reply that says so.
     Invalid(Verb, Reply),
 }
@@ -119,15 +112,7 @@ impl Command {
             Command::Helo { extended: true, .. } => Verb::Ehlo,
             Command::Mail(_) => Verb::Mail,
             Command::Rcpt(_) => Verb::Rcpt,
-            Command::Data => Verb::Data,
-            Command::Rset => Verb::Rset,
-            Command::Noop => Verb::Noop,
-            Command::Quit => Verb::Quit,
-            Command::Vrfy => Verb::Vrfy,
-            Command::Help => Verb::Help,
-            Command::NotImplemented => Verb::NotImplemented,
-            Command::Http => Verb::Http,
-            Command::Invalid(verb, _) => *verb,
+            Command::Bare(verb) | Command::Invalid(verb, _) => *verb,
         }
     }
 }
@@ -155,21 +140,22 @@ pub fn parse(line: &[u8]) -> Command {
         },
         Verb::Mail => parse_mail(arg).unwrap_or_else(invalid),
         Verb::Rcpt => parse_rcpt(arg).unwrap_or_else(invalid),
-        Verb::Data => no_args(arg, Command::Data),
-        Verb::Rset => no_args(arg, Command::Rset),
-        Verb::Quit => no_args(arg, Command::Quit),
-        // RFC 5321 §4.1.1.9: a NOOP argument is ignored.
-        Verb::Noop => Command::Noop,
-        Verb::Help => Command::Help,
+        Verb::Data | Verb::Rset | Verb::Quit if !arg.is_empty() => invalid(reply::NO_ARGUMENTS),
         Verb::Vrfy if arg.is_empty() => invalid(reply::VRFY_SYNTAX),
-        Verb::Vrfy => Command::Vrfy,
-        Verb::NotImplemented => Command::NotImplemented,
+        // RFC 5321 §4.1.1.9: a NOOP argument is ignored; so is HELP's.
+        Verb::Data
+        | Verb::Rset
+        | Verb::Quit
+        | Verb::Noop
+        | Verb::Help
+        | Verb::Vrfy
+        | Verb::NotImplemented => Command::Bare(verb),
         Verb::Http
             if arg.ends_with(b"HTTP/1.0")
                 || arg.ends_with(b"HTTP/1.1")
                 || arg.starts_with(b"/") =>
         {
-            Command::Http
+            Command::Bare(verb)
         }
         Verb::Http | Verb::Unknown => Command::Invalid(Verb::Unknown, reply::UNKNOWN_COMMAND),
     }
@@ -185,14 +171,6 @@ fn trim(b: &[u8]) -> &[u8] {
         .rposition(|&c| c != b' ' && c != b'\t')
         .map_or(start, |e| e + 1);
     &b[start..end.max(start)]
-}
-
-fn no_args(arg: &[u8], cmd: Command) -> Command {
-    if arg.is_empty() {
-        cmd
-    } else {
-        Command::Invalid(cmd.verb(), reply::NO_ARGUMENTS)
-    }
 }
 
 /// Strips a case-insensitive keyword such as `FROM:`, then any spaces
@@ -281,12 +259,12 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive() {
-        assert_eq!(parse(b"quit"), Command::Quit);
-        assert_eq!(parse(b"QuIt"), Command::Quit);
-        assert_eq!(parse(b"rset"), Command::Rset);
-        assert_eq!(parse(b"data"), Command::Data);
-        assert_eq!(parse(b"noop"), Command::Noop);
-        assert_eq!(parse(b"help"), Command::Help);
+        assert_eq!(parse(b"quit"), Command::Bare(Verb::Quit));
+        assert_eq!(parse(b"QuIt"), Command::Bare(Verb::Quit));
+        assert_eq!(parse(b"rset"), Command::Bare(Verb::Rset));
+        assert_eq!(parse(b"data"), Command::Bare(Verb::Data));
+        assert_eq!(parse(b"noop"), Command::Bare(Verb::Noop));
+        assert_eq!(parse(b"help"), Command::Bare(Verb::Help));
     }
 
     #[test]
@@ -393,27 +371,30 @@ mod tests {
         assert_eq!(invalid("DATA x"), reply::NO_ARGUMENTS);
         assert_eq!(invalid("RSET x"), reply::NO_ARGUMENTS);
         assert_eq!(invalid("QUIT now"), reply::NO_ARGUMENTS);
-        assert_eq!(parse(b"NOOP anything"), Command::Noop);
-        assert_eq!(parse(b"HELP MAIL"), Command::Help);
+        assert_eq!(parse(b"NOOP anything"), Command::Bare(Verb::Noop));
+        assert_eq!(parse(b"HELP MAIL"), Command::Bare(Verb::Help));
     }
 
     #[test]
     fn vrfy_needs_an_argument() {
-        assert_eq!(parse(b"VRFY bob"), Command::Vrfy);
+        assert_eq!(parse(b"VRFY bob"), Command::Bare(Verb::Vrfy));
         assert_eq!(invalid("VRFY"), reply::VRFY_SYNTAX);
     }
 
     #[test]
     fn unknown_and_unimplemented_verbs() {
         assert_eq!(invalid("FOO"), reply::UNKNOWN_COMMAND);
-        assert_eq!(parse(b"GET / HTTP/1.0"), Command::Http);
-        assert_eq!(parse(b"CONNECT mx.example.org:25 HTTP/1.1"), Command::Http);
-        assert_eq!(parse(b"POST /cgi-bin/x"), Command::Http);
+        assert_eq!(parse(b"GET / HTTP/1.0"), Command::Bare(Verb::Http));
+        assert_eq!(
+            parse(b"CONNECT mx.example.org:25 HTTP/1.1"),
+            Command::Bare(Verb::Http)
+        );
+        assert_eq!(parse(b"POST /cgi-bin/x"), Command::Bare(Verb::Http));
         assert_eq!(invalid("GET"), reply::UNKNOWN_COMMAND);
         assert_eq!(invalid(""), reply::UNKNOWN_COMMAND);
         assert_eq!(invalid("MAIL\0FROM:<a@b>"), reply::UNKNOWN_COMMAND);
-        assert_eq!(parse(b"EXPN list"), Command::NotImplemented);
-        assert_eq!(parse(b"STARTTLS"), Command::NotImplemented);
-        assert_eq!(parse(b"BDAT 10 LAST"), Command::NotImplemented);
+        assert_eq!(parse(b"EXPN list"), Command::Bare(Verb::NotImplemented));
+        assert_eq!(parse(b"STARTTLS"), Command::Bare(Verb::NotImplemented));
+        assert_eq!(parse(b"BDAT 10 LAST"), Command::Bare(Verb::NotImplemented));
     }
 }

@@ -496,8 +496,8 @@ impl<'c> Session<'c> {
         let reply = Output::Reply;
         match cmd {
             Command::Invalid(_, r) => reply(r),
-            Command::NotImplemented => reply(reply::NOT_IMPLEMENTED),
-            Command::Http => reply(self.close(reply::NOT_HTTP)),
+            Command::Bare(Verb::NotImplemented) => reply(reply::NOT_IMPLEMENTED),
+            Command::Bare(Verb::Http) => reply(self.close(reply::NOT_HTTP)),
             // §4.1.1.1, §4.1.4: HELO/EHLO also reset any transaction.
             Command::Helo { name, extended } => {
                 self.helo = Some((name, extended));
@@ -515,21 +515,25 @@ impl<'c> Session<'c> {
             // §4.1.1.3
             Command::Rcpt(a) => reply(self.rcpt(a)),
             // §4.1.1.4: the 354 waits for the driver's tmp files.
-            Command::Data => {
+            Command::Bare(Verb::Data) => {
                 self.enter(State::AwaitStart);
                 Output::StartMessage
             }
             // §4.1.1.5
-            Command::Rset => {
+            Command::Bare(Verb::Rset) => {
                 self.envelope = None;
                 reply(reply::OK)
             }
             // §4.1.1.9, §4.1.1.6, §4.1.1.8
-            Command::Noop => reply(reply::OK),
-            Command::Vrfy => reply(reply::VRFY),
-            Command::Help => reply(reply::HELP),
+            Command::Bare(Verb::Noop) => reply(reply::OK),
+            Command::Bare(Verb::Vrfy) => reply(reply::VRFY),
+            Command::Bare(Verb::Help) => reply(reply::HELP),
             // §4.1.1.10
-            Command::Quit => reply(self.close(reply::BYE)),
+            Command::Bare(Verb::Quit) => reply(self.close(reply::BYE)),
+            // `parse` gives these their own variant or an Invalid.
+            Command::Bare(Verb::Helo | Verb::Ehlo | Verb::Mail | Verb::Rcpt | Verb::Unknown) => {
+                reply(reply::UNKNOWN_COMMAND)
+            }
         }
     }
 
