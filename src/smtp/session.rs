@@ -1238,66 +1238,66 @@ RCPT TO:<bob>\r\n",
         );
     }
 
+    /// A session that has been fed `TXN` through driver `d` (the config is
+    /// leaked so the session may outlive this call; tests only).
+    fn after_txn(mut d: Driver) -> (Session<'static>, Driver) {
+        let mut s = Session::new(Box::leak(Box::new(cfg())));
+        d.feed(&mut s, TXN.as_bytes());
+        (s, d)
+    }
+
+    /// The first `n` replies to `TXN`, then `more`.
+    fn txn_replies(n: usize, more: &[&str]) -> String {
+        [&TXN_REPLIES[..n], more].concat().concat()
+    }
+
     #[test]
     fn storage_failure_at_start_refuses_data() {
-        let c = cfg();
-        let mut s = Session::new(&c);
-        let mut d = Driver {
+        let (mut s, mut d) = after_txn(Driver {
             fail_start: Some(TempFailure::NoSpace),
             ..Driver::default()
-        };
-        d.feed(&mut s, TXN.as_bytes());
+        });
         d.feed(&mut s, b"RCPT TO:<bob@x.org>\r\n");
         assert_eq!(
             d.text(),
-            [
-                &TXN_REPLIES[..4],
+            txn_replies(
+                4,
                 &[
                     "452 4.3.1 Insufficient system storage, try again later\r\n",
                     "503 5.5.1 Need MAIL command\r\n"
                 ]
-            ]
-            .concat()
-            .concat()
+            )
         );
     }
 
     #[test]
     fn storage_failure_while_writing_is_replied_after_the_dot() {
-        let c = cfg();
-        let mut s = Session::new(&c);
-        let mut d = Driver {
+        let (mut s, mut d) = after_txn(Driver {
             fail_write: Some(TempFailure::Local),
             ..Driver::default()
-        };
-        d.feed(&mut s, TXN.as_bytes());
+        });
         d.feed(&mut s, b"line one\r\nline two\r\n");
         assert_eq!(d.text(), TXN_REPLIES.concat());
         d.feed(&mut s, b".\r\nNOOP\r\n");
         assert_eq!(
             d.text(),
-            [
-                &TXN_REPLIES[..],
+            txn_replies(
+                TXN_REPLIES.len(),
                 &[
                     "451 4.3.0 Local error in processing, try again later\r\n",
                     "250 2.0.0 Ok\r\n"
                 ]
-            ]
-            .concat()
-            .concat()
+            )
         );
         assert!(d.stored.is_empty());
     }
 
     #[test]
     fn storage_failure_at_commit_is_temporary() {
-        let c = cfg();
-        let mut s = Session::new(&c);
-        let mut d = Driver {
+        let (mut s, mut d) = after_txn(Driver {
             fail_end: Some(TempFailure::Local),
             ..Driver::default()
-        };
-        d.feed(&mut s, TXN.as_bytes());
+        });
         d.feed(&mut s, b"x\r\n.\r\n");
         assert!(d.text().ends_with("354 End data with <CR><LF>.<CR><LF>\r\n451 4.3.0 Local error in processing, try again later\r\n"));
     }
