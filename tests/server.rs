@@ -408,51 +408,14 @@ fn pipelined_group_gets_all_replies_in_order() {
     assert_eq!(server.messages("y").len(), 1);
 }
 
+// The other protocol errors and --max-rcpt: tests/dialogs/protocol-errors.dialog
+// and max-rcpt-452.dialog, replayed by tests/dialogs.rs.
+
 #[test]
-fn protocol_errors_get_the_right_codes() {
+fn over_long_lines_get_500_and_their_tail_is_skipped() {
     let server = Server::start(&["--max-errors", "100"]);
     let mut c = Client::connect(server.addr());
     c.reply();
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "503 5.5.1 Send HELO or EHLO first\r\n"
-    );
-    assert_eq!(c.cmd("HELO"), "501 5.5.4 Syntax: HELO hostname\r\n");
-    assert_eq!(c.cmd("HELO c.example"), "250 mx.test\r\n");
-    assert_eq!(
-        c.cmd("RCPT TO:<b@example.org>"),
-        "503 5.5.1 Need MAIL command\r\n"
-    );
-    assert_eq!(c.cmd("DATA"), "503 5.5.1 Need MAIL command\r\n");
-    assert_eq!(c.cmd("FOO bar"), "500 5.5.2 Command not recognized\r\n");
-    assert_eq!(c.cmd("EXPN staff"), "502 5.5.1 Command not implemented\r\n");
-    assert_eq!(
-        c.cmd("VRFY bob"),
-        "252 2.5.0 Cannot VRFY user, but will accept message\r\n"
-    );
-    assert_eq!(
-        c.cmd("HELP"),
-        "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n"
-    );
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@@b>"),
-        "501 5.1.7 Bad sender address syntax\r\n"
-    );
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com> AUTH=<>"),
-        "555 5.5.4 Unsupported or malformed parameter\r\n"
-    );
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "250 2.1.0 Sender ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "503 5.5.1 Sender already given\r\n"
-    );
-    assert_eq!(c.cmd("DATA"), "503 5.5.1 Need RCPT command\r\n");
-    assert_eq!(c.cmd("RSET"), "250 2.0.0 Ok\r\n");
-    assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok\r\n");
     // An over-long line: 500 5.5.6, its tail is not run as a command.
     let long = format!("NOOP {}QUIT", "x".repeat(600));
     assert_eq!(c.cmd(&long), "500 5.5.6 Line too long\r\n");
@@ -460,28 +423,6 @@ fn protocol_errors_get_the_right_codes() {
     assert_eq!(c.cmd(&very_long), "500 5.5.6 Line too long\r\n");
     assert_eq!(c.reply(), "250 2.0.0 Ok\r\n");
     assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
-}
-
-#[test]
-fn too_many_recipients_gets_452() {
-    let server = Server::start(&["--max-rcpt", "2"]);
-    let mut c = Client::hello(server.addr());
-    assert_eq!(
-        c.cmd("MAIL FROM:<a@example.com>"),
-        "250 2.1.0 Sender ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<a@example.org>"),
-        "250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<b@example.org>"),
-        "250 2.1.5 Recipient ok\r\n"
-    );
-    assert_eq!(
-        c.cmd("RCPT TO:<c@example.org>"),
-        "452 4.5.3 Too many recipients\r\n"
-    );
 }
 
 #[test]

@@ -810,11 +810,6 @@ mod tests {
     }
 
     #[test]
-    fn greeting_then_ehlo_lists_extensions() {
-        expect("EHLO client.example\r\n", &[GREETING, EHLO]);
-    }
-
-    #[test]
     fn the_message_buffer_is_kept_between_messages_until_released() {
         let cfg = cfg();
         let mut s = Session::new(&cfg);
@@ -850,23 +845,14 @@ mod tests {
     }
 
     #[test]
-    fn helo_gets_a_single_line() {
-        expect("HELO client.example\r\n", &[GREETING, "250 mx.test\r\n"]);
-    }
-
-    #[test]
     fn a_whole_transaction_stores_the_message() {
-        let d = expect(
+        // The replies: tests/dialogs/whole-transaction.dialog.
+        let d = dialog(
             "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n",
-            &[
-                GREETING,
-                EHLO,
-                "250 2.1.0 Sender ok\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "354 End data with <CR><LF>.<CR><LF>\r\n",
-                "250 2.0.0 Ok: queued as ID1\r\n",
-                "221 2.0.0 Bye\r\n",
-            ],
+        );
+        assert!(
+            d.text()
+                .ends_with("250 2.0.0 Ok: queued as ID1\r\n221 2.0.0 Bye\r\n")
         );
         assert_eq!(
             d.stored,
@@ -878,23 +864,9 @@ mod tests {
     #[test]
     fn pipelined_group_is_answered_in_order() {
         // RFC 2920: all commands in one write, DATA last; then the content.
-        let d = expect(
+        // The replies: tests/dialogs/pipelined-group.dialog.
+        let d = dialog(
             "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@x.org>\r\nRCPT TO:<../x@x.org>\r\nRCPT TO:<y@x.org>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<z@x.org>\r\nDATA\r\n..dot\r\n.\r\nQUIT\r\n",
-            &[
-                GREETING,
-                EHLO,
-                "250 2.1.0 Sender ok\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "553 5.1.3 Mailbox name not allowed\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "354 End data with <CR><LF>.<CR><LF>\r\n",
-                "250 2.0.0 Ok: queued as ID1\r\n",
-                "250 2.1.0 Sender ok\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "354 End data with <CR><LF>.<CR><LF>\r\n",
-                "250 2.0.0 Ok: queued as ID1\r\n",
-                "221 2.0.0 Bye\r\n",
-            ],
         );
         assert_eq!(
             d.stored,
@@ -903,156 +875,6 @@ mod tests {
                 (vec!["z".to_string()], b".dot\n".to_vec()),
             ]
         );
-    }
-
-    #[test]
-    fn commands_out_of_order_get_503() {
-        expect(
-            "MAIL FROM:<a@b.org>\r\nRCPT TO:<b@x.org>\r\nDATA\r\nHELO c\r\nRCPT TO:<b@x.org>\r\nDATA\r\nMAIL FROM:<a@b.org>\r\nDATA\r\nMAIL FROM:<a@b.org>\r\n",
-            &[
-                GREETING,
-                "503 5.5.1 Send HELO or EHLO first\r\n",
-                "503 5.5.1 Send HELO or EHLO first\r\n",
-                "503 5.5.1 Send HELO or EHLO first\r\n",
-                "250 mx.test\r\n",
-                "503 5.5.1 Need MAIL command\r\n",
-                "503 5.5.1 Need MAIL command\r\n",
-                "250 2.1.0 Sender ok\r\n",
-                "503 5.5.1 Need RCPT command\r\n",
-                "503 5.5.1 Sender already given\r\n",
-            ],
-        );
-    }
-
-    #[test]
-    fn order_is_checked_before_syntax() {
-        expect(
-            "MAIL FROM:<a@@b>\r\nRCPT bogus\r\nDATA x\r\nEHLO c\r\nRCPT TO:<bad\r\nDATA x\r\nMAIL FROM:<a@b.org>\r\nMAIL FROM:<a@@b>\r\nDATA x\r\n",
-            &[
-                GREETING,
-                "503 5.5.1 Send HELO or EHLO first\r\n",
-                "503 5.5.1 Send HELO or EHLO first\r\n",
-                "503 5.5.1 Send HELO or EHLO first\r\n",
-                EHLO,
-                "503 5.5.1 Need MAIL command\r\n",
-                "503 5.5.1 Need MAIL command\r\n",
-                "250 2.1.0 Sender ok\r\n",
-                "503 5.5.1 Sender already given\r\n",
-                "503 5.5.1 Need RCPT command\r\n",
-            ],
-        );
-    }
-
-    #[test]
-    fn rset_and_helo_reset_the_transaction() {
-        expect(
-            "HELO c\r\nMAIL FROM:<a@b.org>\r\nRSET\r\nMAIL FROM:<a@b.org>\r\nEHLO c\r\nRCPT TO:<b@x.org>\r\n",
-            &[
-                GREETING,
-                "250 mx.test\r\n",
-                "250 2.1.0 Sender ok\r\n",
-                "250 2.0.0 Ok\r\n",
-                "250 2.1.0 Sender ok\r\n",
-                EHLO,
-                "503 5.5.1 Need MAIL command\r\n",
-            ],
-        );
-    }
-
-    #[test]
-    fn every_simple_verb() {
-        expect(
-            "NOOP\r\nNOOP hello\r\nVRFY bob\r\nVRFY\r\nHELP\r\nEXPN list\r\nSTARTTLS\r\nXYZZY\r\nRSET\r\nQUIT\r\nNOOP\r\n",
-            &[
-                GREETING,
-                "250 2.0.0 Ok\r\n",
-                "250 2.0.0 Ok\r\n",
-                "252 2.5.0 Cannot VRFY user, but will accept message\r\n",
-                "501 5.5.4 Syntax: VRFY address\r\n",
-                "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n",
-                "502 5.5.1 Command not implemented\r\n",
-                "502 5.5.1 Command not implemented\r\n",
-                "500 5.5.2 Command not recognized\r\n",
-                "250 2.0.0 Ok\r\n",
-                "221 2.0.0 Bye\r\n",
-            ],
-        );
-    }
-
-    #[test]
-    fn bad_arguments() {
-        expect(
-            "HELO\r\nEHLO\r\nEHLO c\r\nMAIL FROM:<a@b\r\nMAIL FROM:<a@b.org> FOO=1\r\nMAIL FROM:<a@b.org> SIZE=1001\r\nMAIL FROM:<a@b.org> SIZE=1000\r\nRCPT TO:<bob>\r\nRCPT TO:bob@x.org NOTIFY=NEVER\r\nRCPT TO:<bob@x.org>\r\nDATA now\r\nQUIT please\r\n",
-            &[
-                GREETING,
-                "501 5.5.4 Syntax: HELO hostname\r\n",
-                "501 5.5.4 Syntax: EHLO hostname\r\n",
-                EHLO,
-                "501 5.1.7 Bad sender address syntax\r\n",
-                "555 5.5.4 Unsupported or malformed parameter\r\n",
-                "552 5.3.4 Message size exceeds fixed limit\r\n",
-                "250 2.1.0 Sender ok\r\n",
-                "501 5.1.3 Bad recipient address syntax\r\n",
-                "555 5.5.4 Unsupported or malformed parameter\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "501 5.5.4 This command takes no arguments\r\n",
-                "501 5.5.4 This command takes no arguments\r\n",
-            ],
-        );
-    }
-
-    #[test]
-    fn null_sender_is_accepted_for_bounces() {
-        expect(
-            "EHLO c\r\nMAIL FROM:<>\r\n",
-            &[GREETING, EHLO, "250 2.1.0 Sender ok\r\n"],
-        );
-    }
-
-    #[test]
-    fn recipient_policy() {
-        let cfg = Config {
-            domains: vec!["x.org".into(), "y.org".into()],
-            mailboxes: vec!["alice".into(), "bob".into()],
-            max_recipients: 20,
-            ..cfg()
-        };
-        let d = dialog_with(
-            &cfg,
-            b"EHLO c\r\nMAIL FROM:<a@b.org>\r\n\
-RCPT TO:<Alice@X.ORG>\r\n\
-RCPT TO:<bob+tag@y.org>\r\n\
-RCPT TO:<carol@x.org>\r\n\
-RCPT TO:<alice@evil.org>\r\n\
-RCPT TO:<alice@sub.x.org>\r\n\
-RCPT TO:<postmaster@evil.org>\r\n\
-RCPT TO:<postmaster>\r\n\
-RCPT TO:<PostMaster@x.org>\r\n\
-RCPT TO:<..@x.org>\r\n\
-RCPT TO:<.alice@x.org>\r\n\
-RCPT TO:<a/b@x.org>\r\n\
-RCPT TO:<\"a b\"@x.org>\r\n\
-RCPT TO:<bob>\r\n",
-        );
-        let want = [
-            GREETING,
-            EHLO,
-            "250 2.1.0 Sender ok\r\n",
-            "250 2.1.5 Recipient ok\r\n",
-            "250 2.1.5 Recipient ok\r\n",
-            "550 5.1.1 No such mailbox here\r\n",
-            "550 5.7.1 Relaying denied\r\n",
-            "550 5.7.1 Relaying denied\r\n",
-            "550 5.7.1 Relaying denied\r\n",
-            "250 2.1.5 Recipient ok\r\n",
-            "250 2.1.5 Recipient ok\r\n",
-            "553 5.1.3 Mailbox name not allowed\r\n",
-            "553 5.1.3 Mailbox name not allowed\r\n",
-            "553 5.1.3 Mailbox name not allowed\r\n",
-            "553 5.1.3 Mailbox name not allowed\r\n",
-            "501 5.1.3 Bad recipient address syntax\r\n",
-        ];
-        assert_eq!(d.text(), want.concat());
     }
 
     #[test]
@@ -1091,22 +913,6 @@ RCPT TO:<bob>\r\n",
             ..Config::default()
         };
         assert_eq!(resolve(&open, &a("zed@any.org")), Ok("zed".into()));
-    }
-
-    #[test]
-    fn too_many_recipients_gets_452() {
-        expect(
-            "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@x.org>\r\nRCPT TO:<b@x.org>\r\nRCPT TO:<c@x.org>\r\nRCPT TO:<d@x.org>\r\n",
-            &[
-                GREETING,
-                EHLO,
-                "250 2.1.0 Sender ok\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "250 2.1.5 Recipient ok\r\n",
-                "452 4.5.3 Too many recipients\r\n",
-            ],
-        );
     }
 
     #[test]
@@ -1434,20 +1240,6 @@ RCPT TO:<bob>\r\n",
         );
     }
 
-    #[test]
-    fn http_request_closes_the_session() {
-        let d = dialog("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!(
-            d.text(),
-            [
-                GREETING,
-                "421 4.7.0 This is an SMTP server, not HTTP; closing connection\r\n"
-            ]
-            .concat()
-        );
-        assert!(d.closed);
-    }
-
     /// xorshift64*: a tiny seeded generator, so failures reproduce.
     struct Rng(u64);
 
@@ -1645,11 +1437,5 @@ RCPT TO:<bob>\r\n",
         assert_eq!(s.advance(b"NOOP\r\n"), (0, Output::Reply(reply::BYE)));
         s.abort(Abort::Timeout);
         assert_eq!(s.advance(b""), (0, Output::Reply(reply::TIMEOUT)));
-    }
-
-    #[test]
-    fn quit_closes_and_nothing_after_is_read() {
-        let d = dialog("QUIT\r\nNOOP\r\n");
-        assert_eq!(d.text(), [GREETING, "221 2.0.0 Bye\r\n"].concat());
     }
 }
