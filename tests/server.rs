@@ -851,3 +851,32 @@ fn user_flag_drops_privileges_and_owns_the_spool() {
             .any(|l| l.contains(&format!("running as uid {nobody}")))
     });
 }
+
+#[test]
+fn a_reset_connection_ends_with_its_cause_in_the_log() {
+    use std::os::fd::AsRawFd;
+    let server = Server::start(&[]);
+    let mut c = Client::connect(server.addr());
+    assert_eq!(c.reply(), "220 mx.test ESMTP tinymx\r\n");
+    // SO_LINGER 0: closing sends a RST, so the server's recv fails.
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let rc = unsafe {
+        libc::setsockopt(
+            c.stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(c);
+    server.wait_log(|lines| {
+        lines
+            .iter()
+            .any(|l| l.contains(" disconnect from ") && l.ends_with(" end=error (ECONNRESET)"))
+    });
+}
