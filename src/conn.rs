@@ -40,8 +40,8 @@ const REPLY_QUEUE_BYTES: usize = 512;
 const LOGGED_COMMAND_BYTES: usize = 600;
 const QUOTED_COMMAND_BYTES: usize = 200;
 
-/// `--filter` exit statuses (README, Hooks): 0 accepts, these drop or
-/// refuse, anything else is a temporary failure.
+/// `--filter` exit statuses (README, "Handing mail to programs"): 0
+/// accepts, these drop or refuse, anything else is a temporary failure.
 const FILTER_DROP: i32 = 99;
 const FILTER_REFUSE: i32 = 100;
 /// How much of the filter's first output line goes into the 550.

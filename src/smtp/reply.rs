@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn every_constant_starts_with_its_code_and_ends_with_crlf() {
-        for r in ALL.iter().cloned() {
+        for r in ALL {
             let text = std::str::from_utf8(r.as_bytes()).unwrap();
             assert!(text.starts_with(&format!("{} ", r.code())), "{text}");
             assert!(text.ends_with("\r\n"), "{text}");
