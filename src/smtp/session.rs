@@ -114,7 +114,8 @@ pub enum State {
     Ended,
     /// EndMessage was returned; waiting for `message_done`.
     AwaitEnd,
-    /// QUIT or abort: nothing more is read.
+    /// QUIT, a 421 or an abort: nothing more is read; `advance` repeats
+    /// the closing reply (a driver must close, not read on).
     Closed,
 }
 
