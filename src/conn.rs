@@ -11,7 +11,7 @@ use crate::hook::{self, ExecPool};
 use crate::maildir::{Delivery, Spool, StoreError};
 use crate::smtp::trace::{self, Trace};
 use crate::smtp::{Abort, Output, Session, TempFailure};
-use crate::{date, debug, info, log, sys, warn};
+use crate::{date, debug, info, safe, sys, warn};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,11 +136,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
 
 /// `[ip]:port`, v4-mapped addresses shown as IPv4.
 pub fn client(peer: SocketAddr) -> String {
-    format!(
-        "[{}]:{}",
-        trace::ip_literal(peer.ip()).trim_start_matches("IPv6:"),
-        peer.port()
-    )
+    format!("[{}]:{}", safe::client_ip(peer.ip()), peer.port())
 }
 
 /// Local storage trouble is always temporary for the sender.
@@ -177,7 +173,7 @@ impl<'a> Conn<'a> {
                         debug!(
                             "{} >>> {}",
                             self.sid,
-                            log::sanitize(session.last_command(), 600)
+                            safe::log_text(session.last_command(), 600)
                         );
                     }
                     debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
@@ -188,7 +184,7 @@ impl<'a> Conn<'a> {
                             "{} refused: {} (command: {})",
                             self.sid,
                             r.text(),
-                            log::sanitize(session.last_command(), 200)
+                            safe::log_text(session.last_command(), 200)
                         );
                     }
                     self.out.extend_from_slice(r.as_bytes());
@@ -372,14 +368,9 @@ impl<'a> Conn<'a> {
             ),
             (
                 "TINYMX_CLIENT_IP",
-                trace::ip_literal(self.peer.ip())
-                    .trim_start_matches("IPv6:")
-                    .to_string(),
+                safe::client_ip(self.peer.ip()).to_string(),
             ),
-            (
-                "TINYMX_HELO",
-                crate::mime::header::clean_line(&String::from_utf8_lossy(helo)),
-            ),
+            ("TINYMX_HELO", safe::env_value(helo)),
             ("TINYMX_SIZE", size.to_string()),
             ("TINYMX_SESSION", self.sid.to_string()),
         ];
@@ -412,7 +403,7 @@ impl<'a> Conn<'a> {
             hook::Status::Exited(99) => Verdict::Drop,
             hook::Status::Exited(100) => {
                 let first = out.stdout.split(|&b| b == b'\n').next().unwrap_or(b"");
-                let text = hook::printable_ascii(first, 200);
+                let text = safe::reply_text(first, 200);
                 Verdict::Refuse(if text.is_empty() {
                     "Message refused".to_string()
                 } else {

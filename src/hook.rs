@@ -9,7 +9,7 @@
 //! kills everything it started.
 
 use crate::mime::{self, Handler, Part};
-use crate::{info, log, sys, warn};
+use crate::{info, sys, warn};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
@@ -196,7 +196,7 @@ pub fn log_stderr(prefix: &str, stderr: &[u8]) {
         .filter(|l| !l.is_empty())
         .take(STDERR_LOG_LINES)
     {
-        info!("{prefix} stderr: {}", log::sanitize(line, 200));
+        info!("{prefix} stderr: {}", crate::safe::log_text(line, 200));
     }
 }
 
@@ -240,18 +240,6 @@ pub fn subject_and_id(file: &Path) -> (String, String) {
             .unwrap_or_default()
     };
     (get("Subject"), get("Message-ID"))
-}
-
-/// Printable ASCII only (for the 550 text): other bytes dropped, at most
-/// `max` kept, trimmed.
-pub fn printable_ascii(bytes: &[u8], max: usize) -> String {
-    let s: String = bytes
-        .iter()
-        .filter(|b| (0x20..0x7f).contains(*b))
-        .take(max)
-        .map(|&b| b as char)
-        .collect();
-    s.trim().to_string()
 }
 
 // ---------------------------------------------------------------- --exec pool
@@ -383,15 +371,6 @@ fn run_job(inner: &Inner, mut job: Job) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printable_ascii_drops_the_rest() {
-        assert_eq!(
-            printable_ascii(b"  No \x1b[1mthanks\xc3\xa9\r\n", 100),
-            "No [1mthanks"
-        );
-        assert_eq!(printable_ascii(b"abcdef", 3), "abc");
-    }
 
     fn sh(script: &str, timeout_ms: u64, capture: bool) -> Outcome {
         let vars: Vars = vec![("TINYMX_TEST", "v a l".into())];

@@ -208,14 +208,6 @@ fn guarded(sid: &str, body: impl FnOnce()) -> bool {
     ok
 }
 
-/// The client's address for per-IP counting: v4-mapped shown as IPv4.
-fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
-
 /// Per-address connection rate: at most `per_minute` new connections in
 /// each fixed one-minute window (as Postfix's anvil counts). Memory is
 /// bounded: past `MAX_TRACKED` addresses, expired windows are dropped, and
@@ -415,7 +407,7 @@ pub fn run(
                     continue;
                 }
             };
-            let ip = canonical_ip(peer.ip());
+            let ip = crate::safe::client_ip(peer.ip());
             if !rates.allow(ip, Instant::now()) {
                 info!(
                     "refused connection from {}: {}",
@@ -671,6 +663,9 @@ mod tests {
     #[test]
     fn mapped_addresses_count_as_ipv4() {
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
-        assert_eq!(canonical_ip(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            crate::safe::client_ip(mapped),
+            "10.1.2.3".parse::<IpAddr>().unwrap()
+        );
     }
 }
