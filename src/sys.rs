@@ -565,6 +565,94 @@ pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// The names in directory `dir` (without `.` and `..`), read through a
+/// fresh descriptor for it, so `dir`'s own offset is left alone. Names
+/// that are not UTF-8 are skipped (tinymx creates none).
+pub fn read_dir_names(dir: BorrowedFd<'_>) -> io::Result<Vec<String>> {
+    let fd = open_dir_at_dot(dir)?;
+    // SAFETY: `fd` is a new directory descriptor; on success fdopendir
+    // takes it over (closedir below closes it), on failure it stays ours.
+    let d = unsafe { libc::fdopendir(fd.as_raw_fd()) };
+    if d.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    std::mem::forget(fd);
+    let mut names = Vec::new();
+    let result = loop {
+        // SAFETY: errno is thread-local; readdir returns NULL both at the
+        // end and on error, told apart only by errno set to 0 before.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `d` is the open stream from fdopendir, used by this
+        // thread only and not closed yet.
+        let ent = unsafe { libc::readdir(d) };
+        if ent.is_null() {
+            let e = io::Error::last_os_error();
+            break if e.raw_os_error() == Some(0) {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        // SAFETY: `ent` points at a dirent valid until the next readdir on
+        // `d`; d_name is NUL-terminated. The name is copied out at once.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+        match name.to_str() {
+            Ok("." | "..") | Err(_) => {}
+            Ok(n) => names.push(n.to_string()),
+        }
+    };
+    // SAFETY: `d` is open and closed exactly once, here (with its descriptor).
+    unsafe { libc::closedir(d) };
+    result.map(|()| names)
+}
+
+/// `dir` opened again as `.`: a new open file description of its own.
+fn open_dir_at_dot(dir: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: `dir` is a live descriptor; the name is a NUL-terminated literal.
+    let fd = check(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c".".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    Ok(owned(fd))
+}
+
+/// What `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` says about an entry.
+pub struct EntryStat {
+    pub is_dir: bool,
+    pub is_file: bool,
+    /// Last modification time.
+    pub modified: std::time::SystemTime,
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: a symlink is reported as
+/// itself (neither a directory nor a regular file).
+pub fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<EntryStat> {
+    let c = CName::new(name)?;
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: `dir` is live; `c` is NUL-terminated; `st` is writable.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    let since_epoch = std::time::Duration::new(
+        st.st_mtime.max(0) as u64,
+        st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+    );
+    Ok(EntryStat {
+        is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+        is_file: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+        modified: std::time::UNIX_EPOCH + since_epoch,
+    })
+}
+
 /// `fsync` on any descriptor (files and directories alike).
 pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: plain syscall on a live descriptor.
