@@ -456,6 +456,11 @@ impl Delivery<'_> {
         self.copies.len()
     }
 
+    /// Whether the delivery has no copy (it was begun for no mailbox).
+    pub fn is_empty(&self) -> bool {
+        self.copies.is_empty()
+    }
+
     pub fn mailbox(&self, i: usize) -> &str {
         &self.copies[i].mailbox
     }
