@@ -26,6 +26,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
+/// Past this many mailboxes, the group-commit table drops the entries no
+/// delivery is using before it adds one.
+const SYNC_TABLE_PRUNE_AT: usize = 256;
 
 /// The step at which storage failed, for logs and fault injection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,7 +178,7 @@ impl Spool {
     /// come and go), so its size stays bounded.
     fn dir_sync(&self, mailbox: &str) -> Arc<GroupSync> {
         let mut syncs = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
-        if syncs.len() >= 256 && !syncs.contains_key(mailbox) {
+        if syncs.len() >= SYNC_TABLE_PRUNE_AT && !syncs.contains_key(mailbox) {
             syncs.retain(|_, g| Arc::strong_count(g) > 1);
         }
         Arc::clone(syncs.entry(mailbox.to_string()).or_default())
