@@ -24,6 +24,7 @@ pub mod header;
 pub mod html;
 pub mod summary;
 
+use decode::Decode;
 use header::{Field, Structured};
 
 /// The longest line kept whole. Boundary lines (at most 70 + 4 bytes,
@@ -152,8 +153,8 @@ impl Decoder {
     fn new(e: Encoding) -> Decoder {
         match e {
             Encoding::Identity => Decoder::Identity,
-            Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::new()),
-            Encoding::Base64 => Decoder::B64(decode::Base64::new()),
+            Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::default()),
+            Encoding::Base64 => Decoder::B64(decode::Base64::default()),
         }
     }
 
