@@ -129,21 +129,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn log_text_escapes_control_and_high_bytes() {
-        assert_eq!(
-            log_text(b"a\r\n\x00\xff\\b", 100),
-            "a\\x0d\\x0a\\x00\\xff\\x5cb"
-        );
-        assert_eq!(log_text(b"abcdef", 3), "abc...");
-    }
-
-    #[test]
-    fn reply_text_drops_the_rest() {
-        assert_eq!(
-            reply_text(b"  No \x1b[1mthanks\xc3\xa9\r\n", 100),
-            "No [1mthanks"
-        );
-        assert_eq!(reply_text(b"abcdef", 3), "abc");
+    fn log_text_escapes_and_reply_text_drops_the_rest() {
+        // (input, max, log_text, reply_text)
+        let cases: &[(&[u8], usize, &str, &str)] = &[
+            (
+                b"a\r\n\x00\xff\\b",
+                100,
+                "a\\x0d\\x0a\\x00\\xff\\x5cb",
+                "a\\b",
+            ),
+            (
+                b"  No \x1b[1mthanks\xc3\xa9\r\n",
+                100,
+                "  No \\x1b[1mthanks\\xc3\\xa9\\x0d\\x0a",
+                "No [1mthanks",
+            ),
+            (b"abcdef", 3, "abc...", "abc"),
+        ];
+        for &(input, max, log, reply) in cases {
+            assert_eq!(log_text(input, max), log, "{input:?}");
+            assert_eq!(reply_text(input, max), reply, "{input:?}");
+        }
     }
 
     #[test]
