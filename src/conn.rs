@@ -12,7 +12,7 @@ use crate::maildir::{Delivery, Spool, StoreError};
 use crate::smtp::reply::Reply;
 use crate::smtp::trace::{self, Trace};
 use crate::smtp::{Abort, Output, Session, TempFailure};
-use crate::{date, debug, info, log, sys, warn};
+use crate::{date, debug, info, safe, sys, warn};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -215,11 +215,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
 
 /// `[ip]:port`, v4-mapped addresses shown as IPv4.
 pub fn client(peer: SocketAddr) -> String {
-    format!(
-        "[{}]:{}",
-        trace::ip_literal(peer.ip()).trim_start_matches("IPv6:"),
-        peer.port()
-    )
+    format!("[{}]:{}", safe::client_ip(peer.ip()), peer.port())
 }
 
 /// Local storage trouble is always temporary for the sender.
@@ -304,7 +300,7 @@ impl<'a> Conn<'a> {
             debug!(
                 "{} >>> {}",
                 self.sid,
-                log::sanitize(session.last_command(), LOGGED_COMMAND_BYTES)
+                safe::log_text(session.last_command(), LOGGED_COMMAND_BYTES)
             );
         }
         debug!("{} <<< {}", self.sid, r.text().replace("\r\n", " | "));
@@ -315,7 +311,7 @@ impl<'a> Conn<'a> {
                 "{} refused: {} (command: {})",
                 self.sid,
                 r.text(),
-                log::sanitize(session.last_command(), QUOTED_COMMAND_BYTES)
+                safe::log_text(session.last_command(), QUOTED_COMMAND_BYTES)
             );
         }
         self.out.extend_from_slice(r.as_bytes());
@@ -495,14 +491,9 @@ impl<'a> Conn<'a> {
             ),
             (
                 "TINYMX_CLIENT_IP",
-                trace::ip_literal(self.peer.ip())
-                    .trim_start_matches("IPv6:")
-                    .to_string(),
+                safe::client_ip(self.peer.ip()).to_string(),
             ),
-            (
-                "TINYMX_HELO",
-                crate::mime::header::clean_line(&String::from_utf8_lossy(helo)),
-            ),
+            ("TINYMX_HELO", safe::env_value(helo)),
             ("TINYMX_SIZE", size.to_string()),
             ("TINYMX_SESSION", self.sid.to_string()),
         ];
@@ -535,7 +526,7 @@ impl<'a> Conn<'a> {
             hook::Status::Exited(FILTER_DROP) => Verdict::Drop,
             hook::Status::Exited(FILTER_REFUSE) => {
                 let first = out.stdout.split(|&b| b == b'\n').next().unwrap_or(b"");
-                let text = hook::printable_ascii(first, FILTER_TEXT_BYTES);
+                let text = safe::reply_text(first, FILTER_TEXT_BYTES);
                 Verdict::Refuse(if text.is_empty() {
                     "Message refused".to_string()
                 } else {

@@ -117,19 +117,37 @@ mod tests {
     fn concurrent_callers_share_fsyncs_and_all_are_covered() {
         let g = Arc::new(GroupSync::default());
         let calls = Arc::new(AtomicUsize::new(0));
+        // One clock orders every caller's write and every fsync's start;
+        // `finished` holds the start time of each fsync that has returned.
+        let clock = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let covered = Arc::new(AtomicUsize::new(0));
         let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
         let dir = Arc::new(dir);
         let threads: Vec<_> = (0..16)
             .map(|_| {
                 let (g, calls, dir) = (Arc::clone(&g), Arc::clone(&calls), Arc::clone(&dir));
+                let (clock, finished) = (Arc::clone(&clock), Arc::clone(&finished));
+                let covered = Arc::clone(&covered);
                 std::thread::spawn(move || {
                     for _ in 0..20 {
+                        let wrote = clock.fetch_add(1, Ordering::SeqCst);
                         g.sync(dir.as_fd(), |_| {
+                            let began = clock.fetch_add(1, Ordering::SeqCst);
                             calls.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(Duration::from_millis(2));
+                            finished.lock().unwrap().push(began);
                             Ok(())
                         })
                         .unwrap();
+                        // This caller's write is durable only if an fsync
+                        // that began after it has finished.
+                        let done = finished.lock().unwrap();
+                        assert!(
+                            done.iter().any(|&began| began > wrote),
+                            "write at {wrote} returned before an fsync that began after it: {done:?}"
+                        );
+                        covered.fetch_add(1, Ordering::SeqCst);
                     }
                 })
             })
@@ -137,6 +155,11 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+        assert_eq!(
+            covered.load(Ordering::SeqCst),
+            320,
+            "every caller was covered"
+        );
         let n = calls.load(Ordering::SeqCst);
         // 320 requests; concurrent ones shared a round.
         assert!(n < 320, "{n} fsyncs for 320 requests");
@@ -184,7 +207,7 @@ mod tests {
             })
         });
         // Release the leader once the second caller is queued behind it.
-        while g.queue.lock().unwrap().waiting.len() < 1 {
+        while g.queue.lock().unwrap().waiting.is_empty() {
             std::thread::yield_now();
         }
         tx.send(()).unwrap();

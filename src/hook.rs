@@ -9,14 +9,14 @@
 //! kills everything it started.
 
 use crate::mime::{self, Handler, Part};
-use crate::{info, log, sys, warn};
+use crate::{info, sys, warn};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,17 @@ const STDERR_LOG_LINES: usize = 5;
 const HEADER_SCAN_BYTES: usize = 256 * 1024;
 /// Without pidfd (Linux < 5.3), how often a running hook is checked.
 const FALLBACK_POLL_MS: i32 = 50;
+/// Bytes read from a hook's pipe at a time.
+const PIPE_READ_BYTES: usize = 4096;
+/// After the hook exited, at most this many reads of what is left in a
+/// pipe (a grandchild may keep writing to it).
+const DRAIN_READS: usize = 64;
+/// Bytes of each stderr line logged.
+const STDERR_LINE_BYTES: usize = 200;
+/// Bytes of the message read at a time while looking for its header.
+const HEADER_READ_BYTES: usize = 16 * 1024;
+/// Stack of an `--exec` worker thread (it runs a hook and parses a header).
+const WORKER_STACK_BYTES: usize = 256 * 1024;
 
 /// How a hook ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +49,8 @@ pub enum Status {
     TimedOut,
     /// Could not be started (missing, not executable, …).
     NotStarted(String),
+    /// Started, but waiting for it failed (it was killed): the error.
+    WaitFailed(String),
 }
 
 impl std::fmt::Display for Status {
@@ -47,6 +60,7 @@ impl std::fmt::Display for Status {
             Status::Signaled(s) => write!(f, "signal={s}"),
             Status::TimedOut => write!(f, "timed out, killed"),
             Status::NotStarted(e) => write!(f, "not started: {e}"),
+            Status::WaitFailed(e) => write!(f, "wait failed: {e}"),
         }
     }
 }
@@ -71,17 +85,7 @@ pub fn run(
     timeout: Duration,
     capture_stdout: bool,
 ) -> Outcome {
-    let mut cmd = Command::new(program);
-    cmd.envs(vars.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::from(stdin))
-        .stdout(if capture_stdout {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn(program, vars, stdin, capture_stdout) {
         Ok(c) => c,
         Err(e) => {
             return Outcome {
@@ -92,77 +96,124 @@ pub fn run(
         }
     };
     let deadline = Instant::now() + timeout;
+    let mut pipes = Pipes {
+        out: child.stdout.take(),
+        err: child.stderr.take(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let status = match wait(&mut child, &mut pipes, deadline) {
+        Ok(Some(st)) => exit_status(st),
+        Ok(None) => {
+            kill(&mut child);
+            Status::TimedOut
+        }
+        Err(e) => {
+            kill(&mut child);
+            Status::WaitFailed(e.to_string())
+        }
+    };
+    // What the hook wrote just before exiting is still in the pipes.
+    drain(&mut pipes.out, &mut pipes.stdout);
+    drain(&mut pipes.err, &mut pipes.stderr);
+    Outcome {
+        status,
+        stdout: pipes.stdout,
+        stderr: pipes.stderr,
+    }
+}
+
+/// Starts `program` as the leader of its own process group (so a time-out
+/// can kill whatever it started too), stderr always piped.
+fn spawn(program: &Path, vars: &Vars, stdin: File, capture_stdout: bool) -> io::Result<Child> {
+    Command::new(program)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::from(stdin))
+        .stdout(if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+}
+
+/// A running hook's output pipes (None once at end of file) and the
+/// first bytes read from each.
+struct Pipes {
+    out: Option<ChildStdout>,
+    err: Option<ChildStderr>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Waits for the hook to exit while reading its pipes: its exit status,
+/// None at `deadline`, or the error that stopped the wait.
+fn wait(child: &mut Child, pipes: &mut Pipes, deadline: Instant) -> io::Result<Option<ExitStatus>> {
     let pidfd = sys::pidfd_open(child.id()).ok();
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break Some(st);
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st));
         }
         let now = Instant::now();
         if now >= deadline {
-            break None;
+            return Ok(None);
         }
         let mut wait_ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
         if pidfd.is_none() {
             wait_ms = wait_ms.min(FALLBACK_POLL_MS);
         }
-        // Watch the pipes (so a chatty hook never blocks on a full pipe)
-        // and the pidfd (readable once the hook has exited).
+        pipes.read_ready(pidfd.as_ref(), wait_ms)?;
+    }
+}
+
+impl Pipes {
+    /// Waits up to `wait_ms` for output or for the pidfd (readable once
+    /// the hook has exited), and reads what came, so a chatty hook never
+    /// blocks on a full pipe (an interrupted wait reads nothing).
+    fn read_ready(&mut self, pidfd: Option<&OwnedFd>, wait_ms: i32) -> io::Result<()> {
         let mut fds = Vec::new();
-        if let Some(p) = &pidfd {
-            fds.push(p.as_fd());
-        }
-        if let Some(o) = &out {
-            fds.push(o.as_fd());
-        }
-        if let Some(e) = &err {
-            fds.push(e.as_fd());
-        }
-        let ready = match sys::poll_readable(&fds, wait_ms) {
-            Ok(r) => r,
-            Err(_) => continue,
-        };
+        fds.extend(pidfd.map(|p| p.as_fd()));
+        fds.extend(self.out.as_ref().map(|o| o.as_fd()));
+        fds.extend(self.err.as_ref().map(|e| e.as_fd()));
+        let ready = sys::poll_readable(&fds, wait_ms)?;
         let mut i = pidfd.is_some() as usize;
-        if out.is_some() {
-            if ready[i] && !read_head(&mut out, &mut stdout) {
-                out = None;
+        if self.out.is_some() {
+            if ready[i] && !read_head(&mut self.out, &mut self.stdout) {
+                self.out = None;
             }
             i += 1;
         }
-        if err.is_some() && ready[i] && !read_head(&mut err, &mut stderr) {
-            err = None;
+        if self.err.is_some() && ready[i] && !read_head(&mut self.err, &mut self.stderr) {
+            self.err = None;
         }
-    };
-    let status = match status {
-        Some(st) => match (st.code(), st.signal()) {
-            (Some(c), _) => Status::Exited(c),
-            (None, Some(s)) => Status::Signaled(s),
-            _ => Status::Exited(-1),
-        },
-        None => {
-            let _ = sys::kill_group(child.id(), libc::SIGKILL);
-            let _ = child.kill();
-            let _ = child.wait();
-            Status::TimedOut
-        }
-    };
-    // What the hook wrote just before exiting is still in the pipes.
-    drain(&mut out, &mut stdout);
-    drain(&mut err, &mut stderr);
-    Outcome {
-        status,
-        stdout,
-        stderr,
+        Ok(())
     }
+}
+
+/// How an exited hook ended, from its wait status.
+fn exit_status(st: ExitStatus) -> Status {
+    match (st.code(), st.signal()) {
+        (Some(c), _) => Status::Exited(c),
+        (None, Some(s)) => Status::Signaled(s),
+        // Neither exited nor killed (stopped or continued): report it.
+        _ => Status::WaitFailed(format!("unexpected wait status {:#x}", st.into_raw())),
+    }
+}
+
+/// Kills the hook's process group and the hook, and reaps it.
+fn kill(child: &mut Child) {
+    let _ = sys::kill_group(child.id(), libc::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Reads what is available from a pipe, keeping the first bytes. False at
 /// end of file or on an error.
 fn read_head<R: Read>(pipe: &mut Option<R>, head: &mut Vec<u8>) -> bool {
     let Some(p) = pipe else { return false };
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; PIPE_READ_BYTES];
     match p.read(&mut buf) {
         Ok(0) => false,
         Ok(n) => {
@@ -177,7 +228,7 @@ fn read_head<R: Read>(pipe: &mut Option<R>, head: &mut Vec<u8>) -> bool {
 /// After exit: reads what is left without waiting (a grandchild may keep
 /// the pipe open; it is not waited for).
 fn drain<R: Read + AsFd>(pipe: &mut Option<R>, head: &mut Vec<u8>) {
-    for _ in 0..64 {
+    for _ in 0..DRAIN_READS {
         let Some(p) = pipe else { return };
         match sys::poll_readable(&[p.as_fd()], 0) {
             Ok(r) if r[0] => {}
@@ -196,7 +247,10 @@ pub fn log_stderr(prefix: &str, stderr: &[u8]) {
         .filter(|l| !l.is_empty())
         .take(STDERR_LOG_LINES)
     {
-        info!("{prefix} stderr: {}", log::sanitize(line, 200));
+        info!(
+            "{prefix} stderr: {}",
+            crate::safe::log_text(line, STDERR_LINE_BYTES)
+        );
     }
 }
 
@@ -216,7 +270,7 @@ pub fn subject_and_id(file: &Path) -> (String, String) {
     let mut root = Root(None);
     if let Ok(mut f) = File::open(file) {
         let mut r = mime::Reader::new();
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = vec![0u8; HEADER_READ_BYTES];
         let mut total = 0;
         while root.0.is_none() && total < HEADER_SCAN_BYTES {
             match f.read(&mut buf) {
@@ -240,18 +294,6 @@ pub fn subject_and_id(file: &Path) -> (String, String) {
             .unwrap_or_default()
     };
     (get("Subject"), get("Message-ID"))
-}
-
-/// Printable ASCII only (for the 550 text): other bytes dropped, at most
-/// `max` kept, trimmed.
-pub fn printable_ascii(bytes: &[u8], max: usize) -> String {
-    let s: String = bytes
-        .iter()
-        .filter(|b| (0x20..0x7f).contains(*b))
-        .take(max)
-        .map(|&b| b as char)
-        .collect();
-    s.trim().to_string()
 }
 
 // ---------------------------------------------------------------- --exec pool
@@ -307,7 +349,7 @@ impl ExecPool {
             let inner = Arc::clone(&pool.inner);
             std::thread::Builder::new()
                 .name(format!("exec-{n}"))
-                .stack_size(256 * 1024)
+                .stack_size(WORKER_STACK_BYTES)
                 .spawn(move || worker(&inner))?;
         }
         Ok(pool)
@@ -384,15 +426,6 @@ fn run_job(inner: &Inner, mut job: Job) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn printable_ascii_drops_the_rest() {
-        assert_eq!(
-            printable_ascii(b"  No \x1b[1mthanks\xc3\xa9\r\n", 100),
-            "No [1mthanks"
-        );
-        assert_eq!(printable_ascii(b"abcdef", 3), "abc");
-    }
-
     fn sh(script: &str, timeout_ms: u64, capture: bool) -> Outcome {
         let vars: Vars = vec![("TINYMX_TEST", "v a l".into())];
         let stdin = File::open("/dev/null").unwrap();
@@ -413,6 +446,22 @@ mod tests {
         );
         let _ = std::fs::remove_file(&path);
         o
+    }
+
+    #[test]
+    fn a_wait_status_neither_exit_nor_signal_is_reported_as_such() {
+        assert_eq!(exit_status(ExitStatus::from_raw(3 << 8)), Status::Exited(3));
+        assert_eq!(exit_status(ExitStatus::from_raw(9)), Status::Signaled(9));
+        // WIFSTOPPED with SIGSTOP: no exit code was invented.
+        let stopped = exit_status(ExitStatus::from_raw(0x137f));
+        assert_eq!(
+            stopped,
+            Status::WaitFailed("unexpected wait status 0x137f".into())
+        );
+        assert_eq!(
+            stopped.to_string(),
+            "wait failed: unexpected wait status 0x137f"
+        );
     }
 
     #[test]

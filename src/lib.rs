@@ -12,6 +12,7 @@ pub mod listener;
 pub mod log;
 pub mod maildir;
 pub mod mime;
+pub mod safe;
 pub mod smtp;
 pub mod sys;
 pub mod tool;

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The kernel's queue of connections not yet accepted, per socket.
 const BACKLOG: i32 = 128;
 
 /// A bound, listening socket.
@@ -130,12 +131,16 @@ struct Limits {
     ended: Condvar,
 }
 
+/// Stress mode starts when this share of `--max-conn` is in use.
+const STRESS_PERCENT: usize = 80;
+
 impl Limits {
-    /// Enters or leaves stress mode as the session count crosses 80% of
-    /// `--max-conn` (Postfix's stress mode); logs each change once.
+    /// Enters or leaves stress mode as the session count crosses
+    /// STRESS_PERCENT of `--max-conn` (Postfix's stress mode); logs each
+    /// change once.
     fn update_stress(&self, total: usize, shared: &Shared) {
         let cfg = shared.cfg();
-        let stressed = total * 5 >= cfg.max_connections * 4;
+        let stressed = total * 100 >= cfg.max_connections * STRESS_PERCENT;
         if shared.stress.swap(stressed, Ordering::SeqCst) != stressed {
             if stressed {
                 let limit = cfg.stress_timeout_secs.min(cfg.idle_timeout_secs);
@@ -206,14 +211,6 @@ fn guarded(sid: &str, body: impl FnOnce()) -> bool {
         warn!("{sid} session ended by an internal error (panic); the server goes on");
     }
     ok
-}
-
-/// The client's address for per-IP counting: v4-mapped shown as IPv4.
-fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
 }
 
 /// Per-address connection rate: at most `per_minute` new connections in
@@ -344,18 +341,7 @@ pub fn run(
     let signals =
         sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
-    let exec = match &cfg.exec_program {
-        Some(p) => Some(
-            crate::hook::ExecPool::start(
-                p.clone(),
-                cfg.exec_max,
-                cfg.exec_queue_max,
-                Duration::from_secs(cfg.exec_timeout_secs),
-            )
-            .map_err(|e| format!("cannot start the --exec workers: {e}"))?,
-        ),
-        None => None,
-    };
+    let exec = start_exec(&cfg)?;
     let shared = Arc::new(Shared {
         config: RwLock::new(Arc::new(cfg)),
         spool,
@@ -364,7 +350,7 @@ pub fn run(
         stop_pipe: stop_read,
         exec,
     });
-    let mut rates = RateLimit::new(shared.cfg().max_connections_per_minute);
+    let mut acceptor = Acceptor::new(&shared);
     // Ready: signals are handled and everything is open. Shown even with
     // -q: scripts and tests read the real address here.
     for l in &listeners {
@@ -374,94 +360,25 @@ pub fn run(
         );
     }
     ready();
-    let limits = Arc::new(Limits {
-        counts: Mutex::new(Counts::default()),
-        ended: Condvar::new(),
-    });
-    let seq = AtomicU64::new(0);
-    let pid = sys::getpid();
 
     let mut fds = vec![signals.as_fd()];
     fds.extend(listeners.iter().map(|l| l.fd.as_fd()));
-    'accept: loop {
+    loop {
         let ready = sys::poll_readable(&fds, -1).map_err(|e| format!("poll: {e}"))?;
         if ready[0] {
-            let signals_seen = sys::drain(&signals).unwrap_or_default();
-            if signals_seen.iter().any(|&s| s as i32 != libc::SIGHUP) {
-                break 'accept;
-            }
-            match &reload {
-                Some(reload) => apply_reload(&shared, reload, &mut rates),
-                None => info!("SIGHUP: no --config file; nothing to reload"),
+            match read_signals(&signals) {
+                Signals::Stop => break,
+                Signals::None => {}
+                Signals::Reload => match &reload {
+                    Some(reload) => apply_reload(&shared, reload, &mut acceptor.rates),
+                    None => info!("SIGHUP: no --config file; nothing to reload"),
+                },
             }
             continue;
         }
         for (i, l) in listeners.iter().enumerate() {
-            if !ready[i + 1] {
-                continue;
-            }
-            let (sock, peer) = match sys::accept(&l.fd) {
-                Ok(c) => c,
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::Interrupted =>
-                {
-                    continue;
-                }
-                Err(e) => {
-                    // EMFILE and friends: say so, back off briefly, go on.
-                    warn!("accept on {}: {e}", l.addr);
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-            };
-            let ip = canonical_ip(peer.ip());
-            if !rates.allow(ip, Instant::now()) {
-                info!(
-                    "refused connection from {}: {}",
-                    conn::client(peer),
-                    reply::TOO_FAST.text()
-                );
-                refuse(sock, &reply::TOO_FAST);
-                continue;
-            }
-            let slot = match Slot::claim(&limits, &shared, ip) {
-                Ok(slot) => slot,
-                Err(r) => {
-                    info!(
-                        "refused connection from {}: {}",
-                        conn::client(peer),
-                        r.text()
-                    );
-                    refuse(sock, &r);
-                    continue;
-                }
-            };
-            let secs = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            let sid = format!("{secs:X}-{pid:X}-{}", seq.fetch_add(1, Ordering::Relaxed));
-            let shared2 = Arc::clone(&shared);
-            // The socket goes into the thread; if spawning fails we get it
-            // back through this shared cell and refuse the client.
-            let handoff = Arc::new(Mutex::new(Some(sock)));
-            let handoff2 = Arc::clone(&handoff);
-            let spawned = std::thread::Builder::new()
-                .name(sid.clone())
-                .stack_size(shared.cfg().thread_stack_bytes)
-                .spawn(move || {
-                    let _slot = slot;
-                    let sock = handoff2.lock().unwrap_or_else(|p| p.into_inner()).take();
-                    if let Some(sock) = sock {
-                        guarded(&sid, || conn::serve(&shared2, sock, peer, &sid));
-                    }
-                });
-            if let Err(e) = spawned {
-                warn!("cannot start a session thread: {e}");
-                if let Some(sock) = handoff.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    refuse(sock, &reply::TOO_MANY_CONNECTIONS);
-                }
+            if ready[i + 1] {
+                acceptor.accept_one(l);
             }
         }
     }
@@ -469,6 +386,163 @@ pub fn run(
     // Shutdown: stop accepting, wake every session, wait for them.
     drop(fds);
     drop(listeners);
+    shut_down(&shared, &acceptor.limits, stop_write);
+    Ok(())
+}
+
+/// The `--exec` worker pool, if `--exec` is set.
+fn start_exec(cfg: &Config) -> Result<Option<crate::hook::ExecPool>, String> {
+    let Some(p) = &cfg.exec_program else {
+        return Ok(None);
+    };
+    crate::hook::ExecPool::start(
+        p.clone(),
+        cfg.exec_max,
+        cfg.exec_queue_max,
+        Duration::from_secs(cfg.exec_timeout_secs),
+    )
+    .map(Some)
+    .map_err(|e| format!("cannot start the --exec workers: {e}"))
+}
+
+/// What the signals that arrived ask for.
+#[derive(Debug, PartialEq, Eq)]
+enum Signals {
+    /// SIGTERM or SIGINT (or the pipe failed: no signal can reach us).
+    Stop,
+    /// SIGHUP only.
+    Reload,
+    /// Nothing was there to read after all.
+    None,
+}
+
+/// Reads the signal pipe. A pipe that cannot be read any more means no
+/// SIGTERM could reach the server either: that is logged with its cause
+/// and the server shuts down in order, rather than reloading.
+fn read_signals(signals: &OwnedFd) -> Signals {
+    match sys::drain(signals) {
+        Ok(seen) if seen.iter().any(|&s| s as i32 != libc::SIGHUP) => Signals::Stop,
+        Ok(seen) if !seen.is_empty() => Signals::Reload,
+        Ok(_) => {
+            warn!("the signal pipe was closed; shutting down");
+            Signals::Stop
+        }
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted =>
+        {
+            Signals::None
+        }
+        Err(e) => {
+            warn!("cannot read the signal pipe: {e}; shutting down");
+            Signals::Stop
+        }
+    }
+}
+
+/// After an accept error other than "nothing there" (EMFILE and friends),
+/// the listener waits this long before it accepts again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The accept side: connection caps, rates and session ids.
+struct Acceptor {
+    shared: Arc<Shared>,
+    limits: Arc<Limits>,
+    rates: RateLimit,
+    seq: AtomicU64,
+    pid: u32,
+}
+
+impl Acceptor {
+    fn new(shared: &Arc<Shared>) -> Acceptor {
+        Acceptor {
+            shared: Arc::clone(shared),
+            limits: Arc::new(Limits {
+                counts: Mutex::new(Counts::default()),
+                ended: Condvar::new(),
+            }),
+            rates: RateLimit::new(shared.cfg().max_connections_per_minute),
+            seq: AtomicU64::new(0),
+            pid: sys::getpid(),
+        }
+    }
+
+    /// Accepts one connection on `l`: refused over a rate or a cap, else
+    /// served by a new session thread.
+    fn accept_one(&mut self, l: &Listener) {
+        let (sock, peer) = match sys::accept(&l.fd) {
+            Ok(c) => c,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                return;
+            }
+            Err(e) => {
+                // EMFILE and friends: say so, back off briefly, go on.
+                warn!("accept on {}: {e}", l.addr);
+                std::thread::sleep(ACCEPT_BACKOFF);
+                return;
+            }
+        };
+        let ip = crate::safe::client_ip(peer.ip());
+        let claimed = if self.rates.allow(ip, Instant::now()) {
+            Slot::claim(&self.limits, &self.shared, ip)
+        } else {
+            Err(reply::TOO_FAST)
+        };
+        match claimed {
+            Ok(slot) => self.spawn(sock, peer, slot),
+            Err(r) => {
+                info!(
+                    "refused connection from {}: {}",
+                    conn::client(peer),
+                    r.text()
+                );
+                refuse(sock, &r);
+            }
+        }
+    }
+
+    /// Serves `sock` on a thread of its own; refuses it if no thread can
+    /// be started.
+    fn spawn(&self, sock: OwnedFd, peer: SocketAddr, slot: Slot) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let sid = format!("{secs:X}-{:X}-{seq}", self.pid);
+        let shared = Arc::clone(&self.shared);
+        // The socket goes into the thread; if spawning fails we get it
+        // back through this shared cell and refuse the client.
+        let handoff = Arc::new(Mutex::new(Some(sock)));
+        let handoff2 = Arc::clone(&handoff);
+        let spawned = std::thread::Builder::new()
+            .name(sid.clone())
+            .stack_size(self.shared.cfg().thread_stack_bytes)
+            .spawn(move || {
+                let _slot = slot;
+                let sock = handoff2.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(sock) = sock {
+                    guarded(&sid, || conn::serve(&shared, sock, peer, &sid));
+                }
+            });
+        if let Err(e) = spawned {
+            warn!("cannot start a session thread: {e}");
+            if let Some(sock) = handoff.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                refuse(sock, &reply::TOO_MANY_CONNECTIONS);
+            }
+        }
+    }
+}
+
+/// Past the grace period and the idle time-out, shutdown waits this much
+/// longer for the last sessions before it exits regardless.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(1);
+
+/// Wakes every session (closing `stop_write`), waits for them as the
+/// README describes, and reports what was left undone.
+fn shut_down(shared: &Shared, limits: &Limits, stop_write: OwnedFd) {
     shared.stopping.store(true, Ordering::SeqCst);
     drop(stop_write);
     let active = limits
@@ -479,9 +553,9 @@ pub fn run(
     info!("shutting down; {active} session(s) active");
     // Sessions in DATA get the grace period; a blocked send gives up after
     // the idle time-out at most. Past that, exit regardless.
-    let limit =
-        Duration::from_secs(shared.cfg().shutdown_grace_secs + shared.cfg().idle_timeout_secs + 1);
-    let until = Instant::now() + limit;
+    let cfg = shared.cfg();
+    let limit = Duration::from_secs(cfg.shutdown_grace_secs + cfg.idle_timeout_secs);
+    let until = Instant::now() + limit + SHUTDOWN_SLACK;
     let mut c = limits.counts.lock().unwrap_or_else(|p| p.into_inner());
     while c.total > 0 {
         let now = Instant::now();
@@ -495,6 +569,7 @@ pub fn run(
             .unwrap_or_else(|p| p.into_inner())
             .0;
     }
+    drop(c);
     if let Some(pool) = &shared.exec {
         let n = pool.queued();
         if n > 0 {
@@ -502,7 +577,6 @@ pub fn run(
         }
     }
     info!("stopped");
-    Ok(())
 }
 
 #[cfg(test)]
@@ -669,8 +743,25 @@ mod tests {
     }
 
     #[test]
+    fn the_signal_pipe_says_stop_reload_or_nothing() {
+        let (r, w) = sys::pipe().unwrap();
+        sys::set_nonblocking(&r, true).unwrap();
+        sys::write_fd(&w, &[libc::SIGHUP as u8, libc::SIGHUP as u8]).unwrap();
+        assert_eq!(read_signals(&r), Signals::Reload);
+        assert_eq!(read_signals(&r), Signals::None, "empty, not closed");
+        sys::write_fd(&w, &[libc::SIGHUP as u8, libc::SIGTERM as u8]).unwrap();
+        assert_eq!(read_signals(&r), Signals::Stop);
+        // A read that fails is no SIGHUP: the server stops, it does not reload.
+        let (_, w_only) = sys::pipe().unwrap();
+        assert_eq!(read_signals(&w_only), Signals::Stop);
+    }
+
+    #[test]
     fn mapped_addresses_count_as_ipv4() {
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
-        assert_eq!(canonical_ip(mapped), "10.1.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            crate::safe::client_ip(mapped),
+            "10.1.2.3".parse::<IpAddr>().unwrap()
+        );
     }
 }

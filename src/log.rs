@@ -218,23 +218,6 @@ pub fn line(v: Verbosity, text: &str) {
     }
 }
 
-/// Client-supplied bytes made safe for a log line: printable ASCII kept,
-/// everything else as `\xNN`, at most `max` input bytes.
-pub fn sanitize(bytes: &[u8], max: usize) -> String {
-    let mut s = String::new();
-    for &b in bytes.iter().take(max) {
-        if (0x20..0x7f).contains(&b) && b != b'\\' {
-            s.push(b as char);
-        } else {
-            s.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    if bytes.len() > max {
-        s.push_str("...");
-    }
-    s
-}
-
 #[macro_export]
 macro_rules! info {
     ($($arg:tt)*) => { $crate::log::line($crate::config::Verbosity::Normal, &format!($($arg)*)) };
@@ -334,14 +317,5 @@ mod tests {
         assert!(note.ends_with(&tail), "{note}");
         assert_eq!(&got[want.len() + 1..], ["late"]);
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn sanitize_escapes_control_and_high_bytes() {
-        assert_eq!(
-            super::sanitize(b"a\r\n\x00\xff\\b", 100),
-            "a\\x0d\\x0a\\x00\\xff\\x5cb"
-        );
-        assert_eq!(super::sanitize(b"abcdef", 3), "abc...");
     }
 }

@@ -13,8 +13,8 @@
 //! (`address::mailbox_name`) before they get here.
 
 use crate::groupsync::GroupSync;
-use crate::sys;
 use crate::sys::AtomicU64;
+use crate::{sys, warn};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
@@ -26,10 +26,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
+/// Past this many mailboxes, the group-commit table drops the entries no
+/// delivery is using before it adds one.
+const SYNC_TABLE_PRUNE_AT: usize = 256;
 
 /// The step at which storage failed, for logs and fault injection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// Making `MAILBOX/{tmp,new,cur}` ready; `StoreError::dir` says
+    /// which call failed on which directory.
     Mkdir,
     Create,
     Write,
@@ -39,10 +44,35 @@ pub enum Step {
     FsyncDir,
 }
 
+/// The call that failed while a mailbox's directories were made ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirCall {
+    Open,
+    Mkdir,
+    Fsync,
+}
+
+impl DirCall {
+    fn name(self) -> &'static str {
+        match self {
+            DirCall::Open => "open",
+            DirCall::Mkdir => "mkdir",
+            DirCall::Fsync => "fsync",
+        }
+    }
+}
+
+/// The spool root as `StoreError::dir`'s directory.
+const ROOT: &str = ".";
+
 #[derive(Debug)]
 pub struct StoreError {
     pub step: Step,
     pub mailbox: String,
+    /// For step `Mkdir`: the call that failed and its directory, relative
+    /// to the mailbox ("" the mailbox itself, "tmp", "new", "cur"; `ROOT`
+    /// the spool root).
+    pub dir: Option<(DirCall, &'static str)>,
     pub source: io::Error,
 }
 
@@ -61,17 +91,28 @@ fn at(step: Step, mailbox: &str) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError {
         step,
         mailbox: mailbox.to_string(),
+        dir: None,
         source,
     }
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:?} failed for mailbox {}: {}",
-            self.step, self.mailbox, self.source
-        )
+        let (m, e) = (&self.mailbox, &self.source);
+        match self.dir {
+            None => write!(f, "{:?} failed for mailbox {m}: {e}", self.step),
+            Some((call, ROOT)) => {
+                write!(
+                    f,
+                    "{} of the spool failed for mailbox {m}: {e}",
+                    call.name()
+                )
+            }
+            Some((call, "")) => write!(f, "{} {m} failed for mailbox {m}: {e}", call.name()),
+            Some((call, sub)) => {
+                write!(f, "{} {m}/{sub} failed for mailbox {m}: {e}", call.name())
+            }
+        }
     }
 }
 
@@ -137,7 +178,7 @@ impl Spool {
     /// come and go), so its size stays bounded.
     fn dir_sync(&self, mailbox: &str) -> Arc<GroupSync> {
         let mut syncs = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
-        if syncs.len() >= 256 && !syncs.contains_key(mailbox) {
+        if syncs.len() >= SYNC_TABLE_PRUNE_AT && !syncs.contains_key(mailbox) {
             syncs.retain(|_, g| Arc::strong_count(g) > 1);
         }
         Arc::clone(syncs.entry(mailbox.to_string()).or_default())
@@ -171,46 +212,53 @@ impl Spool {
     /// Startup recovery (Maildir rule): files in any `MAILBOX/tmp/` whose
     /// last change is older than `max_age` were left by a crash and are
     /// removed; younger ones may belong to another live instance sharing
-    /// the spool and are left alone. Returns (removed, kept).
+    /// the spool and are left alone. Returns (removed, kept); what cannot
+    /// be read or removed is logged with its cause (and counted as kept
+    /// when it is a file).
     pub fn remove_stale_tmp(&self, max_age: std::time::Duration) -> (usize, usize) {
-        let (mut removed, mut kept) = (0, 0);
         let Some(cutoff) = SystemTime::now().checked_sub(max_age) else {
             return (0, 0);
         };
-        let Ok(entries) = std::fs::read_dir(&self.root_path) else {
-            return (0, 0);
-        };
-        for entry in entries.flatten() {
-            // Only real directories: a symlinked mailbox is not followed.
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
+        let root = self.root_path.display();
+        let names = match sys::read_dir_names(self.root.as_fd()) {
+            Ok(names) => names,
+            Err(e) => {
+                warn!("startup: cannot read the spool {root}: {e}");
+                return (0, 0);
             }
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            let Ok(mbox) = sys::open_dir_at(self.root.as_fd(), &name) else {
-                continue;
-            };
-            let Ok(tmp) = sys::open_dir_at(mbox.as_fd(), "tmp") else {
-                continue;
-            };
-            let Ok(files) = std::fs::read_dir(entry.path().join("tmp")) else {
-                continue;
-            };
-            for f in files.flatten() {
-                let Ok(meta) = f.metadata() else { continue };
-                let Some(fname) = f.file_name().to_str().map(str::to_string) else {
-                    continue;
-                };
-                let old = meta.modified().is_ok_and(|m| m < cutoff);
-                if meta.is_file() && old && sys::unlink_at(tmp.as_fd(), &fname).is_ok() {
-                    removed += 1;
-                } else {
-                    kept += 1;
+        };
+        let (mut removed, mut kept) = (0, 0);
+        for name in names {
+            match self.tmp_dir(&name) {
+                Ok(Some(tmp)) => {
+                    let (r, k) = remove_old_files(&tmp, cutoff, &format!("{root}/{name}/tmp"));
+                    removed += r;
+                    kept += k;
                 }
+                Ok(None) => {}
+                Err((what, e)) => warn!("startup: cannot {what} {root}/{name}: {e}"),
             }
         }
         (removed, kept)
+    }
+
+    /// `name/tmp` under the root, if `name` is a real directory (a
+    /// symlinked mailbox is not followed) with a `tmp` directory; on error
+    /// the step that failed.
+    fn tmp_dir(&self, name: &str) -> Result<Option<OwnedFd>, (&'static str, io::Error)> {
+        match sys::stat_at(self.root.as_fd(), name) {
+            Ok(st) if st.is_dir => {}
+            // Not a mailbox, or gone since the directory was read.
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(("stat", e)),
+        }
+        let mbox = sys::open_dir_at(self.root.as_fd(), name).map_err(|e| ("open", e))?;
+        match sys::open_dir_at(mbox.as_fd(), "tmp") {
+            Ok(tmp) => Ok(Some(tmp)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(("open tmp/ in", e)),
+        }
     }
 
     /// A unique file name: `SECONDS.MmicrosPpidQseq.HOST`.
@@ -229,36 +277,59 @@ impl Spool {
         )
     }
 
-    /// Opens `name` under `dir`, creating it with mode 0700 if missing.
-    fn dir_at(&self, dir: &OwnedFd, name: &str, created: &mut bool) -> io::Result<OwnedFd> {
+    /// Opens `name` under `dir`, creating it with mode 0700 if missing;
+    /// on error, the call that failed.
+    fn dir_at(
+        &self,
+        dir: &OwnedFd,
+        name: &str,
+        created: &mut bool,
+    ) -> Result<OwnedFd, (DirCall, io::Error)> {
         match sys::open_dir_at(dir.as_fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fault(Step::Mkdir)?;
+                fault(Step::Mkdir).map_err(|e| (DirCall::Mkdir, e))?;
                 match sys::mkdir_at(dir.as_fd(), name, DIR_MODE) {
                     Ok(()) => *created = true,
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err((DirCall::Mkdir, e)),
                 }
-                sys::open_dir_at(dir.as_fd(), name)
+                sys::open_dir_at(dir.as_fd(), name).map_err(|e| (DirCall::Open, e))
             }
-            other => other,
+            other => other.map_err(|e| (DirCall::Open, e)),
         }
     }
 
     /// Makes `MAILBOX/{tmp,new,cur}` exist; returns (tmp, new) descriptors.
-    fn mailbox_dirs(&self, mailbox: &str) -> io::Result<(OwnedFd, OwnedFd)> {
+    fn mailbox_dirs(&self, mailbox: &str) -> Result<(OwnedFd, OwnedFd), StoreError> {
+        let fail = |sub: &'static str| {
+            move |(call, source): (DirCall, io::Error)| StoreError {
+                step: Step::Mkdir,
+                mailbox: mailbox.to_string(),
+                dir: Some((call, sub)),
+                source,
+            }
+        };
+        let synced = |fd: &OwnedFd| sys::fsync(fd.as_fd()).map_err(|e| (DirCall::Fsync, e));
         let mut created_box = false;
-        let mbox = self.dir_at(&self.root, mailbox, &mut created_box)?;
+        let mbox = self
+            .dir_at(&self.root, mailbox, &mut created_box)
+            .map_err(fail(""))?;
         let mut created = false;
-        let tmp = self.dir_at(&mbox, "tmp", &mut created)?;
-        let new = self.dir_at(&mbox, "new", &mut created)?;
-        let _cur = self.dir_at(&mbox, "cur", &mut created)?;
+        let tmp = self
+            .dir_at(&mbox, "tmp", &mut created)
+            .map_err(fail("tmp"))?;
+        let new = self
+            .dir_at(&mbox, "new", &mut created)
+            .map_err(fail("new"))?;
+        let _cur = self
+            .dir_at(&mbox, "cur", &mut created)
+            .map_err(fail("cur"))?;
         // New directory entries must survive a crash too.
         if created {
-            sys::fsync(mbox.as_fd())?;
+            synced(&mbox).map_err(fail(""))?;
         }
         if created_box {
-            sys::fsync(self.root.as_fd())?;
+            synced(&self.root).map_err(fail(ROOT))?;
         }
         Ok((tmp, new))
     }
@@ -271,9 +342,7 @@ impl Spool {
             copies: Vec::with_capacity(mailboxes.len()),
         };
         for &mailbox in mailboxes {
-            let (tmp_dir, new_dir) = self
-                .mailbox_dirs(mailbox)
-                .map_err(at(Step::Mkdir, mailbox))?;
+            let (tmp_dir, new_dir) = self.mailbox_dirs(mailbox)?;
             let (name, file) = loop {
                 let name = self.unique_name();
                 fault(Step::Create).map_err(at(Step::Create, mailbox))?;
@@ -295,6 +364,42 @@ impl Spool {
         }
         Ok(d)
     }
+}
+
+/// Removes the regular files in `tmp` last changed before `cutoff`;
+/// returns (removed, kept). `shown` names the directory in log lines.
+fn remove_old_files(tmp: &OwnedFd, cutoff: SystemTime, shown: &str) -> (usize, usize) {
+    let names = match sys::read_dir_names(tmp.as_fd()) {
+        Ok(names) => names,
+        Err(e) => {
+            warn!("startup: cannot read {shown}: {e}");
+            return (0, 0);
+        }
+    };
+    let (mut removed, mut kept) = (0, 0);
+    for name in names {
+        let st = match sys::stat_at(tmp.as_fd(), &name) {
+            Ok(st) => st,
+            // Delivered or removed by another instance since the read.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                warn!("startup: cannot stat {shown}/{name}: {e}");
+                continue;
+            }
+        };
+        if !(st.is_file && st.modified < cutoff) {
+            kept += 1;
+            continue;
+        }
+        match sys::unlink_at(tmp.as_fd(), &name) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                warn!("startup: cannot remove {shown}/{name}: {e}");
+                kept += 1;
+            }
+        }
+    }
+    (removed, kept)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,6 +457,11 @@ impl Delivery<'_> {
     /// The number of copies (one per mailbox).
     pub fn len(&self) -> usize {
         self.copies.len()
+    }
+
+    /// Whether the delivery has no copy (it was begun for no mailbox).
+    pub fn is_empty(&self) -> bool {
+        self.copies.is_empty()
     }
 
     pub fn mailbox(&self, i: usize) -> &str {
@@ -679,6 +789,54 @@ mod tests {
             .expect("symlink must not be followed");
         assert_eq!(err.step, Step::Mkdir);
         assert!(files(&outside).is_empty());
+    }
+
+    #[test]
+    fn a_mailbox_directory_failure_names_the_call_and_directory() {
+        let (dir, s) = spool();
+        std::fs::write(dir.path().join("spool/file"), b"").unwrap();
+        let err = s.begin(&["file"]).err().expect("a file is no mailbox");
+        assert_eq!(err.dir, Some((DirCall::Open, "")));
+        assert!(
+            err.to_string()
+                .starts_with("open file failed for mailbox file: "),
+            "{err}"
+        );
+        std::fs::create_dir_all(dir.path().join("spool/bob/tmp")).unwrap();
+        fail_at(Step::Mkdir, 0, libc::EACCES);
+        let err = s.begin(&["bob"]).err().expect("mkdir new/ fails");
+        assert_eq!(
+            (err.step, err.dir),
+            (Step::Mkdir, Some((DirCall::Mkdir, "new")))
+        );
+        assert!(
+            err.to_string()
+                .starts_with("mkdir bob/new failed for mailbox bob: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stale_tmp_files_are_removed_and_young_ones_kept() {
+        let (dir, s) = spool();
+        let root = dir.path().join("spool");
+        drop(s.begin(&["bob"]).unwrap());
+        let old = std::fs::File::create(root.join("bob/tmp/old")).unwrap();
+        let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        old.set_modified(hour_ago).unwrap();
+        std::fs::write(root.join("bob/tmp/young"), b"x").unwrap();
+        std::fs::create_dir(root.join("bob/tmp/subdir")).unwrap();
+        // A symlinked mailbox is not walked into.
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(outside.join("tmp")).unwrap();
+        let theirs = std::fs::File::create(outside.join("tmp/theirs")).unwrap();
+        theirs.set_modified(hour_ago).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("evil")).unwrap();
+        std::fs::write(root.join("not-a-mailbox"), b"").unwrap();
+        let minute = std::time::Duration::from_secs(60);
+        assert_eq!(s.remove_stale_tmp(minute), (1, 2));
+        assert_eq!(files(&root.join("bob/tmp")), ["subdir", "young"]);
+        assert_eq!(files(&outside.join("tmp")), ["theirs"]);
     }
 
     #[test]

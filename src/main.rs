@@ -198,7 +198,8 @@ fn write_pidfile(p: &Path) -> std::io::Result<()> {
 /// child starts a new session and returns the pipe to signal readiness on.
 fn detach() -> Result<std::os::fd::OwnedFd, (u8, String)> {
     let (read, write) = sys::pipe().map_err(|e| (1, format!("--background: pipe: {e}")))?;
-    match sys::fork().map_err(|e| (1, format!("--background: fork: {e}")))? {
+    // SAFETY: main calls detach before any thread is started.
+    match unsafe { sys::fork() }.map_err(|e| (1, format!("--background: fork: {e}")))? {
         sys::Forked::Child => {
             drop(read);
             sys::setsid().map_err(|e| (1, format!("--background: setsid: {e}")))?;

@@ -2,8 +2,9 @@
 //! tinymx needs and std does not offer (raw sockets, `*at` file calls,
 //! signals, credentials).
 //!
-//! Every function here is safe to call with any argument. Each `unsafe`
-//! block states the invariant that makes the call sound. File descriptors
+//! Every function here is safe to call with any argument, except `fork`,
+//! which is `unsafe` (sound only while the process is single-threaded).
+//! Each `unsafe` block states the invariant that makes the call sound. File descriptors
 //! are owned by `OwnedFd`, so none leaks and none is closed twice.
 
 use std::ffi::CString;
@@ -401,11 +402,16 @@ pub enum Forked {
     Child,
 }
 
-/// `fork()`. Only called before any thread is started (tinymx forks for
-/// `--background` right after binding), so the child, which has only the
-/// calling thread, holds no lock another thread owned.
-pub fn fork() -> io::Result<Forked> {
-    // SAFETY: see above — the process is single-threaded here.
+/// `fork()` (tinymx forks for `--background` right after binding).
+///
+/// # Safety
+///
+/// The process must have only one thread when this is called. The child
+/// gets only the calling thread; a lock another thread held at the fork
+/// (the allocator's, stdio's, ours) would stay locked in the child for
+/// ever, and the child's next use of it would hang or corrupt it.
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: the caller guarantees the process is single-threaded.
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => Err(io::Error::last_os_error()),
@@ -565,6 +571,94 @@ pub fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// The names in directory `dir` (without `.` and `..`), read through a
+/// fresh descriptor for it, so `dir`'s own offset is left alone. Names
+/// that are not UTF-8 are skipped (tinymx creates none).
+pub fn read_dir_names(dir: BorrowedFd<'_>) -> io::Result<Vec<String>> {
+    let fd = open_dir_at_dot(dir)?;
+    // SAFETY: `fd` is a new directory descriptor; on success fdopendir
+    // takes it over (closedir below closes it), on failure it stays ours.
+    let d = unsafe { libc::fdopendir(fd.as_raw_fd()) };
+    if d.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    std::mem::forget(fd);
+    let mut names = Vec::new();
+    let result = loop {
+        // SAFETY: errno is thread-local; readdir returns NULL both at the
+        // end and on error, told apart only by errno set to 0 before.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `d` is the open stream from fdopendir, used by this
+        // thread only and not closed yet.
+        let ent = unsafe { libc::readdir(d) };
+        if ent.is_null() {
+            let e = io::Error::last_os_error();
+            break if e.raw_os_error() == Some(0) {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        // SAFETY: `ent` points at a dirent valid until the next readdir on
+        // `d`; d_name is NUL-terminated. The name is copied out at once.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+        match name.to_str() {
+            Ok("." | "..") | Err(_) => {}
+            Ok(n) => names.push(n.to_string()),
+        }
+    };
+    // SAFETY: `d` is open and closed exactly once, here (with its descriptor).
+    unsafe { libc::closedir(d) };
+    result.map(|()| names)
+}
+
+/// `dir` opened again as `.`: a new open file description of its own.
+fn open_dir_at_dot(dir: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: `dir` is a live descriptor; the name is a NUL-terminated literal.
+    let fd = check(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c".".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    Ok(owned(fd))
+}
+
+/// What `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` says about an entry.
+pub struct EntryStat {
+    pub is_dir: bool,
+    pub is_file: bool,
+    /// Last modification time.
+    pub modified: std::time::SystemTime,
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: a symlink is reported as
+/// itself (neither a directory nor a regular file).
+pub fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<EntryStat> {
+    let c = CName::new(name)?;
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { zeroed() };
+    // SAFETY: `dir` is live; `c` is NUL-terminated; `st` is writable.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    let since_epoch = std::time::Duration::new(
+        st.st_mtime.max(0) as u64,
+        st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+    );
+    Ok(EntryStat {
+        is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+        is_file: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+        modified: std::time::UNIX_EPOCH + since_epoch,
+    })
+}
+
 /// `fsync` on any descriptor (files and directories alike).
 pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: plain syscall on a live descriptor.
@@ -616,19 +710,44 @@ pub fn hostname() -> io::Result<String> {
     Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
-/// A user looked up by name: (uid, primary gid).
-pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
+/// Buffer for the strings of one passwd entry (getpwnam_r).
+const PASSWD_BUF_BYTES: usize = 4096;
+/// Buffer for the strings of one group entry (getgrnam_r): larger, as it
+/// holds the member list.
+const GROUP_BUF_BYTES: usize = 16384;
+
+/// A reentrant lookup by name: `getpwnam_r` or `getgrnam_r`.
+type ByName<T> = unsafe extern "C" fn(
+    *const libc::c_char,
+    *mut T,
+    *mut libc::c_char,
+    libc::size_t,
+    *mut *mut T,
+) -> libc::c_int;
+
+/// Looks `name` up with `lookup` and a `buf_len`-byte buffer; `pick`
+/// takes what is needed from the entry while its buffer is alive.
+///
+/// `T` must be the C struct `lookup` fills (`passwd`, `group`): plain
+/// data for which all-zero bytes are a valid value.
+fn lookup_by_name<T, R>(
+    name: &str,
+    buf_len: usize,
+    lookup: ByName<T>,
+    pick: impl FnOnce(&T) -> R,
+) -> io::Result<Option<R>> {
     let c = CName::new(name)?;
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: all-zero passwd is a valid value to be overwritten.
-    let mut pwd: libc::passwd = unsafe { zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let mut buf = vec![0u8; buf_len];
+    // SAFETY: T is a plain C struct (see above); all-zero is a valid value
+    // to be overwritten.
+    let mut entry: T = unsafe { zeroed() };
+    let mut result: *mut T = std::ptr::null_mut();
     // SAFETY: every pointer refers to live storage of the stated size; the
-    // strings getpwnam_r stores point into `buf`, which we do not read.
+    // strings the lookup stores point into `buf`, which outlives `pick`.
     let rc = unsafe {
-        libc::getpwnam_r(
+        lookup(
             c.as_ptr(),
-            &mut pwd,
+            &mut entry,
             buf.as_mut_ptr() as *mut libc::c_char,
             buf.len(),
             &mut result,
@@ -637,38 +756,27 @@ pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
     if rc != 0 {
         return Err(io::Error::from_raw_os_error(rc));
     }
-    Ok(if result.is_null() {
-        None
-    } else {
-        Some((pwd.pw_uid, pwd.pw_gid))
-    })
+    Ok((!result.is_null()).then(|| pick(&entry)))
+}
+
+/// A user looked up by name: (uid, primary gid).
+pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
+    lookup_by_name(
+        name,
+        PASSWD_BUF_BYTES,
+        libc::getpwnam_r,
+        |p: &libc::passwd| (p.pw_uid, p.pw_gid),
+    )
 }
 
 /// A group id looked up by name.
 pub fn lookup_group(name: &str) -> io::Result<Option<u32>> {
-    let c = CName::new(name)?;
-    let mut buf = vec![0u8; 16384];
-    // SAFETY: all-zero group is a valid value to be overwritten.
-    let mut grp: libc::group = unsafe { zeroed() };
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: as in `lookup_user`.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            c.as_ptr(),
-            &mut grp,
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    Ok(if result.is_null() {
-        None
-    } else {
-        Some(grp.gr_gid)
-    })
+    lookup_by_name(
+        name,
+        GROUP_BUF_BYTES,
+        libc::getgrnam_r,
+        |g: &libc::group| g.gr_gid,
+    )
 }
 
 /// Drops to `uid`/`gid` for good: supplementary groups cleared to `gid`,
@@ -687,6 +795,7 @@ pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
     if r != uid || e != uid || s != uid {
         return Err(io::Error::other("uid did not change"));
     }
+    // SAFETY: pointers to live integers.
     check(unsafe { libc::getresgid(&mut r, &mut e, &mut s) })?;
     if r != gid || e != gid || s != gid {
         return Err(io::Error::other("gid did not change"));

@@ -104,11 +104,17 @@ fn read_message(path: &str, h: &mut dyn Handler) -> io::Result<()> {
     Ok(())
 }
 
-pub fn show(args: &[OsString]) -> ExitCode {
-    let args = match strings(args, "show") {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+/// What `tinymx show` was asked for.
+struct ShowArgs {
+    headers: Vec<String>,
+    body: bool,
+    json: bool,
+    file: String,
+}
+
+/// Parses show's arguments; Err is the exit code to end with (after
+/// `--help`, or a usage error).
+fn show_args(args: Vec<String>) -> Result<ShowArgs, ExitCode> {
     let mut headers: Vec<String> = Vec::new();
     let (mut body, mut json_out) = (false, false);
     let mut file: Option<String> = None;
@@ -116,86 +122,124 @@ pub fn show(args: &[OsString]) -> ExitCode {
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => {
-                return write_stdout(SHOW_USAGE.as_bytes(), "show");
+                return Err(write_stdout(SHOW_USAGE.as_bytes(), "show"));
             }
             "--header" => match it.next() {
                 Some(n) if !n.is_empty() => headers.push(n),
-                _ => return usage_error("show", "--header: missing value"),
+                _ => return Err(usage_error("show", "--header: missing value")),
             },
             "--body" => body = true,
             "--json" => json_out = true,
             s if s.starts_with("--header=") => headers.push(s["--header=".len()..].to_string()),
             s if s.starts_with('-') && s != "-" => {
-                return usage_error("show", &format!("{s}: unknown option"));
+                return Err(usage_error("show", &format!("{s}: unknown option")));
             }
             _ if file.is_some() => {
-                return usage_error("show", &format!("unexpected argument '{a}'"));
+                return Err(usage_error("show", &format!("unexpected argument '{a}'")));
             }
             _ => file = Some(a),
         }
     }
     let Some(file) = file else {
-        return usage_error("show", "missing FILE");
+        return Err(usage_error("show", "missing FILE"));
     };
     if json_out && (body || !headers.is_empty()) {
-        return usage_error("show", "--json cannot be combined with --header or --body");
+        return Err(usage_error(
+            "show",
+            "--json cannot be combined with --header or --body",
+        ));
     }
+    Ok(ShowArgs {
+        headers,
+        body,
+        json: json_out,
+        file,
+    })
+}
+
+/// `tinymx show`: reads the message, warns about what could not be
+/// decoded, prints the view asked for.
+pub fn show(args: &[OsString]) -> ExitCode {
+    let a = match strings(args, "show").and_then(show_args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let mut s = Summary::new();
-    if let Err(e) = read_message(&file, &mut s) {
-        stderr_line(&format!("tinymx show: {file}: {e}"));
+    if let Err(e) = read_message(&a.file, &mut s) {
+        stderr_line(&format!("tinymx show: {}: {e}", a.file));
         return ExitCode::from(1);
     }
     let text = s.body();
     for w in s.warnings.iter().chain(&s.body_warnings()) {
         stderr_line(&format!("tinymx show: warning: {w}"));
     }
-    let mut out = String::new();
-    if json_out {
-        out.push_str("{\"headers\":{");
-        let mut first = true;
-        for name in MAIN_HEADERS {
-            if let Some(v) = s.header(name) {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                json::string(name, &mut out);
-                out.push(':');
-                json::string(&v, &mut out);
-            }
-        }
-        out.push_str("},\"body\":");
-        json::string(&text, &mut out);
-        out.push_str(",\"attachments\":[");
-        for (i, a) in s.attachments.iter().enumerate() {
-            if i > 0 {
+    let out = if a.json {
+        show_json(&s, &text)
+    } else if a.body || !a.headers.is_empty() {
+        show_selected(&s, &a, &text)
+    } else {
+        show_all(&s, &text)
+    };
+    write_stdout(out.as_bytes(), "show")
+}
+
+/// `--json`: the main headers, the body text and the attachments.
+fn show_json(s: &Summary, text: &str) -> String {
+    let mut out = String::from("{\"headers\":{");
+    let mut first = true;
+    for name in MAIN_HEADERS {
+        if let Some(v) = s.header(name) {
+            if !first {
                 out.push(',');
             }
-            out.push_str("{\"name\":");
-            json::string(&a.name, &mut out);
-            out.push_str(",\"type\":");
-            json::string(&a.mime_type, &mut out);
-            out.push_str(&format!(",\"size\":{}}}", a.size));
+            first = false;
+            json::string(name, &mut out);
+            out.push(':');
+            json::string(&v, &mut out);
         }
-        out.push_str("]}\n");
-    } else if body || !headers.is_empty() {
-        for name in &headers {
-            out.push_str(&s.header(name).unwrap_or_default());
-            out.push('\n');
-        }
-        if body {
-            out.push_str(&text);
-        }
-    } else {
-        for name in MAIN_HEADERS {
-            if let Some(v) = s.header(name) {
-                out.push_str(&format!("{name}: {v}\n"));
-            }
-        }
-        out.push('\n');
-        out.push_str(&text);
     }
-    write_stdout(out.as_bytes(), "show")
+    out.push_str("},\"body\":");
+    json::string(text, &mut out);
+    out.push_str(",\"attachments\":[");
+    for (i, a) in s.attachments.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        json::string(&a.name, &mut out);
+        out.push_str(",\"type\":");
+        json::string(&a.mime_type, &mut out);
+        out.push_str(&format!(",\"size\":{}}}", a.size));
+    }
+    out.push_str("]}\n");
+    out
+}
+
+/// `--header NAME` and `--body`: each asked-for header's value on a line
+/// (empty if absent), then the body text.
+fn show_selected(s: &Summary, a: &ShowArgs, text: &str) -> String {
+    let mut out = String::new();
+    for name in &a.headers {
+        out.push_str(&s.header(name).unwrap_or_default());
+        out.push('\n');
+    }
+    if a.body {
+        out.push_str(text);
+    }
+    out
+}
+
+/// The default view: the main headers, a blank line, the body text.
+fn show_all(s: &Summary, text: &str) -> String {
+    let mut out = String::new();
+    for name in MAIN_HEADERS {
+        if let Some(v) = s.header(name) {
+            out.push_str(&format!("{name}: {v}\n"));
+        }
+    }
+    out.push('\n');
+    out.push_str(text);
+    out
 }
 
 /// `stdout`, with a write error reported and turned into exit status 1.

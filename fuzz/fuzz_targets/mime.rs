@@ -31,7 +31,7 @@ impl Handler for Check {
             let _ = mime::header::parse_structured(&f.value);
         }
         if let Some(n) = p.filename() {
-            if let Some(safe) = mime::summary::safe_filename(n) {
+            if let Some(safe) = tinymx::safe::file_name(n) {
                 assert!(!safe.contains('/') && !safe.starts_with('.') && !safe.is_empty());
                 assert!(!safe.chars().any(|c| c.is_control()));
             }

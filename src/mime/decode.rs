@@ -7,7 +7,7 @@
 const CHUNK: usize = 4096;
 
 /// A small output buffer that hands full chunks to a callback.
-struct Out<'f> {
+pub struct Out<'f> {
     buf: [u8; CHUNK],
     len: usize,
     f: &'f mut dyn FnMut(&[u8]),
@@ -47,6 +47,39 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+/// A streaming decoder: `feed` it the input in pieces of any size, then
+/// `finish` once; decoded bytes go to the callback in chunks.
+pub trait Decode: Default {
+    /// Decodes one input byte.
+    fn byte(&mut self, b: u8, out: &mut Out);
+
+    /// End of input: writes or drops what was held back.
+    fn end(&mut self, out: &mut Out);
+
+    fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
+        let mut out = Out::new(f);
+        for &b in input {
+            self.byte(b, &mut out);
+        }
+        out.flush();
+    }
+
+    fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
+        let mut out = Out::new(f);
+        self.end(&mut out);
+        out.flush();
+    }
+}
+
+/// Decodes all of `input` at once; `capacity` is the expected output size.
+fn decode_all<D: Decode>(input: &[u8], capacity: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(capacity);
+    let mut d = D::default();
+    d.feed(input, &mut |b| v.extend_from_slice(b));
+    d.finish(&mut |b| v.extend_from_slice(b));
+    v
+}
+
 /// The longest run of spaces/tabs held back while waiting to see whether
 /// it ends the line (RFC 2045 §6.7 rule 3: trailing white space is
 /// padding added in transport). Longer runs are real content.
@@ -63,19 +96,7 @@ pub struct QuotedPrintable {
     cr: bool,
 }
 
-impl QuotedPrintable {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out::new(f);
-        for &b in input {
-            self.byte(b, &mut out);
-        }
-        out.flush();
-    }
-
+impl Decode for QuotedPrintable {
     fn byte(&mut self, b: u8, out: &mut Out) {
         if self.cr {
             self.cr = false;
@@ -93,6 +114,27 @@ impl QuotedPrintable {
         self.step(b, out);
     }
 
+    /// End of input: a dangling `=` and its bytes are kept literally;
+    /// trailing white space is dropped.
+    fn end(&mut self, out: &mut Out) {
+        if self.cr {
+            self.cr = false;
+            self.step(b'\r', out);
+        }
+        let held = std::mem::take(&mut self.pending);
+        if let Some((_, rest)) = held.split_first()
+            && !rest.iter().all(|&c| c == b' ' || c == b'\t')
+        {
+            out.push(b'=');
+            for &c in rest {
+                out.push(c);
+            }
+        }
+        self.space.clear();
+    }
+}
+
+impl QuotedPrintable {
     /// One byte with CRLF already folded to LF.
     fn step(&mut self, b: u8, out: &mut Out) {
         if !self.pending.is_empty() {
@@ -171,27 +213,6 @@ impl QuotedPrintable {
         }
         self.space.clear();
     }
-
-    /// End of input: a dangling `=` and its bytes are kept literally;
-    /// trailing white space is dropped.
-    pub fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out::new(f);
-        if self.cr {
-            self.cr = false;
-            self.step(b'\r', &mut out);
-        }
-        let held = std::mem::take(&mut self.pending);
-        if let Some((_, rest)) = held.split_first()
-            && !rest.iter().all(|&c| c == b' ' || c == b'\t')
-        {
-            out.push(b'=');
-            for &c in rest {
-                out.push(c);
-            }
-        }
-        self.space.clear();
-        out.flush();
-    }
 }
 
 fn sextet(b: u8) -> Option<u32> {
@@ -213,32 +234,30 @@ pub struct Base64 {
     n: u8,
 }
 
-impl Base64 {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn feed(&mut self, input: &[u8], f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out::new(f);
-        for &b in input {
-            if b == b'=' {
-                self.flush_partial(&mut out);
-                continue;
-            }
-            let Some(v) = sextet(b) else { continue };
-            self.acc = self.acc << 6 | v;
-            self.n += 1;
-            if self.n == 4 {
-                out.push((self.acc >> 16) as u8);
-                out.push((self.acc >> 8) as u8);
-                out.push(self.acc as u8);
-                self.acc = 0;
-                self.n = 0;
-            }
+impl Decode for Base64 {
+    fn byte(&mut self, b: u8, out: &mut Out) {
+        if b == b'=' {
+            self.flush_partial(out);
+            return;
         }
-        out.flush();
+        let Some(v) = sextet(b) else { return };
+        self.acc = self.acc << 6 | v;
+        self.n += 1;
+        if self.n == 4 {
+            out.push((self.acc >> 16) as u8);
+            out.push((self.acc >> 8) as u8);
+            out.push(self.acc as u8);
+            self.acc = 0;
+            self.n = 0;
+        }
     }
 
+    fn end(&mut self, out: &mut Out) {
+        self.flush_partial(out);
+    }
+}
+
+impl Base64 {
     /// A quantum cut short (by padding or the end): 2 sextets make one
     /// byte, 3 make two, 1 is not a byte.
     fn flush_partial(&mut self, out: &mut Out) {
@@ -253,30 +272,16 @@ impl Base64 {
         self.acc = 0;
         self.n = 0;
     }
-
-    pub fn finish(&mut self, f: &mut dyn FnMut(&[u8])) {
-        let mut out = Out::new(f);
-        self.flush_partial(&mut out);
-        out.flush();
-    }
 }
 
 /// Decodes a whole base64 string (for RFC 2047 encoded words).
 pub fn base64(input: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(input.len() * 3 / 4);
-    let mut d = Base64::new();
-    d.feed(input, &mut |b| v.extend_from_slice(b));
-    d.finish(&mut |b| v.extend_from_slice(b));
-    v
+    decode_all::<Base64>(input, input.len() * 3 / 4)
 }
 
 /// Decodes a whole quoted-printable string.
 pub fn quoted_printable(input: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(input.len());
-    let mut d = QuotedPrintable::new();
-    d.feed(input, &mut |b| v.extend_from_slice(b));
-    d.finish(&mut |b| v.extend_from_slice(b));
-    v
+    decode_all::<QuotedPrintable>(input, input.len())
 }
 
 #[cfg(test)]
@@ -286,12 +291,20 @@ mod tests {
     /// Feeds `input` one byte at a time, to exercise the carried state.
     fn qp_bytewise(input: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
-        let mut d = QuotedPrintable::new();
+        let mut d = QuotedPrintable::default();
         for b in input {
             d.feed(std::slice::from_ref(b), &mut |o| v.extend_from_slice(o));
         }
         d.finish(&mut |o| v.extend_from_slice(o));
         v
+    }
+
+    /// Decodes each case's input with `decode` (`how` says which way).
+    fn check(how: &str, decode: fn(&[u8]) -> Vec<u8>, cases: &[(&[u8], &[u8])]) {
+        for (input, want) in cases {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(decode(input), *want, "{how} {shown:?}");
+        }
     }
 
     #[test]
@@ -314,34 +327,23 @@ mod tests {
             (b"eq=\rx", b"eq=\rx"),
             (b"a = b", b"a = b"),
         ];
-        for (input, want) in cases {
-            assert_eq!(
-                quoted_printable(input),
-                *want,
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
-            assert_eq!(
-                qp_bytewise(input),
-                *want,
-                "bytewise {:?}",
-                String::from_utf8_lossy(input)
-            );
-        }
+        check("whole", quoted_printable, cases);
+        check("bytewise", qp_bytewise, cases);
     }
 
     #[test]
     fn base64_cases() {
-        let cases: &[(&[u8], &[u8])] = &[
-            (b"aGVsbG8=", b"hello"),
-            (b"aGVs\nbG8gd29y\r\nbGQ=", b"hello world"),
-            (b"aGVsbG8", b"hello"),
-            (b"aGk=\naGk=", b"hihi"),
-            (b"a", b""),
-            (b"!!aG!k=", b"hi"),
+        // All ASCII, so written as text: (encoded, decoded).
+        let cases = [
+            ("aGVsbG8=", "hello"),
+            ("aGVs\nbG8gd29y\r\nbGQ=", "hello world"),
+            ("aGVsbG8", "hello"),
+            ("aGk=\naGk=", "hihi"),
+            ("a", ""),
+            ("!!aG!k=", "hi"),
         ];
         for (input, want) in cases {
-            assert_eq!(base64(input), *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(base64(input.as_bytes()), want.as_bytes(), "{input:?}");
         }
     }
 
@@ -363,7 +365,7 @@ mod tests {
             }
         }
         let mut got = Vec::new();
-        let mut d = Base64::new();
+        let mut d = Base64::default();
         for piece in enc.chunks(1001) {
             d.feed(piece, &mut |b| got.extend_from_slice(b));
         }

@@ -178,21 +178,7 @@ pub fn decode_value(value: &[u8]) -> (String, Vec<String>) {
 /// removed (tabs become spaces), surrounding white space trimmed.
 pub fn display(value: &[u8]) -> String {
     let (s, _) = decode_value(value);
-    clean_line(&s)
-}
-
-/// Removes control characters (C0, DEL, C1; a tab becomes a space) and
-/// trims. Used for everything that must stay on one line.
-pub fn clean_line(s: &str) -> String {
-    let s: String = s
-        .chars()
-        .filter_map(|c| match c {
-            '\t' => Some(' '),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect();
-    s.trim().to_string()
+    crate::safe::one_line(&s)
 }
 
 /// A `type/subtype; a=b` field (Content-Type, Content-Disposition).

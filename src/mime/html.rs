@@ -34,90 +34,110 @@ const BLOCK: &[&str] = &[
 /// Elements whose content is not text.
 const SKIP: &[&str] = &["script", "style", "head", "template"];
 
+/// The converter's state.
+struct Text {
+    out: String,
+    /// Pending white space: 0 none, 1 a space, 2 a line break, 3 a blank line.
+    ws: u32,
+    /// Inside this element, whose content is not text (SKIP).
+    skipping: Option<String>,
+}
+
+/// An HTML body as plain text: tags and the content of SKIP elements
+/// dropped, block elements as line breaks, runs of white space as one
+/// space, character references decoded.
 pub fn to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    // Pending white space: 0 none, 1 a space, 2 a line break, 3 a blank line.
-    let mut ws = 0u32;
-    let mut skipping: Option<String> = None;
-    let bytes = html.as_bytes();
+    let mut t = Text {
+        out: String::with_capacity(html.len() / 2),
+        ws: 0,
+        skipping: None,
+    };
     let mut i = 0;
     while i < html.len() {
-        let c = bytes[i];
-        if c == b'<' {
-            // Comments, doctype, CDATA.
-            if html[i..].starts_with("<!--") {
-                i = html[i + 4..]
-                    .find("-->")
-                    .map_or(html.len(), |e| i + 4 + e + 3);
-                continue;
+        i = match html.as_bytes()[i] {
+            b'<' => t.markup(html, i),
+            _ if t.skipping.is_some() => i + 1,
+            c if c.is_ascii_whitespace() => {
+                t.ws = t.ws.max(1);
+                i + 1
             }
-            let (tag_end, end) = match html[i..].find('>') {
-                Some(e) => (i + e, i + e + 1),
-                None => (html.len(), html.len()),
+            _ => t.text(html, i),
+        };
+    }
+    if !t.out.is_empty() {
+        t.out.push('\n');
+    }
+    t.out
+}
+
+impl Text {
+    /// The comment, doctype, CDATA or tag at `i`; returns where the text
+    /// goes on.
+    fn markup(&mut self, html: &str, i: usize) -> usize {
+        if html[i..].starts_with("<!--") {
+            return html[i + 4..]
+                .find("-->")
+                .map_or(html.len(), |e| i + 4 + e + 3);
+        }
+        let (tag_end, end) = match html[i..].find('>') {
+            Some(e) => (i + e, i + e + 1),
+            None => (html.len(), html.len()),
+        };
+        let tag = &html[i + 1..tag_end];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if let Some(s) = &self.skipping {
+            if closing && *s == name {
+                self.skipping = None;
+            }
+            return end;
+        }
+        if !closing && SKIP.contains(&name.as_str()) && !tag.ends_with('/') {
+            self.skipping = Some(name);
+            return end;
+        }
+        if name == "br" {
+            // Each <br> is a line break of its own.
+            self.ws = if self.ws >= 2 {
+                (self.ws + 1).min(3)
+            } else {
+                2
             };
-            let tag = &html[i + 1..tag_end];
-            let closing = tag.starts_with('/');
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            i = end;
-            if let Some(s) = &skipping {
-                if closing && *s == name {
-                    skipping = None;
-                }
-                continue;
-            }
-            if !closing && SKIP.contains(&name.as_str()) && !tag.ends_with('/') {
-                skipping = Some(name);
-                continue;
-            }
-            if name == "br" {
-                // Each <br> is a line break of its own.
-                ws = if ws >= 2 { (ws + 1).min(3) } else { 2 };
-            } else if name == "p" || (name.len() == 2 && name.starts_with('h')) {
-                ws = ws.max(3);
-            } else if BLOCK.contains(&name.as_str()) {
-                ws = ws.max(2);
-            }
-            continue;
+        } else if name == "p" || (name.len() == 2 && name.starts_with('h')) {
+            self.ws = self.ws.max(3);
+        } else if BLOCK.contains(&name.as_str()) {
+            self.ws = self.ws.max(2);
         }
-        if skipping.is_some() {
-            i += 1;
-            continue;
-        }
-        if c.is_ascii_whitespace() {
-            ws = ws.max(1);
-            i += 1;
-            continue;
-        }
-        // Text: emit pending white space first.
-        if !out.is_empty() {
-            match ws {
+        end
+    }
+
+    /// The character or character reference at `i`, after the pending
+    /// white space; returns where the text goes on.
+    fn text(&mut self, html: &str, i: usize) -> usize {
+        if !self.out.is_empty() {
+            match self.ws {
                 0 => {}
-                1 => out.push(' '),
-                2 => out.push('\n'),
-                _ => out.push_str("\n\n"),
+                1 => self.out.push(' '),
+                2 => self.out.push('\n'),
+                _ => self.out.push_str("\n\n"),
             }
         }
-        ws = 0;
-        if c == b'&'
+        self.ws = 0;
+        if html.as_bytes()[i] == b'&'
             && let Some((ch, len)) = entity(&html[i..])
         {
-            out.push(ch);
-            i += len;
-            continue;
+            self.out.push(ch);
+            return i + len;
         }
         let ch = html[i..].chars().next().unwrap_or('\u{FFFD}');
-        out.push(ch);
-        i += ch.len_utf8();
+        self.out.push(ch);
+        i + ch.len_utf8()
     }
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out
 }
 
 /// A character reference at the start of `s` (`&amp;`, `&#233;`, `&#xE9;`),

@@ -11,12 +11,8 @@
 //! line ends, white space after a boundary, missing close delimiters,
 //! parts without headers, an mbox `From ` line at the start).
 //!
-//! This module uses nothing outside itself, so the fuzz target can
-//! include it as it is.
-
-// Some of the API (Part::depth, read_all, …) is used only by the tests and
-// the fuzz target.
-#![allow(dead_code)]
+//! The fuzz target (`fuzz/fuzz_targets/mime.rs`) drives it through the
+//! library; what makes client bytes safe for display lives in `safe`.
 
 pub mod charset;
 pub mod decode;
@@ -24,6 +20,7 @@ pub mod header;
 pub mod html;
 pub mod summary;
 
+use decode::Decode;
 use header::{Field, Structured};
 
 /// The longest line kept whole. Boundary lines (at most 70 + 4 bytes,
@@ -152,8 +149,8 @@ impl Decoder {
     fn new(e: Encoding) -> Decoder {
         match e {
             Encoding::Identity => Decoder::Identity,
-            Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::new()),
-            Encoding::Base64 => Decoder::B64(decode::Base64::new()),
+            Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::default()),
+            Encoding::Base64 => Decoder::B64(decode::Base64::default()),
         }
     }
 
@@ -464,65 +461,13 @@ impl Reader {
             self.stack.last(),
             Some(Open::Multipart { digest: true, .. })
         );
-        let find = |name: &str| {
-            fields
-                .iter()
-                .find(|f| f.name.eq_ignore_ascii_case(name))
-                .map(|f| f.value.as_slice())
-        };
-        let mut content_type = find("Content-Type")
+        let content_type = content_type(field(&fields, "Content-Type"), in_digest);
+        let disposition = field(&fields, "Content-Disposition")
             .map(header::parse_structured)
             .unwrap_or_default();
-        let valid_type = {
-            let v = &content_type.value;
-            match v.split_once('/') {
-                Some((t, s)) => !t.is_empty() && !s.is_empty() && !v.contains(char::is_whitespace),
-                None => false,
-            }
-        };
-        if !valid_type {
-            // RFC 2045 §5.2: missing or invalid means text/plain (and
-            // message/rfc822 inside a digest).
-            content_type.value = if in_digest {
-                "message/rfc822".into()
-            } else {
-                "text/plain".into()
-            };
-        }
-        let disposition = find("Content-Disposition")
-            .map(header::parse_structured)
-            .unwrap_or_default();
-        let encoding = match find("Content-Transfer-Encoding") {
-            Some(v) => {
-                let v = String::from_utf8_lossy(v).trim().to_ascii_lowercase();
-                match v.as_str() {
-                    "quoted-printable" => Encoding::QuotedPrintable,
-                    "base64" => Encoding::Base64,
-                    _ => Encoding::Identity,
-                }
-            }
-            None => Encoding::Identity,
-        };
+        let encoding = transfer_encoding(field(&fields, "Content-Transfer-Encoding"));
         let depth = self.stack.len();
-        let room = depth + 1 < MAX_DEPTH;
-        let boundary = content_type
-            .param("boundary")
-            .map(|b| b.as_bytes().to_vec())
-            .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
-        let (kind, open) = match (content_type.value.as_str(), boundary) {
-            (t, Some(b)) if t.starts_with("multipart/") && room => (
-                Kind::Multipart,
-                Open::Multipart {
-                    boundary: b,
-                    phase: Phase::Preamble,
-                    digest: t == "multipart/digest",
-                },
-            ),
-            ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
-                (Kind::Message, Open::Message)
-            }
-            _ => (Kind::Leaf, Open::Leaf(Decoder::new(encoding))),
-        };
+        let (kind, open) = opening(&content_type, encoding, depth + 1 < MAX_DEPTH);
         let part = Part {
             index: self.next_index,
             depth,
@@ -553,6 +498,76 @@ impl Reader {
             self.emit(line, h);
             self.pending_newline = true;
         }
+    }
+}
+
+/// The value of the first field called `name` (any case).
+fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
+    fields
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(name))
+        .map(|f| f.value.as_slice())
+}
+
+/// A part's Content-Type from its field's value. RFC 2045 §5.2: missing
+/// or invalid means text/plain (and message/rfc822 inside a digest).
+fn content_type(value: Option<&[u8]>, in_digest: bool) -> Structured {
+    let mut content_type = value.map(header::parse_structured).unwrap_or_default();
+    let valid_type = {
+        let v = &content_type.value;
+        match v.split_once('/') {
+            Some((t, s)) => !t.is_empty() && !s.is_empty() && !v.contains(char::is_whitespace),
+            None => false,
+        }
+    };
+    if !valid_type {
+        content_type.value = if in_digest {
+            "message/rfc822".into()
+        } else {
+            "text/plain".into()
+        };
+    }
+    content_type
+}
+
+/// The Content-Transfer-Encoding a decoder exists for; anything else
+/// (7bit, 8bit, binary, unknown) is passed through as it is.
+fn transfer_encoding(value: Option<&[u8]>) -> Encoding {
+    let Some(v) = value else {
+        return Encoding::Identity;
+    };
+    match String::from_utf8_lossy(v)
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "quoted-printable" => Encoding::QuotedPrintable,
+        "base64" => Encoding::Base64,
+        _ => Encoding::Identity,
+    }
+}
+
+/// How a part is opened: a multipart with a usable boundary or an
+/// attached message (while `room` is left below MAX_DEPTH), else a leaf
+/// whose content is decoded.
+fn opening(content_type: &Structured, encoding: Encoding, room: bool) -> (Kind, Open) {
+    let boundary = content_type
+        .param("boundary")
+        .map(|b| b.as_bytes().to_vec())
+        .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
+    match (content_type.value.as_str(), boundary) {
+        (t, Some(b)) if t.starts_with("multipart/") && room => (
+            Kind::Multipart,
+            Open::Multipart {
+                boundary: b,
+                phase: Phase::Preamble,
+                digest: t == "multipart/digest",
+            },
+        ),
+        ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
+            (Kind::Message, Open::Message)
+        }
+        _ => (Kind::Leaf, Open::Leaf(Decoder::new(encoding))),
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Handler, Part, charset, html};
 /// One attachment (or inline non-text part).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attachment {
-    /// Safe and unique within the message (see `safe_filename`).
+    /// Safe and unique within the message (see `safe::file_name`).
     pub name: String,
     /// e.g. "application/pdf".
     pub mime_type: String,
@@ -143,7 +143,7 @@ impl Handler for Summary {
             let n = self.attachments.len() + 1;
             let name = part
                 .filename()
-                .and_then(safe_filename)
+                .and_then(crate::safe::file_name)
                 .unwrap_or_else(|| format!("attachment-{n}.{}", extension(part.mime_type())));
             let name = self.unique(name);
             self.attachments.push(Attachment {
@@ -205,37 +205,6 @@ pub fn numbered(name: &str, k: u32) -> String {
     }
 }
 
-/// The longest file name kept, in bytes.
-const MAX_NAME_BYTES: usize = 200;
-
-/// A file name from a message made safe to create in a directory: only
-/// the last path component (after `/` or `\`), control characters
-/// removed, leading dots and white space removed (no hidden files, no
-/// `..`), at most 200 bytes (keeping a short extension). None if nothing
-/// is left.
-pub fn safe_filename(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
-    let clean = clean
-        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
-        .trim_end();
-    if clean.is_empty() {
-        return None;
-    }
-    if clean.len() <= MAX_NAME_BYTES {
-        return Some(clean.to_string());
-    }
-    let ext = match clean.rfind('.') {
-        Some(d) if clean.len() - d <= 16 => &clean[d..],
-        _ => "",
-    };
-    let mut cut = MAX_NAME_BYTES - ext.len();
-    while !clean.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Some(format!("{}{ext}", &clean[..cut]))
-}
-
 /// A file name extension for a part without a name.
 fn extension(mime_type: &str) -> &'static str {
     match mime_type {
@@ -257,29 +226,6 @@ fn extension(mime_type: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn safe_filenames() {
-        let cases: &[(&str, Option<&str>)] = &[
-            ("report.pdf", Some("report.pdf")),
-            ("../../etc/passwd", Some("passwd")),
-            ("C:\\Users\\bob\\My File.docx", Some("My File.docx")),
-            ("..", None),
-            ("...", None),
-            ("/", None),
-            (".bashrc", Some("bashrc")),
-            (" . hidden", Some("hidden")),
-            ("a\u{0}b\nc\u{1b}[31m\u{7f}\u{85}.txt", Some("abc[31m.txt")),
-            ("dir/", None),
-            ("Grüße ✓.txt", Some("Grüße ✓.txt")),
-        ];
-        for (input, want) in cases {
-            assert_eq!(safe_filename(input).as_deref(), *want, "{input:?}");
-        }
-        let long = format!("{}.pdf", "é".repeat(150));
-        let s = safe_filename(&long).unwrap();
-        assert!(s.len() <= 200 && s.ends_with("é.pdf"), "{s}");
-    }
 
     #[test]
     fn numbered_names() {

@@ -2,7 +2,6 @@
 //! §3.6.7): Return-Path, Delivered-To, Received, in that order, with LF
 //! line endings as stored in the Maildir.
 
-use super::address;
 use super::session::{Envelope, Recipient};
 use std::net::IpAddr;
 
@@ -19,26 +18,8 @@ pub struct Trace<'a> {
     pub date: &'a str,
 }
 
-/// The HELO name if it is a valid domain or address literal, else
-/// "unknown": no byte the client chose can break the header.
-pub fn helo_for_header(helo: &[u8]) -> &str {
-    match std::str::from_utf8(helo) {
-        Ok(s) if address::is_domain(helo, false) || address::is_address_literal(s) => s,
-        _ => "unknown",
-    }
-}
-
-/// An IP as an RFC 5321 address literal body: `1.2.3.4` or `IPv6:::1`
-/// (IPv4-mapped IPv6 addresses from a dual-stack socket shown as IPv4).
-pub fn ip_literal(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => format!("IPv6:{v6}"),
-        },
-    }
-}
+/// The HELO name and client address as the header shows them.
+pub use crate::safe::{header_helo as helo_for_header, ip_literal};
 
 /// The three header lines for one recipient's copy.
 pub fn headers(t: &Trace, env: &Envelope, rcpt: &Recipient) -> String {
