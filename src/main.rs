@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     }
     let opts = match cli::parse(args) {
         Ok(cli::Action::Run(opts)) => opts,
-        Ok(cli::Action::Help) => return tool::write_stdout(cli::USAGE.as_bytes(), "--help"),
+        Ok(cli::Action::Help) => return tool::write_stdout(cli::usage().as_bytes(), "--help"),
         Ok(cli::Action::Version) => {
             let v = format!("tinymx {}\n", env!("CARGO_PKG_VERSION"));
             return tool::write_stdout(v.as_bytes(), "--version");
