@@ -110,11 +110,15 @@ pub struct Opt {
 }
 
 impl Opt {
+    /// Where the long name starts: after `  -X, --` or `      --`, which
+    /// are both this long. It ends at the first space.
+    const NAME_AT: usize = 8;
+
     /// The long name, without `--`.
     pub fn long(&self) -> &'static str {
         let help: &'static str = self.help;
-        let name = help.find("--").map_or("", |i| &help[i + 2..]);
-        name.split([' ', '\n']).next().unwrap_or("")
+        let name = &help[Self::NAME_AT..];
+        &name[..name.find(' ').unwrap_or(name.len())]
     }
 
     /// The one-letter name, if there is one.
@@ -434,14 +438,18 @@ pub fn usage() -> String {
 }
 
 /// SIGHUP: puts the old value back into `next` for every option that
-/// needs a restart, and names those whose value `next` had changed.
-pub fn keep_restart_only(next: &mut Config, old: &Config) -> Vec<&'static str> {
-    let mut changed = Vec::new();
+/// needs a restart, and names those whose value `next` had changed
+/// (`listen, exec-max`; empty if none).
+pub fn keep_restart_only(next: &mut Config, old: &Config) -> String {
+    let mut changed = String::new();
     for o in OPTIONS {
         if let Restart(keep_old) = o.reload
             && keep_old(next, old)
         {
-            changed.push(o.long());
+            if !changed.is_empty() {
+                changed.push_str(", ");
+            }
+            changed.push_str(o.long());
         }
     }
     changed
@@ -450,7 +458,7 @@ pub fn keep_restart_only(next: &mut Config, old: &Config) -> Vec<&'static str> {
 /// Puts `old` back into `next`; true if they differed.
 fn keep<T: PartialEq + Clone>(next: &mut T, old: &T) -> bool {
     let changed = next != old;
-    next.clone_from(old);
+    *next = old.clone();
     changed
 }
 
@@ -1082,12 +1090,12 @@ mod tests {
             let kept = keep_restart_only(&mut next, &old);
             match o.reload {
                 Restart(_) => {
-                    assert_eq!(kept, [long], "{long} is reported");
+                    assert_eq!(kept, long, "{long} is reported");
                     assert_eq!(next, old, "{long} keeps its old value");
                     restart.push(long);
                 }
                 _ => {
-                    assert_eq!(kept, Vec::<&str>::new(), "{long} applies");
+                    assert_eq!(kept, "", "{long} applies");
                     assert_eq!(next, reloaded, "{long} applies");
                 }
             }
@@ -1116,7 +1124,7 @@ mod tests {
         };
         assert_eq!(
             keep_restart_only(&mut next, &Config::default()),
-            ["listen", "exec-max"]
+            "listen, exec-max"
         );
     }
 

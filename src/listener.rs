@@ -273,8 +273,7 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     }
     let kept = crate::cli::keep_restart_only(&mut next, &old);
     if !kept.is_empty() {
-        let verb = if kept.len() == 1 { "needs" } else { "need" };
-        warn!("SIGHUP: {} {verb} a restart; kept", kept.join(", "));
+        warn!("SIGHUP: changes to {kept} need a restart; kept");
     }
     crate::log::set_verbosity(next.verbosity);
     warn_if_short_of_space(&shared.spool, &next, "SIGHUP");
