@@ -1,6 +1,13 @@
-//! Command line and configuration file → `Config`. A small pull parser:
-//! each argument is taken once, every value is checked in one place
-//! (`apply`), and the first problem is reported with the flag's name.
+//! Command line and configuration file → `Config`. Every option is one
+//! entry of `OPTIONS`: its `--help` block (whose first line names it), the
+//! kind of value it takes together with the `Config` field it sets, and
+//! whether a SIGHUP reload may change it. The command-line parser,
+//! `--help`, the configuration file and the reload all read that table,
+//! so adding an option is adding one entry.
+//!
+//! The command line is read by a small pull parser: each argument is
+//! taken once, every value is checked by its kind (`Kind::set`), and the
+//! first problem is reported with the flag's name.
 //!
 //! The configuration file holds the same long options, one per line
 //! (`max-size 10M`, `domain example.org`, `verbose`); `#` starts a comment.
@@ -10,11 +17,14 @@
 
 use crate::config::{Config, Listen, Verbosity};
 use crate::smtp::address;
+use Kind::*;
+use Reload::*;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
+/// `--help` before the option blocks.
+const USAGE_HEAD: &str = "\
 Usage: tinymx [OPTIONS]
        tinymx show [--header NAME]... [--body] [--json] FILE
        tinymx extract FILE DIR
@@ -23,64 +33,434 @@ Receive-only SMTP server: accepts mail for local mailboxes and stores each
 message durably in a Maildir spool (SPOOL/MAILBOX/new/).
 
 Options:
-  -l, --listen ADDR:PORT   listen here; repeatable. Default [::]:25 as one
+";
+
+/// `--help` after the option blocks.
+const USAGE_TAIL: &str = "
+Exit status: 0 after SIGTERM/SIGINT, 1 if a port or the spool cannot be
+used, 2 for a bad option.
+";
+
+/// The kind of value an option takes, and the `Config` field it sets
+/// (as a function returning that field). The kind decides how the value
+/// is checked, whether it takes one at all, and whether the option may
+/// be repeated (the kinds that add to a list).
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// A switch: no value; sets the flag.
+    Switch(fn(&mut Config) -> &mut bool),
+    /// A switch that sets the log level.
+    Level(Verbosity),
+    /// A whole number from 1 to 4294967295.
+    Count(fn(&mut Config) -> &mut usize),
+    /// Seconds, from 1 to 4294967295.
+    Seconds(fn(&mut Config) -> &mut u64),
+    /// Bytes with an optional k, M or G (binary); more than 0.
+    Size(fn(&mut Config) -> &mut u64),
+    /// Bytes as for `Size`, where 0 turns the check off.
+    SizeOrOff(fn(&mut Config) -> &mut Option<u64>),
+    /// `1.2.3.4:25`, `[::1]:25` or `:25`; repeatable.
+    Address(fn(&mut Config) -> &mut Vec<Listen>),
+    /// Printable ASCII without spaces, 1 to 255 bytes.
+    HostName(fn(&mut Config) -> &mut String),
+    /// A domain or an address literal, stored lower-cased; repeatable.
+    Domain(fn(&mut Config) -> &mut Vec<String>),
+    /// A valid mailbox name (`address::mailbox_name`); repeatable.
+    Mailboxes(fn(&mut Config) -> &mut Vec<String>),
+    /// One valid mailbox name.
+    Mailbox(fn(&mut Config) -> &mut Option<String>),
+    /// A non-empty path that has a default.
+    Path(fn(&mut Config) -> &mut PathBuf),
+    /// A non-empty path that is off unless given.
+    MaybePath(fn(&mut Config) -> &mut Option<PathBuf>),
+    /// `USER` or `USER:GROUP`, resolved at start-up.
+    User(fn(&mut Config) -> &mut Option<String>),
+    /// `--config FILE`: kept in `Options`, read by `Options::load`.
+    ConfigFile,
+    /// `--help`.
+    Help,
+    /// `--version`.
+    Version,
+}
+
+/// What a SIGHUP reload does with an option.
+#[derive(Clone, Copy)]
+pub enum Reload {
+    /// The new value applies to sessions that start afterwards.
+    Live,
+    /// Fixed at start-up: a reload keeps the old value, with a warning.
+    /// The function puts the old value (second argument) back into the
+    /// new configuration, with `keep`, and says whether they differed.
+    Restart(fn(&mut Config, &Config) -> bool),
+    /// Command line only; refused in a configuration file.
+    CommandLineOnly,
+}
+
+/// One option.
+pub struct Opt {
+    pub kind: Kind,
+    pub reload: Reload,
+    /// The option's block of `--help`, every line ending in a newline. The
+    /// first line starts `  -X, --LONG` or `      --LONG`, which is where
+    /// `long` and `short` read the names; a stated default reads
+    /// `(default VALUE)`, which a unit test checks against
+    /// `Config::default`. (The names are not separate fields: each string
+    /// in this static table costs a relocation in the static-pie binary.)
+    pub help: &'static str,
+}
+
+impl Opt {
+    /// Where the long name starts: after `  -X, --` or `      --`, which
+    /// are both this long. It ends at the first space.
+    const NAME_AT: usize = 8;
+
+    /// The long name, without `--`.
+    pub fn long(&self) -> &'static str {
+        let help: &'static str = self.help;
+        let name = &help[Self::NAME_AT..];
+        &name[..name.find(' ').unwrap_or(name.len())]
+    }
+
+    /// The one-letter name, if there is one.
+    pub fn short(&self) -> Option<char> {
+        self.help.strip_prefix("  -")?.chars().next()
+    }
+}
+
+/// Every option, in `--help` order. An entry's `help` is its block of
+/// `--help` exactly as printed, and its first line names the option.
+pub static OPTIONS: &[Opt] = &[
+    Opt {
+        kind: Address(|c| &mut c.listen),
+        reload: Restart(|next, old| keep(&mut next.listen, &old.listen)),
+        help: "  -l, --listen ADDR:PORT   listen here; repeatable. Default [::]:25 as one
                            dual-stack socket, or 0.0.0.0:25 without IPv6.
                            Forms: 1.2.3.4:25, [::1]:2525, :2525 (all addresses).
                            Port 0 picks a free port; the real address is logged
                            as 'listening on ADDR'.
-  -d, --spool DIR          Maildir root (default /var/spool/tinymx); created
+",
+    },
+    Opt {
+        kind: Path(|c| &mut c.spool_dir),
+        reload: Restart(|next, old| keep(&mut next.spool_dir, &old.spool_dir)),
+        help: "  -d, --spool DIR          Maildir root (default /var/spool/tinymx); created
                            with mode 0700 if missing
-  -n, --hostname NAME      name in the greeting and Received header
+",
+    },
+    Opt {
+        kind: HostName(|c| &mut c.hostname),
+        reload: Restart(|next, old| keep(&mut next.hostname, &old.hostname)),
+        help: "  -n, --hostname NAME      name in the greeting and Received header
                            (default: the system host name)
-  -D, --domain DOMAIN      accept recipients in this domain; repeatable;
+",
+    },
+    Opt {
+        kind: Domain(|c| &mut c.domains),
+        reload: Live,
+        help: "  -D, --domain DOMAIN      accept recipients in this domain; repeatable;
                            none given = any domain
-  -m, --mailbox NAME       accept only these mailboxes; repeatable;
+",
+    },
+    Opt {
+        kind: Mailboxes(|c| &mut c.mailboxes),
+        reload: Live,
+        help: "  -m, --mailbox NAME       accept only these mailboxes; repeatable;
                            none given = any valid name
-  -c, --catch-all NAME     deliver here when a recipient's mailbox is not
+",
+    },
+    Opt {
+        kind: Mailbox(|c| &mut c.catch_all),
+        reload: Live,
+        help: "  -c, --catch-all NAME     deliver here when a recipient's mailbox is not
                            accepted
-      --max-size BYTES     largest message, k/M/G = KiB/MiB/GiB (default 10M)
-      --max-conn N         concurrent sessions in all (default 64)
-      --max-per-ip N       concurrent sessions from one address (default 8)
-      --max-rcpt N         recipients per message (default 100)
-      --timeout SECS       time for one command line, or between reads in DATA
+",
+    },
+    Opt {
+        kind: Size(|c| &mut c.max_message_bytes),
+        reload: Live,
+        help: "      --max-size BYTES     largest message, k/M/G = KiB/MiB/GiB (default 10M)\n",
+    },
+    Opt {
+        kind: Count(|c| &mut c.max_connections),
+        reload: Live,
+        help: "      --max-conn N         concurrent sessions in all (default 64)\n",
+    },
+    Opt {
+        kind: Count(|c| &mut c.max_connections_per_ip),
+        reload: Live,
+        help: "      --max-per-ip N       concurrent sessions from one address (default 8)\n",
+    },
+    Opt {
+        kind: Count(|c| &mut c.max_recipients),
+        reload: Live,
+        help: "      --max-rcpt N         recipients per message (default 100)\n",
+    },
+    Opt {
+        kind: Seconds(|c| &mut c.idle_timeout_secs),
+        reload: Live,
+        help: "      --timeout SECS       time for one command line, or between reads in DATA
                            (default 300); DATA must also average 500 bytes/s
-      --session-timeout SECS  limit on a whole session (default 1800)
-      --stress-timeout SECS   the --timeout used while sessions are at 80% of
+",
+    },
+    Opt {
+        kind: Seconds(|c| &mut c.session_timeout_secs),
+        reload: Live,
+        help: "      --session-timeout SECS  limit on a whole session (default 1800)\n",
+    },
+    Opt {
+        kind: Seconds(|c| &mut c.stress_timeout_secs),
+        reload: Live,
+        help: "      --stress-timeout SECS   the --timeout used while sessions are at 80% of
                            --max-conn or more (default 10)
-      --max-rate N         new connections per minute from one address
+",
+    },
+    Opt {
+        kind: Count(|c| &mut c.max_connections_per_minute),
+        reload: Live,
+        help: "      --max-rate N         new connections per minute from one address
                            (default 60)
-      --max-errors N       refused commands before 421 and close (default 10)
-      --min-free BYTES     MAIL gets 452 4.3.1 while the spool file system has
+",
+    },
+    Opt {
+        kind: Count(|c| &mut c.max_errors),
+        reload: Live,
+        help: "      --max-errors N       refused commands before 421 and close (default 10)\n",
+    },
+    Opt {
+        kind: SizeOrOff(|c| &mut c.min_free_bytes),
+        reload: Live,
+        help: "      --min-free BYTES     MAIL gets 452 4.3.1 while the spool file system has
                            less free space (default twice --max-size)
-  -u, --user USER[:GROUP]  after binding, drop to this user (name or number)
-  -b, --background         detach after binding (fork, setsid); the parent
+",
+    },
+    Opt {
+        kind: User(|c| &mut c.user),
+        reload: Restart(|next, old| keep(&mut next.user, &old.user)),
+        help: "  -u, --user USER[:GROUP]  after binding, drop to this user (name or number)\n",
+    },
+    Opt {
+        kind: Switch(|c| &mut c.background),
+        reload: Restart(|next, old| keep(&mut next.background, &old.background)),
+        help: "  -b, --background         detach after binding (fork, setsid); the parent
                            exits 0 once tinymx is ready, 1 if start-up failed
-      --pidfile FILE       write the pid here once ready; removed on exit
-      --syslog             log to syslog (facility mail) instead of stderr
-      --syslog-socket PATH the syslog socket (default /dev/log)
-      --config FILE        read options from FILE, one 'long-option value'
+",
+    },
+    Opt {
+        kind: MaybePath(|c| &mut c.pidfile),
+        reload: Restart(|next, old| keep(&mut next.pidfile, &old.pidfile)),
+        help: "      --pidfile FILE       write the pid here once ready; removed on exit\n",
+    },
+    Opt {
+        kind: Switch(|c| &mut c.syslog),
+        reload: Restart(|next, old| keep(&mut next.syslog, &old.syslog)),
+        help: "      --syslog             log to syslog (facility mail) instead of stderr\n",
+    },
+    Opt {
+        kind: Path(|c| &mut c.syslog_socket),
+        reload: Restart(|next, old| keep(&mut next.syslog_socket, &old.syslog_socket)),
+        help: "      --syslog-socket PATH the syslog socket (default /dev/log)\n",
+    },
+    Opt {
+        kind: ConfigFile,
+        reload: CommandLineOnly,
+        help: "      --config FILE        read options from FILE, one 'long-option value'
                            per line ('#' comments); command-line options
                            win. SIGHUP re-reads it for new sessions.
-      --exec PROGRAM       after each message is stored, run PROGRAM once per
+",
+    },
+    Opt {
+        kind: MaybePath(|c| &mut c.exec_program),
+        reload: Restart(|next, old| keep(&mut next.exec_program, &old.exec_program)),
+        help: "      --exec PROGRAM       after each message is stored, run PROGRAM once per
                            mailbox (no shell, no arguments; message on stdin,
                            details in TINYMX_* variables, see README)
-      --exec-max N         hooks running at once (default 4)
-      --exec-queue N       hooks waiting beyond that; when full a hook is
+",
+    },
+    Opt {
+        kind: Count(|c| &mut c.exec_max),
+        reload: Restart(|next, old| keep(&mut next.exec_max, &old.exec_max)),
+        help: "      --exec-max N         hooks running at once (default 4)\n",
+    },
+    Opt {
+        kind: Count(|c| &mut c.exec_queue_max),
+        reload: Restart(|next, old| keep(&mut next.exec_queue_max, &old.exec_queue_max)),
+        help: "      --exec-queue N       hooks waiting beyond that; when full a hook is
                            skipped and logged, the mail stays (default 1000)
-      --exec-timeout SECS  kill a hook after this long (default 60)
-      --filter PROGRAM     before replying to DATA, run PROGRAM on each copy:
+",
+    },
+    Opt {
+        kind: Seconds(|c| &mut c.exec_timeout_secs),
+        reload: Restart(|next, old| keep(&mut next.exec_timeout_secs, &old.exec_timeout_secs)),
+        help: "      --exec-timeout SECS  kill a hook after this long (default 60)\n",
+    },
+    Opt {
+        kind: MaybePath(|c| &mut c.filter_program),
+        reload: Live,
+        help: "      --filter PROGRAM     before replying to DATA, run PROGRAM on each copy:
                            exit 0 accept, 100 refuse (550, first line of its
                            output as the text), 99 accept without storing,
                            anything else 451 (try later)
-      --filter-timeout SECS  kill the filter and answer 451 (default 60)
-  -v, --verbose            log every command and reply
-  -q, --quiet              log only warnings and errors
-  -h, --help               show this help
-  -V, --version            show the version
+",
+    },
+    Opt {
+        kind: Seconds(|c| &mut c.filter_timeout_secs),
+        reload: Live,
+        help: "      --filter-timeout SECS  kill the filter and answer 451 (default 60)\n",
+    },
+    Opt {
+        kind: Level(Verbosity::Verbose),
+        reload: Live,
+        help: "  -v, --verbose            log every command and reply\n",
+    },
+    Opt {
+        kind: Level(Verbosity::Quiet),
+        reload: Live,
+        help: "  -q, --quiet              log only warnings and errors\n",
+    },
+    Opt {
+        kind: Help,
+        reload: CommandLineOnly,
+        help: "  -h, --help               show this help\n",
+    },
+    Opt {
+        kind: Version,
+        reload: CommandLineOnly,
+        help: "  -V, --version            show the version\n",
+    },
+];
 
-Exit status: 0 after SIGTERM/SIGINT, 1 if a port or the spool cannot be
-used, 2 for a bad option.
-";
+impl Kind {
+    /// Does the option take a value?
+    pub fn takes_value(self) -> bool {
+        !matches!(self, Switch(_) | Level(_) | Help | Version)
+    }
+
+    /// Does each use add to a list?
+    pub fn repeatable(self) -> bool {
+        matches!(self, Address(_) | Domain(_) | Mailboxes(_))
+    }
+
+    /// Checks `v`, the value given for `flag`, and stores it in `cfg`.
+    fn set(self, cfg: &mut Config, flag: &str, v: String) -> Result<(), String> {
+        match self {
+            Switch(field) => *field(cfg) = true,
+            Level(level) => cfg.verbosity = level,
+            Count(field) => *field(cfg) = parse_count(flag, &v)? as usize,
+            Seconds(field) => *field(cfg) = parse_count(flag, &v)? as u64,
+            Size(_) | SizeOrOff(_) => {
+                let n = parse_size(&v)
+                    .filter(|&n| n > 0 || matches!(self, SizeOrOff(_)))
+                    .ok_or_else(|| {
+                        format!(
+                            "{flag}: invalid size '{v}' (a positive number with optional k, M or G)"
+                        )
+                    })?;
+                match self {
+                    Size(field) => *field(cfg) = n,
+                    SizeOrOff(field) => *field(cfg) = Some(n),
+                    _ => {}
+                }
+            }
+            Address(field) => field(cfg).push(parse_listen(&v).ok_or_else(|| {
+                format!("{flag}: invalid address '{v}' (use 1.2.3.4:25, [::1]:25 or :25)")
+            })?),
+            HostName(field) => {
+                if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(format!("{flag}: invalid host name '{v}'"));
+                }
+                *field(cfg) = v;
+            }
+            Domain(field) => {
+                if !address::is_domain(v.as_bytes(), true) && !address::is_address_literal(&v) {
+                    return Err(format!("{flag}: invalid domain '{v}'"));
+                }
+                field(cfg).push(v.to_lowercase());
+            }
+            Mailboxes(_) | Mailbox(_) => {
+                if address::mailbox_name(&v).as_deref() != Some(v.as_str()) {
+                    return Err(format!(
+                        "{flag}: invalid mailbox name '{v}' (a-z 0-9 . _ -, not starting with '.', at most 64 bytes)"
+                    ));
+                }
+                match self {
+                    Mailboxes(field) => field(cfg).push(v),
+                    Mailbox(field) => *field(cfg) = Some(v),
+                    _ => {}
+                }
+            }
+            Path(_) | MaybePath(_) => {
+                if v.is_empty() {
+                    return Err(format!("{flag}: empty path"));
+                }
+                match self {
+                    Path(field) => *field(cfg) = PathBuf::from(v),
+                    MaybePath(field) => *field(cfg) = Some(PathBuf::from(v)),
+                    _ => {}
+                }
+            }
+            User(field) => {
+                if v.is_empty() || v.starts_with(':') || v.ends_with(':') {
+                    return Err(format!("{flag}: invalid user '{v}' (USER or USER:GROUP)"));
+                }
+                *field(cfg) = Some(v);
+            }
+            // Not settings of `Config`: `parse` handles them.
+            ConfigFile | Help | Version => {}
+        }
+        Ok(())
+    }
+}
+
+/// Counts and seconds: 1 to 4294967295.
+fn parse_count(flag: &str, v: &str) -> Result<u32, String> {
+    v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+        format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
+    })
+}
+
+/// The option with this long name.
+pub fn find(long: &str) -> Option<&'static Opt> {
+    OPTIONS.iter().find(|o| o.long() == long)
+}
+
+fn find_short(short: char) -> Option<&'static Opt> {
+    OPTIONS.iter().find(|o| o.short() == Some(short))
+}
+
+/// The `--help` text.
+pub fn usage() -> String {
+    let mut s = String::from(USAGE_HEAD);
+    for o in OPTIONS {
+        s.push_str(o.help);
+    }
+    s.push_str(USAGE_TAIL);
+    s
+}
+
+/// SIGHUP: puts the old value back into `next` for every option that
+/// needs a restart, and names those whose value `next` had changed
+/// (`listen, exec-max`; empty if none).
+pub fn keep_restart_only(next: &mut Config, old: &Config) -> String {
+    let mut changed = String::new();
+    for o in OPTIONS {
+        if let Restart(keep_old) = o.reload
+            && keep_old(next, old)
+        {
+            if !changed.is_empty() {
+                changed.push_str(", ");
+            }
+            changed.push_str(o.long());
+        }
+    }
+    changed
+}
+
+/// Puts `old` back into `next`; true if they differed.
+fn keep<T: PartialEq + Clone>(next: &mut T, old: &T) -> bool {
+    let changed = next != old;
+    *next = old.clone();
+    changed
+}
 
 #[derive(Debug, PartialEq)]
 pub enum Action {
@@ -114,7 +494,8 @@ impl Options {
                 parse_config_text(&text).map_err(|e| format!("{}:{e}", path.display()))?
             {
                 let given = |name: &str| self.settings.iter().any(|s| s.name == name);
-                if REPEATABLE.contains(&setting.name.as_str()) && given(&setting.name) {
+                if find(&setting.name).is_some_and(|o| o.kind.repeatable()) && given(&setting.name)
+                {
                     continue;
                 }
                 apply(&mut cfg, &setting).map_err(|e| format!("{}:{n}: {e}", path.display()))?;
@@ -126,58 +507,6 @@ impl Options {
         }
         Ok(cfg)
     }
-}
-
-/// Options that may be given more than once, adding to a list.
-const REPEATABLE: [&str; 3] = ["listen", "domain", "mailbox"];
-/// Options that take no value.
-const SWITCHES: [&str; 5] = ["verbose", "quiet", "background", "syslog", "help"];
-/// Options that take a value.
-const VALUED: [&str; 26] = [
-    "listen",
-    "spool",
-    "hostname",
-    "domain",
-    "mailbox",
-    "catch-all",
-    "max-size",
-    "min-free",
-    "max-conn",
-    "max-per-ip",
-    "max-rcpt",
-    "timeout",
-    "session-timeout",
-    "stress-timeout",
-    "max-rate",
-    "max-errors",
-    "user",
-    "pidfile",
-    "syslog-socket",
-    "config",
-    "exec",
-    "exec-max",
-    "exec-queue",
-    "exec-timeout",
-    "filter",
-    "filter-timeout",
-];
-
-fn long_name(short: char) -> Option<&'static str> {
-    Some(match short {
-        'l' => "listen",
-        'd' => "spool",
-        'n' => "hostname",
-        'D' => "domain",
-        'm' => "mailbox",
-        'c' => "catch-all",
-        'u' => "user",
-        'b' => "background",
-        'v' => "verbose",
-        'q' => "quiet",
-        'h' => "help",
-        'V' => "version",
-        _ => return None,
-    })
 }
 
 /// Parses the arguments after the program name.
@@ -195,68 +524,66 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Action, String>
         config_file: None,
     };
     while let Some(a) = args.next() {
-        let (name, attached, flag) = if let Some(long) = a.strip_prefix("--") {
-            match long.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string()), format!("--{k}")),
-                None => (long.to_string(), None, a.clone()),
-            }
-        } else if a.len() >= 2 && a.starts_with('-') {
-            let mut chars = a[1..].chars();
-            let c = chars.next().unwrap_or('-');
-            let rest: String = chars.collect();
-            let Some(long) = long_name(c) else {
-                return Err(format!("-{c}: unknown option"));
-            };
-            // Switches take no attached text: one switch per argument.
-            if (SWITCHES.contains(&long) || long == "version") && !rest.is_empty() {
-                return Err(if matches!(a.as_str(), "-vq" | "-qv") {
-                    "-v and -q cannot be combined".to_string()
-                } else {
-                    format!("-{c}: takes no value; give each switch on its own ('{a}')")
-                });
-            }
-            (
-                long.to_string(),
-                if rest.is_empty() { None } else { Some(rest) },
-                format!("--{long}"),
-            )
-        } else {
-            return Err(format!("unexpected argument '{a}'"));
-        };
-        match name.as_str() {
-            "help" => return Ok(Action::Help),
-            "version" => return Ok(Action::Version),
-            n if !SWITCHES.contains(&n) && !VALUED.contains(&n) => {
-                return Err(format!("{flag}: unknown option"));
-            }
-            _ => {}
-        }
-        let value = if SWITCHES.contains(&name.as_str()) {
-            if attached.is_some() {
-                return Err(format!("{flag}: takes no value"));
-            }
-            None
-        } else {
-            Some(
+        let (opt, attached, flag) = split_arg(&a)?;
+        let value = match opt.kind {
+            Help => return Ok(Action::Help),
+            Version => return Ok(Action::Version),
+            k if k.takes_value() => Some(
                 attached
                     .or_else(|| args.next())
                     .ok_or_else(|| format!("{flag}: missing value"))?,
-            )
+            ),
+            _ if attached.is_some() => return Err(format!("{flag}: takes no value")),
+            _ => None,
         };
-        let setting = Setting { name, value };
-        if setting.name == "config" {
-            let path = setting.value.unwrap_or_default();
+        if let ConfigFile = opt.kind {
+            let path = value.unwrap_or_default();
             if path.is_empty() {
                 return Err("--config: empty path".into());
             }
             opts.config_file = Some(PathBuf::from(path));
             continue;
         }
+        let setting = Setting {
+            name: opt.long().to_string(),
+            value,
+        };
         // Check the value now, so a bad flag is reported before anything starts.
         apply(&mut Config::default(), &setting)?;
         opts.settings.push(setting);
     }
     Ok(Action::Run(opts))
+}
+
+/// One argument: its option, the value attached to it (`--long=V`,
+/// `-xV`), and the flag's name for messages.
+fn split_arg(a: &str) -> Result<(&'static Opt, Option<String>, String), String> {
+    if let Some(long) = a.strip_prefix("--") {
+        let (name, attached) = match long.split_once('=') {
+            Some((k, v)) => (k, Some(v.to_string())),
+            None => (long, None),
+        };
+        let flag = format!("--{name}");
+        let opt = find(name).ok_or_else(|| format!("{flag}: unknown option"))?;
+        return Ok((opt, attached, flag));
+    }
+    let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) else {
+        return Err(format!("unexpected argument '{a}'"));
+    };
+    let mut chars = short.chars();
+    let c = chars.next().unwrap_or('-');
+    let rest = chars.as_str();
+    let opt = find_short(c).ok_or_else(|| format!("-{c}: unknown option"))?;
+    // Switches take no attached text: one switch per argument.
+    if !opt.kind.takes_value() && !rest.is_empty() {
+        return Err(if matches!(a, "-vq" | "-qv") {
+            "-v and -q cannot be combined".to_string()
+        } else {
+            format!("-{c}: takes no value; give each switch on its own ('{a}')")
+        });
+    }
+    let attached = (!rest.is_empty()).then(|| rest.to_string());
+    Ok((opt, attached, format!("--{}", opt.long())))
 }
 
 /// Parses a configuration file's text into (line number, setting) pairs.
@@ -272,14 +599,17 @@ pub fn parse_config_text(text: &str) -> Result<Vec<(usize, Setting)>, String> {
             Some((k, v)) => (k.trim_start_matches("--"), Some(v.trim().to_string())),
             None => (line.trim_start_matches("--"), None),
         };
-        if matches!(name, "config" | "help" | "version") {
+        let Some(opt) = find(name) else {
+            return Err(format!("{n}: --{name}: unknown option"));
+        };
+        if let CommandLineOnly = opt.reload {
             return Err(format!(
                 "{n}: '{name}' cannot be used in a configuration file"
             ));
         }
-        match (SWITCHES.contains(&name), &value) {
-            (true, Some(_)) => return Err(format!("{n}: --{name}: takes no value")),
-            (false, None) => return Err(format!("{n}: --{name}: missing value")),
+        match (opt.kind.takes_value(), &value) {
+            (false, Some(_)) => return Err(format!("{n}: --{name}: takes no value")),
+            (true, None) => return Err(format!("{n}: --{name}: missing value")),
             _ => {}
         }
         out.push((
@@ -296,95 +626,9 @@ pub fn parse_config_text(text: &str) -> Result<Vec<(usize, Setting)>, String> {
 /// Checks one option's value and stores it in `cfg`.
 pub fn apply(cfg: &mut Config, s: &Setting) -> Result<(), String> {
     let flag = format!("--{}", s.name);
-    let v = s.value.clone().unwrap_or_default();
-    match s.name.as_str() {
-        "verbose" => cfg.verbosity = Verbosity::Verbose,
-        "quiet" => cfg.verbosity = Verbosity::Quiet,
-        "background" => cfg.background = true,
-        "syslog" => cfg.syslog = true,
-        "listen" => cfg.listen.push(parse_listen(&v).ok_or_else(|| {
-            format!("{flag}: invalid address '{v}' (use 1.2.3.4:25, [::1]:25 or :25)")
-        })?),
-        "spool" | "pidfile" | "syslog-socket" | "exec" | "filter" => {
-            if v.is_empty() {
-                return Err(format!("{flag}: empty path"));
-            }
-            match s.name.as_str() {
-                "spool" => cfg.spool_dir = PathBuf::from(v),
-                "pidfile" => cfg.pidfile = Some(PathBuf::from(v)),
-                "exec" => cfg.exec_program = Some(PathBuf::from(v)),
-                "filter" => cfg.filter_program = Some(PathBuf::from(v)),
-                _ => cfg.syslog_socket = PathBuf::from(v),
-            }
-        }
-        "hostname" => {
-            if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(format!("{flag}: invalid host name '{v}'"));
-            }
-            cfg.hostname = v;
-        }
-        "domain" => {
-            if !address::is_domain(v.as_bytes(), true) && !address::is_address_literal(&v) {
-                return Err(format!("{flag}: invalid domain '{v}'"));
-            }
-            cfg.domains.push(v.to_lowercase());
-        }
-        "mailbox" | "catch-all" => {
-            if address::mailbox_name(&v).as_deref() != Some(v.as_str()) {
-                return Err(format!(
-                    "{flag}: invalid mailbox name '{v}' (a-z 0-9 . _ -, not starting with '.', at most 64 bytes)"
-                ));
-            }
-            if s.name == "mailbox" {
-                cfg.mailboxes.push(v)
-            } else {
-                cfg.catch_all = Some(v)
-            }
-        }
-        "max-size" | "min-free" => {
-            let n = parse_size(&v)
-                .filter(|&n| n > 0 || s.name == "min-free")
-                .ok_or_else(|| {
-                    format!(
-                        "{flag}: invalid size '{v}' (a positive number with optional k, M or G)"
-                    )
-                })?;
-            if s.name == "max-size" {
-                cfg.max_message_bytes = n;
-            } else {
-                cfg.min_free_bytes = Some(n);
-            }
-        }
-        "max-conn" | "max-per-ip" | "max-rcpt" | "timeout" | "session-timeout"
-        | "stress-timeout" | "max-rate" | "max-errors" | "exec-max" | "exec-queue"
-        | "exec-timeout" | "filter-timeout" => {
-            let n = v.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                format!("{flag}: invalid number '{v}' (a whole number from 1 to 4294967295)")
-            })?;
-            match s.name.as_str() {
-                "max-conn" => cfg.max_connections = n as usize,
-                "max-per-ip" => cfg.max_connections_per_ip = n as usize,
-                "max-rcpt" => cfg.max_recipients = n as usize,
-                "session-timeout" => cfg.session_timeout_secs = n as u64,
-                "stress-timeout" => cfg.stress_timeout_secs = n as u64,
-                "max-rate" => cfg.max_connections_per_minute = n as usize,
-                "max-errors" => cfg.max_errors = n as usize,
-                "exec-max" => cfg.exec_max = n as usize,
-                "exec-queue" => cfg.exec_queue_max = n as usize,
-                "exec-timeout" => cfg.exec_timeout_secs = n as u64,
-                "filter-timeout" => cfg.filter_timeout_secs = n as u64,
-                _ => cfg.idle_timeout_secs = n as u64,
-            }
-        }
-        "user" => {
-            if v.is_empty() || v.starts_with(':') || v.ends_with(':') {
-                return Err(format!("{flag}: invalid user '{v}' (USER or USER:GROUP)"));
-            }
-            cfg.user = Some(v);
-        }
-        _ => return Err(format!("{flag}: unknown option")),
-    }
-    Ok(())
+    let opt = find(&s.name).ok_or_else(|| format!("{flag}: unknown option"))?;
+    opt.kind
+        .set(cfg, &flag, s.value.clone().unwrap_or_default())
 }
 
 /// `1.2.3.4:25`, `[::1]:2525`, `:2525`.
@@ -724,5 +968,183 @@ mod tests {
             let err = run(args).unwrap_err();
             assert!(err.starts_with(want), "{args:?}: {err}");
         }
+    }
+
+    /// A valid value of each kind, different from every default.
+    fn sample(kind: Kind) -> Option<&'static str> {
+        Some(match kind {
+            Switch(_) | Level(_) | Help | Version => return None,
+            Count(_) | Seconds(_) => "7",
+            Size(_) | SizeOrOff(_) => "3M",
+            Address(_) => "127.0.0.1:2599",
+            HostName(_) => "mx.test.example",
+            Domain(_) => "test.example",
+            Mailboxes(_) | Mailbox(_) => "sam",
+            Path(_) | MaybePath(_) | ConfigFile => "/tmp/tinymx-table-test",
+            User(_) => "nobody",
+        })
+    }
+
+    /// The configuration from a file holding just `line`.
+    fn from_file(name: &str, line: &str) -> Result<Config, String> {
+        let path = write(&format!("table-{name}.conf"), &format!("{line}\n"));
+        let c = run(&["--config", path.to_str().unwrap()]).map(|mut c| {
+            c.config_file = None;
+            c
+        });
+        let _ = std::fs::remove_file(path);
+        c
+    }
+
+    #[test]
+    fn every_table_entry_is_in_help_and_parses_by_each_name() {
+        let help = usage();
+        for o in OPTIONS {
+            let long = o.long();
+            let flags = match o.short() {
+                Some(c) => format!("  -{c}, --{long}"),
+                None => format!("      --{long}"),
+            };
+            let rest = &o.help[flags.len()..];
+            assert!(o.help.starts_with(&flags), "{long}: {:?}", o.help);
+            assert!(rest.starts_with([' ', '\n']), "{long}: {:?}", o.help);
+            assert!(o.help.ends_with('\n') && help.contains(o.help), "{long}");
+            assert_eq!(find(long).map(Opt::long), Some(long));
+            let value = sample(o.kind);
+            let mut by_long = vec![format!("--{long}")];
+            by_long.extend(value.map(String::from));
+            let mut by_short: Vec<Vec<String>> = Vec::new();
+            if let Some(c) = o.short() {
+                let mut separate = vec![format!("-{c}")];
+                separate.extend(value.map(String::from));
+                by_short.push(separate);
+                if let Some(v) = value {
+                    by_short.push(vec![format!("-{c}{v}")]);
+                }
+            }
+            if let Some(v) = value {
+                by_short.push(vec![format!("--{long}={v}")]);
+            }
+            let parsed = |args: &[String]| parse(args.iter().map(OsString::from));
+            match o.kind {
+                Help | Version => {
+                    for args in by_short.iter().chain([&by_long]) {
+                        let action = parsed(args).unwrap();
+                        let want = matches!(o.kind, Help) && action == Action::Help
+                            || matches!(o.kind, Version) && action == Action::Version;
+                        assert!(want, "{args:?}: {action:?}");
+                    }
+                }
+                ConfigFile => {
+                    let Ok(Action::Run(opts)) = parsed(&by_long) else {
+                        panic!("{long}")
+                    };
+                    assert_eq!(opts.config_file, value.map(PathBuf::from));
+                }
+                _ => {
+                    let args: Vec<&str> = by_long.iter().map(String::as_str).collect();
+                    let c = run(&args).unwrap();
+                    assert_ne!(c, Config::default(), "{long} sets nothing");
+                    for args in &by_short {
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        assert_eq!(run(&args).as_ref(), Ok(&c), "{args:?}");
+                    }
+                    let line = format!("{long} {}", value.unwrap_or(""))
+                        .trim_end()
+                        .to_string();
+                    assert_eq!(from_file(long, &line), Ok(c), "{line:?} in a file");
+                }
+            }
+            if let CommandLineOnly = o.reload {
+                let err = from_file(long, &format!("{long} {}", value.unwrap_or("")));
+                assert!(
+                    err.unwrap_err().ends_with(&format!(
+                        ":1: '{long}' cannot be used in a configuration file"
+                    )),
+                    "{long}"
+                );
+            }
+        }
+        let repeatable: Vec<&str> = OPTIONS
+            .iter()
+            .filter(|o| o.kind.repeatable())
+            .map(Opt::long)
+            .collect();
+        assert_eq!(repeatable, ["listen", "domain", "mailbox"]);
+    }
+
+    #[test]
+    fn every_table_entry_is_classified_for_reload() {
+        let mut restart = Vec::new();
+        for o in OPTIONS
+            .iter()
+            .filter(|o| !matches!(o.reload, CommandLineOnly))
+        {
+            let long = o.long();
+            let line = format!("{long} {}", sample(o.kind).unwrap_or(""));
+            // What a SIGHUP reads: the file alone, over a server that runs
+            // with the defaults.
+            let reloaded = from_file(long, line.trim_end()).unwrap();
+            let old = Config::default();
+            let mut next = reloaded.clone();
+            let kept = keep_restart_only(&mut next, &old);
+            match o.reload {
+                Restart(_) => {
+                    assert_eq!(kept, long, "{long} is reported");
+                    assert_eq!(next, old, "{long} keeps its old value");
+                    restart.push(long);
+                }
+                _ => {
+                    assert_eq!(kept, "", "{long} applies");
+                    assert_eq!(next, reloaded, "{long} applies");
+                }
+            }
+        }
+        assert_eq!(
+            restart,
+            [
+                "listen",
+                "spool",
+                "hostname",
+                "user",
+                "background",
+                "pidfile",
+                "syslog",
+                "syslog-socket",
+                "exec",
+                "exec-max",
+                "exec-queue",
+                "exec-timeout"
+            ]
+        );
+        let mut next = Config {
+            exec_max: 9,
+            listen: vec![Listen::Any(2525)],
+            ..Config::default()
+        };
+        assert_eq!(
+            keep_restart_only(&mut next, &Config::default()),
+            "listen, exec-max"
+        );
+    }
+
+    #[test]
+    fn defaults_stated_in_help_are_the_real_ones() {
+        let mut checked = 0;
+        for o in OPTIONS {
+            let Some(at) = o.help.find("(default ") else {
+                continue;
+            };
+            let rest = &o.help[at + "(default ".len()..];
+            let value = &rest[..rest.find(')').unwrap()];
+            if value.contains(' ') {
+                continue; // "(default twice --max-size)"
+            }
+            let mut c = Config::default();
+            o.kind.set(&mut c, o.long(), value.to_string()).unwrap();
+            assert_eq!(c, Config::default(), "--{}: (default {value})", o.long());
+            checked += 1;
+        }
+        assert_eq!(checked, 15);
     }
 }

@@ -27,6 +27,11 @@ pub struct Config {
     pub listen: Vec<Listen>,
     /// `--spool`: the Maildir root.
     pub spool_dir: PathBuf,
+    /// At start-up, files in the spool's `tmp/` directories untouched for
+    /// this long are leftovers of a crash and are removed (36 hours, the
+    /// age the Maildir description gives); younger ones may belong to
+    /// another instance writing to the same spool.
+    pub stale_tmp_secs: u64,
     /// `--hostname`: greeting and Received header.
     pub hostname: String,
     /// `--domain`, lower-cased; empty means any domain.
@@ -102,6 +107,7 @@ impl Default for Config {
         Config {
             listen: Vec::new(),
             spool_dir: PathBuf::from("/var/spool/tinymx"),
+            stale_tmp_secs: 36 * 3600,
             hostname: String::new(),
             domains: Vec::new(),
             mailboxes: Vec::new(),

@@ -252,9 +252,10 @@ impl RateLimit {
 
 /// SIGHUP: re-reads the configuration. Domains, mailboxes, catch-all,
 /// limits, timeouts and verbosity apply to new sessions; running sessions
-/// keep theirs. What was fixed at start-up (addresses, spool, host name,
-/// user, pid file, logging target) stays, with a warning if it changed. A
-/// bad file is logged and the old settings stay.
+/// keep theirs. What was fixed at start-up (the options the table in
+/// `cli` marks `Restart`: addresses, spool, host name, user, pid file,
+/// logging target, the hook pool) stays, with a warning naming the
+/// changed ones. A bad file is logged and the old settings stay.
 fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     let mut next = match reload() {
         Ok(c) => c,
@@ -267,35 +268,10 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     if next.hostname.is_empty() {
         next.hostname = old.hostname.clone();
     }
-    let fixed = next.listen != old.listen
-        || next.spool_dir != old.spool_dir
-        || next.hostname != old.hostname
-        || next.user != old.user
-        || next.pidfile != old.pidfile
-        || next.background != old.background
-        || next.syslog != old.syslog
-        || next.syslog_socket != old.syslog_socket
-        || next.exec_program != old.exec_program
-        || next.exec_max != old.exec_max
-        || next.exec_queue_max != old.exec_queue_max
-        || next.exec_timeout_secs != old.exec_timeout_secs;
-    if fixed {
-        warn!(
-            "SIGHUP: listen, spool, hostname, user, pidfile, background and syslog changes need a restart; kept"
-        );
+    let kept = crate::cli::keep_restart_only(&mut next, &old);
+    if !kept.is_empty() {
+        warn!("SIGHUP: changes to {kept} need a restart; kept");
     }
-    next.listen = old.listen.clone();
-    next.spool_dir = old.spool_dir.clone();
-    next.hostname = old.hostname.clone();
-    next.user = old.user.clone();
-    next.pidfile = old.pidfile.clone();
-    next.background = old.background;
-    next.syslog = old.syslog;
-    next.syslog_socket = old.syslog_socket.clone();
-    next.exec_program = old.exec_program.clone();
-    next.exec_max = old.exec_max;
-    next.exec_queue_max = old.exec_queue_max;
-    next.exec_timeout_secs = old.exec_timeout_secs;
     crate::log::set_verbosity(next.verbosity);
     warn_if_short_of_space(&shared.spool, &next, "SIGHUP");
     rates.per_minute = next.max_connections_per_minute;

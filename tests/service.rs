@@ -89,6 +89,33 @@ fn sighup_reloads_the_config_file_for_new_sessions() {
 }
 
 #[test]
+fn sighup_keeps_restart_only_options_and_names_them() {
+    let dir = TempDir::new("reload-restart");
+    let conf = dir.path().join("tinymx.conf");
+    std::fs::write(&conf, "max-rcpt 5\n").unwrap();
+    let server = Server::start(&["--config", conf.to_str().unwrap()]);
+    let sock = dir.path().join("no-syslog");
+    let text = format!("max-rcpt 1\nexec-max 2\nsyslog-socket {}\n", sock.display());
+    std::fs::write(&conf, text).unwrap();
+    server.signal(libc::SIGHUP);
+    server.wait_log(|l| {
+        l.iter()
+            .any(|l| l == "tinymx: SIGHUP: configuration reloaded for new sessions")
+    });
+    let log = server.log_lines();
+    let want = "tinymx: SIGHUP: changes to syslog-socket, exec-max need a restart; kept";
+    assert!(log.iter().any(|l| l == want), "{log:?}");
+    // The reloadable option in the same file applies to new sessions.
+    let mut c = Client::hello(server.addr());
+    assert_eq!(c.cmd("MAIL FROM:<>"), "250 2.1.0 Sender ok\r\n");
+    assert_eq!(rcpt(&mut c, "a@x.example"), "250 2.1.5 Recipient ok\r\n");
+    assert_eq!(
+        rcpt(&mut c, "b@x.example"),
+        "452 4.5.3 Too many recipients\r\n"
+    );
+}
+
+#[test]
 fn sighup_without_a_config_file_is_harmless() {
     let server = Server::start(&[]);
     server.signal(libc::SIGHUP);
