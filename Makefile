@@ -7,7 +7,7 @@ CARGO   ?= cargo
 # apt-get needs root; as a normal user, sudo is used when present.
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: all build run test test-deps static-check clean
+.PHONY: all build run test test-deps static-check lint clean
 
 all: build
 
@@ -20,9 +20,9 @@ build:
 run: build
 	$(RELEASE) -l 127.0.0.1:2525 -d ./spool
 
-# The static binary's checks (linkage, size budget), unit tests, the
-# integration tests against it, then every cross build under qemu-user.
-test: build test-deps static-check size-check
+# The static binary's checks (linkage, size budget), clippy, unit tests,
+# the integration tests against it, then every cross build under qemu-user.
+test: build test-deps static-check size-check lint
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
 	$(MAKE) test-interop
 	$(MAKE) test-cross
@@ -53,6 +53,12 @@ bench: build
 bench-smoke: build
 	$(SUDO) sh bench/install.sh --smoke
 	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 bench/run.py --smoke
+
+# Lints on all code, tests included, as errors; rustup adds clippy once if
+# the toolchain lacks it.
+lint:
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # $(call check_static,BINARY): no program interpreter, no shared libraries.
 check_static = \

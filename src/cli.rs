@@ -127,206 +127,120 @@ impl Opt {
     }
 }
 
+/// `Restart` for a field: a reload puts the old value back (`keep`).
+macro_rules! restart {
+    ($field:ident) => {
+        Restart(|next, old| keep(&mut next.$field, &old.$field))
+    };
+}
+
 /// Every option, in `--help` order. An entry's `help` is its block of
 /// `--help` exactly as printed, and its first line names the option.
+/// Laid out by hand, one entry per block (kind and reload, then the help
+/// text), so that it reads as the table it is.
+#[rustfmt::skip]
 pub static OPTIONS: &[Opt] = &[
-    Opt {
-        kind: Address(|c| &mut c.listen),
-        reload: Restart(|next, old| keep(&mut next.listen, &old.listen)),
+    Opt { kind: Address(|c| &mut c.listen), reload: restart!(listen),
         help: "  -l, --listen ADDR:PORT   listen here; repeatable. Default [::]:25 as one
                            dual-stack socket, or 0.0.0.0:25 without IPv6.
                            Forms: 1.2.3.4:25, [::1]:2525, :2525 (all addresses).
                            Port 0 picks a free port; the real address is logged
                            as 'listening on ADDR'.
-",
-    },
-    Opt {
-        kind: Path(|c| &mut c.spool_dir),
-        reload: Restart(|next, old| keep(&mut next.spool_dir, &old.spool_dir)),
+" },
+    Opt { kind: Path(|c| &mut c.spool_dir), reload: restart!(spool_dir),
         help: "  -d, --spool DIR          Maildir root (default /var/spool/tinymx); created
                            with mode 0700 if missing
-",
-    },
-    Opt {
-        kind: HostName(|c| &mut c.hostname),
-        reload: Restart(|next, old| keep(&mut next.hostname, &old.hostname)),
+" },
+    Opt { kind: HostName(|c| &mut c.hostname), reload: restart!(hostname),
         help: "  -n, --hostname NAME      name in the greeting and Received header
                            (default: the system host name)
-",
-    },
-    Opt {
-        kind: Domain(|c| &mut c.domains),
-        reload: Live,
+" },
+    Opt { kind: Domain(|c| &mut c.domains), reload: Live,
         help: "  -D, --domain DOMAIN      accept recipients in this domain; repeatable;
                            none given = any domain
-",
-    },
-    Opt {
-        kind: Mailboxes(|c| &mut c.mailboxes),
-        reload: Live,
+" },
+    Opt { kind: Mailboxes(|c| &mut c.mailboxes), reload: Live,
         help: "  -m, --mailbox NAME       accept only these mailboxes; repeatable;
                            none given = any valid name
-",
-    },
-    Opt {
-        kind: Mailbox(|c| &mut c.catch_all),
-        reload: Live,
+" },
+    Opt { kind: Mailbox(|c| &mut c.catch_all), reload: Live,
         help: "  -c, --catch-all NAME     deliver here when a recipient's mailbox is not
                            accepted
-",
-    },
-    Opt {
-        kind: Size(|c| &mut c.max_message_bytes),
-        reload: Live,
-        help: "      --max-size BYTES     largest message, k/M/G = KiB/MiB/GiB (default 10M)\n",
-    },
-    Opt {
-        kind: Count(|c| &mut c.max_connections),
-        reload: Live,
-        help: "      --max-conn N         concurrent sessions in all (default 64)\n",
-    },
-    Opt {
-        kind: Count(|c| &mut c.max_connections_per_ip),
-        reload: Live,
-        help: "      --max-per-ip N       concurrent sessions from one address (default 8)\n",
-    },
-    Opt {
-        kind: Count(|c| &mut c.max_recipients),
-        reload: Live,
-        help: "      --max-rcpt N         recipients per message (default 100)\n",
-    },
-    Opt {
-        kind: Seconds(|c| &mut c.idle_timeout_secs),
-        reload: Live,
+" },
+    Opt { kind: Size(|c| &mut c.max_message_bytes), reload: Live,
+        help: "      --max-size BYTES     largest message, k/M/G = KiB/MiB/GiB (default 10M)\n" },
+    Opt { kind: Count(|c| &mut c.max_connections), reload: Live,
+        help: "      --max-conn N         concurrent sessions in all (default 64)\n" },
+    Opt { kind: Count(|c| &mut c.max_connections_per_ip), reload: Live,
+        help: "      --max-per-ip N       concurrent sessions from one address (default 8)\n" },
+    Opt { kind: Count(|c| &mut c.max_recipients), reload: Live,
+        help: "      --max-rcpt N         recipients per message (default 100)\n" },
+    Opt { kind: Seconds(|c| &mut c.idle_timeout_secs), reload: Live,
         help: "      --timeout SECS       time for one command line, or between reads in DATA
                            (default 300); DATA must also average 500 bytes/s
-",
-    },
-    Opt {
-        kind: Seconds(|c| &mut c.session_timeout_secs),
-        reload: Live,
-        help: "      --session-timeout SECS  limit on a whole session (default 1800)\n",
-    },
-    Opt {
-        kind: Seconds(|c| &mut c.stress_timeout_secs),
-        reload: Live,
+" },
+    Opt { kind: Seconds(|c| &mut c.session_timeout_secs), reload: Live,
+        help: "      --session-timeout SECS  limit on a whole session (default 1800)\n" },
+    Opt { kind: Seconds(|c| &mut c.stress_timeout_secs), reload: Live,
         help: "      --stress-timeout SECS   the --timeout used while sessions are at 80% of
                            --max-conn or more (default 10)
-",
-    },
-    Opt {
-        kind: Count(|c| &mut c.max_connections_per_minute),
-        reload: Live,
+" },
+    Opt { kind: Count(|c| &mut c.max_connections_per_minute), reload: Live,
         help: "      --max-rate N         new connections per minute from one address
                            (default 60)
-",
-    },
-    Opt {
-        kind: Count(|c| &mut c.max_errors),
-        reload: Live,
-        help: "      --max-errors N       refused commands before 421 and close (default 10)\n",
-    },
-    Opt {
-        kind: SizeOrOff(|c| &mut c.min_free_bytes),
-        reload: Live,
+" },
+    Opt { kind: Count(|c| &mut c.max_errors), reload: Live,
+        help: "      --max-errors N       refused commands before 421 and close (default 10)\n" },
+    Opt { kind: SizeOrOff(|c| &mut c.min_free_bytes), reload: Live,
         help: "      --min-free BYTES     MAIL gets 452 4.3.1 while the spool file system has
                            less free space (default twice --max-size)
-",
-    },
-    Opt {
-        kind: User(|c| &mut c.user),
-        reload: Restart(|next, old| keep(&mut next.user, &old.user)),
-        help: "  -u, --user USER[:GROUP]  after binding, drop to this user (name or number)\n",
-    },
-    Opt {
-        kind: Switch(|c| &mut c.background),
-        reload: Restart(|next, old| keep(&mut next.background, &old.background)),
+" },
+    Opt { kind: User(|c| &mut c.user), reload: restart!(user),
+        help: "  -u, --user USER[:GROUP]  after binding, drop to this user (name or number)\n" },
+    Opt { kind: Switch(|c| &mut c.background), reload: restart!(background),
         help: "  -b, --background         detach after binding (fork, setsid); the parent
                            exits 0 once tinymx is ready, 1 if start-up failed
-",
-    },
-    Opt {
-        kind: MaybePath(|c| &mut c.pidfile),
-        reload: Restart(|next, old| keep(&mut next.pidfile, &old.pidfile)),
-        help: "      --pidfile FILE       write the pid here once ready; removed on exit\n",
-    },
-    Opt {
-        kind: Switch(|c| &mut c.syslog),
-        reload: Restart(|next, old| keep(&mut next.syslog, &old.syslog)),
-        help: "      --syslog             log to syslog (facility mail) instead of stderr\n",
-    },
-    Opt {
-        kind: Path(|c| &mut c.syslog_socket),
-        reload: Restart(|next, old| keep(&mut next.syslog_socket, &old.syslog_socket)),
-        help: "      --syslog-socket PATH the syslog socket (default /dev/log)\n",
-    },
-    Opt {
-        kind: ConfigFile,
-        reload: CommandLineOnly,
+" },
+    Opt { kind: MaybePath(|c| &mut c.pidfile), reload: restart!(pidfile),
+        help: "      --pidfile FILE       write the pid here once ready; removed on exit\n" },
+    Opt { kind: Switch(|c| &mut c.syslog), reload: restart!(syslog),
+        help: "      --syslog             log to syslog (facility mail) instead of stderr\n" },
+    Opt { kind: Path(|c| &mut c.syslog_socket), reload: restart!(syslog_socket),
+        help: "      --syslog-socket PATH the syslog socket (default /dev/log)\n" },
+    Opt { kind: ConfigFile, reload: CommandLineOnly,
         help: "      --config FILE        read options from FILE, one 'long-option value'
                            per line ('#' comments); command-line options
                            win. SIGHUP re-reads it for new sessions.
-",
-    },
-    Opt {
-        kind: MaybePath(|c| &mut c.exec_program),
-        reload: Restart(|next, old| keep(&mut next.exec_program, &old.exec_program)),
+" },
+    Opt { kind: MaybePath(|c| &mut c.exec_program), reload: restart!(exec_program),
         help: "      --exec PROGRAM       after each message is stored, run PROGRAM once per
                            mailbox (no shell, no arguments; message on stdin,
                            details in TINYMX_* variables, see README)
-",
-    },
-    Opt {
-        kind: Count(|c| &mut c.exec_max),
-        reload: Restart(|next, old| keep(&mut next.exec_max, &old.exec_max)),
-        help: "      --exec-max N         hooks running at once (default 4)\n",
-    },
-    Opt {
-        kind: Count(|c| &mut c.exec_queue_max),
-        reload: Restart(|next, old| keep(&mut next.exec_queue_max, &old.exec_queue_max)),
+" },
+    Opt { kind: Count(|c| &mut c.exec_max), reload: restart!(exec_max),
+        help: "      --exec-max N         hooks running at once (default 4)\n" },
+    Opt { kind: Count(|c| &mut c.exec_queue_max), reload: restart!(exec_queue_max),
         help: "      --exec-queue N       hooks waiting beyond that; when full a hook is
                            skipped and logged, the mail stays (default 1000)
-",
-    },
-    Opt {
-        kind: Seconds(|c| &mut c.exec_timeout_secs),
-        reload: Restart(|next, old| keep(&mut next.exec_timeout_secs, &old.exec_timeout_secs)),
-        help: "      --exec-timeout SECS  kill a hook after this long (default 60)\n",
-    },
-    Opt {
-        kind: MaybePath(|c| &mut c.filter_program),
-        reload: Live,
+" },
+    Opt { kind: Seconds(|c| &mut c.exec_timeout_secs), reload: restart!(exec_timeout_secs),
+        help: "      --exec-timeout SECS  kill a hook after this long (default 60)\n" },
+    Opt { kind: MaybePath(|c| &mut c.filter_program), reload: Live,
         help: "      --filter PROGRAM     before replying to DATA, run PROGRAM on each copy:
                            exit 0 accept, 100 refuse (550, first line of its
                            output as the text), 99 accept without storing,
                            anything else 451 (try later)
-",
-    },
-    Opt {
-        kind: Seconds(|c| &mut c.filter_timeout_secs),
-        reload: Live,
-        help: "      --filter-timeout SECS  kill the filter and answer 451 (default 60)\n",
-    },
-    Opt {
-        kind: Level(Verbosity::Verbose),
-        reload: Live,
-        help: "  -v, --verbose            log every command and reply\n",
-    },
-    Opt {
-        kind: Level(Verbosity::Quiet),
-        reload: Live,
-        help: "  -q, --quiet              log only warnings and errors\n",
-    },
-    Opt {
-        kind: Help,
-        reload: CommandLineOnly,
-        help: "  -h, --help               show this help\n",
-    },
-    Opt {
-        kind: Version,
-        reload: CommandLineOnly,
-        help: "  -V, --version            show the version\n",
-    },
+" },
+    Opt { kind: Seconds(|c| &mut c.filter_timeout_secs), reload: Live,
+        help: "      --filter-timeout SECS  kill the filter and answer 451 (default 60)\n" },
+    Opt { kind: Level(Verbosity::Verbose), reload: Live,
+        help: "  -v, --verbose            log every command and reply\n" },
+    Opt { kind: Level(Verbosity::Quiet), reload: Live,
+        help: "  -q, --quiet              log only warnings and errors\n" },
+    Opt { kind: Help, reload: CommandLineOnly,
+        help: "  -h, --help               show this help\n" },
+    Opt { kind: Version, reload: CommandLineOnly,
+        help: "  -V, --version            show the version\n" },
 ];
 
 impl Kind {

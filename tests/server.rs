@@ -92,7 +92,7 @@ fn plain_message_lands_byte_exact_in_new() {
         c.stream.local_addr().unwrap().port(),
         MESSAGE.len() - 1
     );
-    server.wait_log(|l| l.iter().any(|l| *l == want));
+    server.wait_log(|l| l.contains(&want));
     let closed = format!("tinymx: {sid} disconnect from [127.0.0.1]:");
     server.wait_log(|l| {
         l.iter()

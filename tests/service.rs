@@ -79,7 +79,7 @@ fn sighup_reloads_the_config_file_for_new_sessions() {
         "tinymx: SIGHUP: configuration not reloaded, keeping the old one: {}:2: --max-size: invalid size 'lots' (a positive number with optional k, M or G)",
         conf.display()
     );
-    server.wait_log(|l| l.iter().any(|l| *l == want));
+    server.wait_log(|l| l.contains(&want));
     let mut third = Client::hello(server.addr());
     assert_eq!(third.cmd("MAIL FROM:<>"), "250 2.1.0 Sender ok\r\n");
     assert_eq!(
