@@ -880,3 +880,48 @@ fn a_reset_connection_ends_with_its_cause_in_the_log() {
             .any(|l| l.contains(" disconnect from ") && l.ends_with(" end=error (ECONNRESET)"))
     });
 }
+
+/// `-v` logs every change of the protocol state, `SID state OLD -> NEW`,
+/// in order (the transition function is the only place that changes it).
+#[test]
+fn verbose_log_shows_each_state_transition() {
+    let server = Server::start(&["-v"]);
+    let mut c = Client::hello(server.addr());
+    let reply = c.send_mail("a@example.com", &["bob@example.org"], b"x\r\n");
+    assert!(reply.starts_with("250 "), "{reply}");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
+    server.wait_log(|l| l.iter().any(|l| l.ends_with(" state Command -> Closed")));
+    let states: Vec<String> = server
+        .log_lines()
+        .iter()
+        .filter_map(|l| l.split_once(" state ").map(|(_, t)| t.to_string()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "Greeting -> Command",
+            "Command -> AwaitStorage",
+            "AwaitStorage -> Command",
+            "Command -> AwaitStart",
+            "AwaitStart -> Data",
+            "Data -> Ended",
+            "Ended -> AwaitEnd",
+            "AwaitEnd -> Command",
+            "Command -> Closed",
+        ]
+    );
+    // Every state line names the session.
+    let sid = server
+        .log_lines()
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("tinymx: ")?
+                .split_once(" state ")
+                .map(|(s, _)| s.to_string())
+        })
+        .unwrap();
+    assert!(
+        sid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "{sid}"
+    );
+}
