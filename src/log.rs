@@ -37,6 +37,16 @@ const BACKLOG_LINES: usize = 100;
 /// How often an unreachable syslog socket is tried again, at most.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
+/// What became of one syslog message.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sent {
+    Yes,
+    /// No socket to send to (yet): worth keeping the line.
+    Unreachable,
+    /// The socket is there but will not take this message.
+    Refused,
+}
+
 /// An RFC 3164 sender on a local datagram socket (what busybox syslogd,
 /// rsyslog and journald read at /dev/log).
 struct Syslog {
@@ -90,13 +100,15 @@ impl Syslog {
         Ok(sock)
     }
 
-    /// Sends one message: false if the socket cannot be reached. A send
-    /// that fails on a connected socket (syslogd restarted) reconnects
-    /// at once; an unreachable socket is tried once per RETRY_INTERVAL.
-    fn send_one(&mut self, msg: &[u8], now: Instant) -> bool {
+    /// Sends one message. A send that fails on a connected socket
+    /// (syslogd restarted) reconnects at once; an unreachable socket is
+    /// tried once per RETRY_INTERVAL. A message that fails even on a fresh
+    /// connection (EMSGSIZE) is `Refused`: retrying it would only hold up
+    /// every line behind it.
+    fn send_one(&mut self, msg: &[u8], now: Instant) -> Sent {
         if let Some(sock) = &self.sock {
             if sock.send(msg).is_ok() {
-                return true;
+                return Sent::Yes;
             }
             self.sock = None;
             self.last_try = None;
@@ -105,23 +117,26 @@ impl Syslog {
             .last_try
             .is_some_and(|t| now.duration_since(t) < RETRY_INTERVAL)
         {
-            return false;
+            return Sent::Unreachable;
         }
         self.last_try = Some(now);
         match Syslog::connect(&self.path) {
-            Ok(s) if s.send(msg).is_ok() => {
+            Ok(s) => {
+                let sent = s.send(msg).is_ok();
                 self.sock = Some(s);
-                true
+                if sent { Sent::Yes } else { Sent::Refused }
             }
-            _ => false,
+            Err(_) => Sent::Unreachable,
         }
     }
 
     /// Sends `msg` after whatever waited for the socket; keeps it in the
     /// backlog if the socket cannot be reached. False if it was not sent.
+    /// A refused line of the backlog is dropped (it went to stderr when
+    /// it was logged); a refused `msg` goes to stderr only.
     fn send(&mut self, msg: Vec<u8>, now: Instant) -> bool {
         while let Some(first) = self.backlog.pop_front() {
-            if !self.send_one(&first, now) {
+            if self.send_one(&first, now) == Sent::Unreachable {
                 self.backlog.push_front(first);
                 self.keep(msg);
                 return false;
@@ -137,11 +152,14 @@ impl Syslog {
                 self.send_one(&note, now);
             }
         }
-        if self.send_one(&msg, now) {
-            return true;
+        match self.send_one(&msg, now) {
+            Sent::Yes => true,
+            Sent::Refused => false,
+            Sent::Unreachable => {
+                self.keep(msg);
+                false
+            }
         }
-        self.keep(msg);
-        false
     }
 
     fn keep(&mut self, msg: Vec<u8>) {
@@ -271,6 +289,30 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"<22>test");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A kept line the socket will never take (larger than a datagram may
+    /// be) is dropped once the socket is there; the lines behind it go on.
+    #[test]
+    fn an_oversized_kept_line_does_not_hold_up_the_others() {
+        let (dir, path) = socket_dir("log-big");
+        let mut s = super::Syslog::new(&path, 42);
+        let t0 = std::time::Instant::now();
+        assert!(!s.send(vec![b'x'; 4 << 20], t0));
+        assert!(!s.send(b"small".to_vec(), t0));
+        let server = super::UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let later = t0 + super::RETRY_INTERVAL;
+        assert!(s.send(b"late".to_vec(), later));
+        let mut buf = [0u8; 64];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"small");
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"late");
+        assert!(s.backlog.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
