@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
-use tinymx::spf::{self, Answer, Lookup, Query};
+use tinymx::spf::{self, Answer, Lookup, Query, zone};
 
 /// One zone entry: the record type and its fields (none for TIMEOUT).
 struct Entry {
@@ -98,22 +98,7 @@ impl Lookup for Zone {
         })
     }
     fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {
-        let name = match ip {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
-            }
-            IpAddr::V6(v6) => {
-                let mut n: Vec<String> = v6
-                    .octets()
-                    .iter()
-                    .flat_map(|b| [b >> 4, b & 15])
-                    .map(|x| format!("{x:x}"))
-                    .collect();
-                n.reverse();
-                format!("{}.ip6.arpa", n.join("."))
-            }
-        };
+        let name = zone::reverse_name(ip);
         self.query(&name, "PTR", 0)
             .map(|r| r.into_iter().map(|mut f| f.remove(0)).collect())
     }

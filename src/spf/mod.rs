@@ -5,6 +5,9 @@
 
 pub mod macros;
 pub mod record;
+#[cfg(test)]
+mod tests;
+pub mod zone;
 
 use macros::MacroString;
 use record::{Cidr, Mechanism, Qualifier, Record};
@@ -140,6 +143,7 @@ pub fn check_host(q: &Query, domain: &str, sender: &str, dns: &mut dyn Lookup) -
         dns,
         terms: 0,
         voids: 0,
+        ptr_names: None,
     };
     let (result, explanation) = e.check_host(domain, true);
     Outcome {
@@ -159,6 +163,10 @@ struct Eval<'a> {
     dns: &'a mut dyn Lookup,
     terms: u32,
     voids: u32,
+    /// The validated PTR names, looked up once per evaluation: `%{p}` does
+    /// not count as a DNS term (section 4.6.4), so without this a record
+    /// full of `%{p}` would cost 11 lookups each.
+    ptr_names: Option<Vec<String>>,
 }
 
 /// A mechanism's outcome: whether it matched, or the error that ends the
@@ -313,15 +321,18 @@ impl Eval<'_> {
     /// Section 5.5: the client's PTR names whose forward lookup gives the
     /// client's address back; the first 10 names only, lookup errors skip.
     fn validated_names(&mut self) -> Vec<String> {
-        let Answer::Records(names) = self.ptr(self.ip) else {
-            return Vec::new();
-        };
+        if let Some(names) = &self.ptr_names {
+            return names.clone();
+        }
         let mut valid = Vec::new();
-        for name in names.into_iter().take(MAX_PTR_NAMES) {
-            if let Ok(true) = self.address_match(&name, record::HOST, false) {
-                valid.push(name);
+        if let Answer::Records(names) = self.ptr(self.ip) {
+            for name in names.into_iter().take(MAX_PTR_NAMES) {
+                if let Ok(true) = self.address_match(&name, record::HOST, false) {
+                    valid.push(name);
+                }
             }
         }
+        self.ptr_names = Some(valid.clone());
         valid
     }
 
