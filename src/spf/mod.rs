@@ -427,44 +427,36 @@ impl Eval<'_> {
         self.q.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
-    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>> {
+    /// Asks one question, unless `name` cannot be asked ([`query_name`])
+    /// or the deadline has passed.
+    fn ask<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut dyn Lookup, &str) -> Answer<Vec<T>>,
+    ) -> Answer<Vec<T>> {
         if !query_name(name) {
             Answer::NxDomain
         } else if self.expired() {
             Answer::TempFail
         } else {
-            non_empty(self.dns.txt(name))
+            non_empty(f(&mut *self.dns, name))
         }
+    }
+
+    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>> {
+        self.ask(name, |d, n| d.txt(n))
     }
 
     fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>> {
-        if !query_name(name) {
-            Answer::NxDomain
-        } else if self.expired() {
-            Answer::TempFail
-        } else {
-            non_empty(self.dns.a(name))
-        }
+        self.ask(name, |d, n| d.a(n))
     }
 
     fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>> {
-        if !query_name(name) {
-            Answer::NxDomain
-        } else if self.expired() {
-            Answer::TempFail
-        } else {
-            non_empty(self.dns.aaaa(name))
-        }
+        self.ask(name, |d, n| d.aaaa(n))
     }
 
     fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>> {
-        if !query_name(name) {
-            Answer::NxDomain
-        } else if self.expired() {
-            Answer::TempFail
-        } else {
-            non_empty(self.dns.mx(name))
-        }
+        self.ask(name, |d, n| d.mx(n))
     }
 
     fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {

@@ -39,7 +39,14 @@ impl Zone {
         }
         match self.records.get(&name) {
             None => Answer::NxDomain,
-            Some(rrs) => Answer::Records(rrs.iter().filter_map(pick).collect()),
+            Some(rrs) => {
+                let found: Vec<T> = rrs.iter().filter_map(pick).collect();
+                if found.is_empty() {
+                    Answer::NoData
+                } else {
+                    Answer::Records(found)
+                }
+            }
         }
     }
 }
