@@ -33,7 +33,9 @@ pub trait Lookup {
     /// TXT records of `name`, each one's strings joined without a separator
     /// (section 3.3).
     fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>>;
+    /// A records of `name`.
     fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>>;
+    /// AAAA records of `name`.
     fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>>;
     /// MX records as (preference, exchange).
     fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>>;
@@ -84,7 +86,8 @@ pub struct Query<'a> {
     /// Seconds since the epoch, the `%{t}` macro.
     pub now_unix: u64,
     /// No lookup starts at or after this instant; the check is then a
-    /// `temperror`, so one transaction's lookups stop in a bounded time.
+    /// `temperror`. The caller sets it 20 s after the transaction's start
+    /// (issue 13, section 2); one lookup's own time-out is the resolver's.
     pub deadline: Option<Instant>,
 }
 
