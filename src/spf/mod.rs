@@ -365,9 +365,28 @@ impl Eval<'_> {
     }
 
     /// Expands a domain-spec; section 7.3: longer than 253 characters, the
-    /// left-hand labels go until it fits.
+    /// left-hand labels go until it fits. The pieces are expanded right to
+    /// left and stop once more than 253 characters are there, so a record
+    /// of many long macros costs no more than the name it makes: cutting
+    /// that suffix at its first dots gives the same name as cutting all.
     fn expand_name(&mut self, spec: &MacroString, domain: &str) -> String {
-        let mut name = macros::expand(spec, &mut |l| self.macro_value(l, domain));
+        let mut parts = Vec::new();
+        let mut len = 0;
+        for piece in spec.pieces.iter().rev() {
+            let part = match piece {
+                macros::Piece::Literal(l) => l.clone(),
+                macros::Piece::Expand(m) => {
+                    macros::transform(&self.macro_value(m.letter, domain), m)
+                }
+            };
+            len += part.len();
+            parts.push(part);
+            if len > MAX_NAME {
+                break;
+            }
+        }
+        parts.reverse();
+        let mut name = parts.concat();
         while name.len() > MAX_NAME {
             match name.split_once('.') {
                 Some((_, rest)) => name = rest.to_owned(),

@@ -93,6 +93,19 @@ fn expansion_longer_than_253_drops_left_labels() {
 }
 
 #[test]
+fn long_expansion_is_cut_like_the_whole_one() {
+    let q = query("192.0.2.3");
+    let spec = format!("{}.example.com", ["%{d}"; 300].join(".x-"));
+    let domain = "a.bb.ccc";
+    let whole: String = format!("{}.example.com", vec![domain; 300].join(".x-"));
+    let mut want = whole.as_str();
+    while want.len() > 253 {
+        want = want.split_once('.').unwrap().1;
+    }
+    assert_eq!(expand(&q, &spec, domain), want);
+}
+
+#[test]
 fn parses_every_mechanism_and_modifier() {
     let rec = record::parse(
         b"v=spf1 +all -include:a.example ~a ?a:b.example/24//64 mx/16 ptr ptr:c.example \
