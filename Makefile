@@ -84,13 +84,16 @@ size-check: build
 
 # Test-only tools, from Debian's packages: python3 (smtplib), swaks,
 # busybox (the init script, the examples/ hooks and the --exec tests run
-# under busybox sh).
+# under busybox sh), PyYAML and pip (tests/spf/suite.py downloads the RFC
+# 7208 test suite once and reads it).
 test-deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v swaks >/dev/null || missing="$$missing swaks"; \
 	command -v busybox >/dev/null || missing="$$missing busybox-static"; \
 	command -v readelf >/dev/null || missing="$$missing binutils"; \
+	python3 -c 'import yaml' 2>/dev/null || missing="$$missing python3-yaml"; \
+	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \

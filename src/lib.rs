@@ -15,5 +15,6 @@ pub mod maildir;
 pub mod mime;
 pub mod safe;
 pub mod smtp;
+pub mod spf;
 pub mod sys;
 pub mod tool;

@@ -1,0 +1,194 @@
+//! The SPF macro language (RFC 7208 section 7): parsed once when the
+//! record is parsed, so a syntax error is a `permerror` before any lookup,
+//! and expanded later with the values of the evaluation in progress.
+
+/// Where a macro string stands: a domain-spec (and the value of a
+/// modifier) or the explanation text fetched for `exp` (section 6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No spaces; the letters `c`, `r`, `t` are not allowed (section 7.2).
+    Domain,
+    /// Spaces are literal and every letter is allowed (`explain-string`).
+    Explain,
+}
+
+/// One `%{...}` expansion (section 7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Macro {
+    /// The macro letter, in lower case.
+    pub letter: u8,
+    /// An upper-case letter asks for URL escaping (section 7.3).
+    pub url_escape: bool,
+    /// The DIGIT transformer: keep this many right-hand parts.
+    pub keep: Option<usize>,
+    /// The `r` transformer: reverse the parts.
+    pub reverse: bool,
+    /// The delimiters to split on; empty means `.`.
+    pub delimiters: Vec<u8>,
+}
+
+/// A piece of a macro string: literal text or an expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Literal(String),
+    Expand(Macro),
+}
+
+/// A parsed macro string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroString {
+    pub pieces: Vec<Piece>,
+    /// The literal text after the last expansion (`%%`, `%_`, `%-`
+    /// included, as in the grammar), for the `domain-end` check.
+    pub tail: String,
+}
+
+/// The letters valid anywhere, and those valid only in explanations.
+const LETTERS: &[u8] = b"slodiphv";
+const EXPLAIN_LETTERS: &[u8] = b"crt";
+/// Section 7.1 delimiter.
+const DELIMITERS: &[u8] = b".-+,/_=";
+/// A DIGIT transformer larger than any name has parts is the same as none;
+/// parsing stops growing the number here, so any length of digits is safe.
+const MAX_KEEP: usize = 1000;
+
+/// Parses `s` (section 7.1). Errors are syntax errors (→ `permerror`).
+pub fn parse(s: &str, mode: Mode) -> Result<MacroString, &'static str> {
+    let b = s.as_bytes();
+    let mut out = MacroString {
+        pieces: Vec::new(),
+        tail: String::new(),
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c != b'%' {
+            let literal = (0x21..=0x7e).contains(&c) || (c == b' ' && mode == Mode::Explain);
+            if !literal {
+                return Err("character not allowed in a macro string");
+            }
+            push_literal(&mut out, &s[i..i + 1]);
+            out.tail.push(c as char);
+            i += 1;
+            continue;
+        }
+        let (piece, used) = match b.get(i + 1) {
+            Some(b'%') => (Piece::Literal("%".into()), 2),
+            Some(b'_') => (Piece::Literal(" ".into()), 2),
+            Some(b'-') => (Piece::Literal("%20".into()), 2),
+            Some(b'{') => expansion(&b[i + 2..], mode).map(|(m, n)| (Piece::Expand(m), n + 2))?,
+            _ => return Err("a % not followed by %, _, - or {"),
+        };
+        match piece {
+            Piece::Literal(l) => push_literal(&mut out, &l),
+            p => out.pieces.push(p),
+        }
+        out.tail.clear();
+        i += used;
+    }
+    Ok(out)
+}
+
+fn push_literal(out: &mut MacroString, s: &str) {
+    if let Some(Piece::Literal(l)) = out.pieces.last_mut() {
+        l.push_str(s);
+    } else {
+        out.pieces.push(Piece::Literal(s.into()));
+    }
+}
+
+/// Parses what follows `%{` up to and with the `}`; returns the macro and
+/// the bytes used.
+fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
+    let letter = *b.first().ok_or("unterminated macro")?;
+    let lower = letter.to_ascii_lowercase();
+    let allowed =
+        LETTERS.contains(&lower) || (mode == Mode::Explain && EXPLAIN_LETTERS.contains(&lower));
+    if !allowed {
+        return Err("unknown macro letter");
+    }
+    let mut m = Macro {
+        letter: lower,
+        url_escape: letter.is_ascii_uppercase(),
+        keep: None,
+        reverse: false,
+        delimiters: Vec::new(),
+    };
+    let mut i = 1;
+    let mut digits = false;
+    let mut keep = 0usize;
+    while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+        keep = (keep * 10 + usize::from(d - b'0')).min(MAX_KEEP);
+        digits = true;
+        i += 1;
+    }
+    if digits {
+        // Section 7.3: the number of parts to keep is never zero.
+        if keep == 0 {
+            return Err("macro transformer 0");
+        }
+        m.keep = Some(keep);
+    }
+    if matches!(b.get(i), Some(b'r' | b'R')) {
+        m.reverse = true;
+        i += 1;
+    }
+    while let Some(&d) = b.get(i).filter(|d| DELIMITERS.contains(d)) {
+        m.delimiters.push(d);
+        i += 1;
+    }
+    if b.get(i) != Some(&b'}') {
+        return Err("bad macro expansion");
+    }
+    Ok((m, i + 1))
+}
+
+/// Expands `ms`, asking `value` for each macro letter's value.
+pub fn expand(ms: &MacroString, value: &mut dyn FnMut(u8) -> String) -> String {
+    let mut out = String::new();
+    for piece in &ms.pieces {
+        match piece {
+            Piece::Literal(l) => out.push_str(l),
+            Piece::Expand(m) => out.push_str(&transform(&value(m.letter), m)),
+        }
+    }
+    out
+}
+
+/// Applies the transformers and the URL escaping of section 7.3.
+pub fn transform(value: &str, m: &Macro) -> String {
+    let delims: &[u8] = if m.delimiters.is_empty() {
+        b"."
+    } else {
+        &m.delimiters
+    };
+    let mut parts: Vec<&str> = value
+        .split(|c: char| c.is_ascii() && delims.contains(&(c as u8)))
+        .collect();
+    if m.reverse {
+        parts.reverse();
+    }
+    if let Some(keep) = m.keep {
+        let skip = parts.len().saturating_sub(keep);
+        parts.drain(..skip);
+    }
+    let joined = parts.join(".");
+    if m.url_escape {
+        url_escape(&joined)
+    } else {
+        joined
+    }
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters.
+fn url_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,584 @@
+//! The SPF evaluator (RFC 7208): `check_host()` of section 4 over a small
+//! [`Lookup`] trait, so that it runs against the real resolver, an
+//! in-memory zone in the tests, or the fuzzer's input. Pure: no sockets,
+//! no clock but the deadline given in the [`Query`].
+
+pub mod macros;
+pub mod record;
+#[cfg(test)]
+mod tests;
+pub mod zone;
+
+use macros::MacroString;
+use record::{Cidr, Mechanism, Qualifier, Record};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
+
+/// The answer to one DNS question, as SPF needs it (sections 2.6, 4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<T> {
+    /// At least one record of the type asked for.
+    Records(T),
+    /// RCODE 3: the name does not exist.
+    NxDomain,
+    /// The name exists, without records of this type.
+    NoData,
+    /// A server failure, a time-out, anything else: SPF `temperror`.
+    TempFail,
+}
+
+/// The DNS questions SPF asks. CNAMEs are followed by the implementation;
+/// every name is absolute, without the trailing dot.
+pub trait Lookup {
+    /// TXT records of `name`, each one's strings joined without a separator
+    /// (section 3.3).
+    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>>;
+    /// A records of `name`.
+    fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>>;
+    /// AAAA records of `name`.
+    fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>>;
+    /// MX records as (preference, exchange).
+    fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>>;
+    /// PTR records of the reverse name of `ip` (`in-addr.arpa`/`ip6.arpa`).
+    fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>>;
+}
+
+/// The result of `check_host()` (section 2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpfResult {
+    None,
+    Neutral,
+    Pass,
+    Fail,
+    SoftFail,
+    TempError,
+    PermError,
+}
+
+impl SpfResult {
+    /// The result's name as in `Received-SPF:` and `Authentication-Results:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpfResult::None => "none",
+            SpfResult::Neutral => "neutral",
+            SpfResult::Pass => "pass",
+            SpfResult::Fail => "fail",
+            SpfResult::SoftFail => "softfail",
+            SpfResult::TempError => "temperror",
+            SpfResult::PermError => "permerror",
+        }
+    }
+}
+
+/// The inputs of one check (section 4.1).
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    /// The SMTP client's address; an IPv4-mapped IPv6 address is taken as
+    /// the IPv4 address (section 5, "ip6" and 4.6 of RFC 4291).
+    pub ip: IpAddr,
+    /// The MAIL FROM address without `<>`; empty for the null path, when
+    /// the HELO identity is checked instead (section 2.3).
+    pub sender: &'a str,
+    /// The HELO/EHLO argument.
+    pub helo: &'a str,
+    /// This host's name, the `%{r}` macro of explanations (section 7.2).
+    pub receiver: &'a str,
+    /// Seconds since the epoch, the `%{t}` macro.
+    pub now_unix: u64,
+    /// No lookup starts at or after this instant; the check is then a
+    /// `temperror`. The caller sets it 20 s after the transaction's start
+    /// (issue 13, section 2); one lookup's own time-out is the resolver's.
+    pub deadline: Option<Instant>,
+}
+
+/// What the check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub result: SpfResult,
+    /// The domain checked (the sender's, or the HELO name's).
+    pub domain: String,
+    /// For `fail` with a usable `exp=` (section 6.2): the expanded text.
+    pub explanation: Option<String>,
+}
+
+/// Section 4.6.4: terms that cause DNS queries, in the whole evaluation.
+pub const MAX_DNS_TERMS: u32 = 10;
+/// Section 4.6.4: lookups answering NXDOMAIN or no records.
+pub const MAX_VOID_LOOKUPS: u32 = 2;
+/// Section 4.6.4: MX names looked up by one `mx`.
+pub const MAX_MX_NAMES: usize = 10;
+/// Section 4.6.4: PTR names validated by one `ptr` or `%{p}`.
+pub const MAX_PTR_NAMES: usize = 10;
+/// Section 4.3/7.3: the longest domain name.
+const MAX_NAME: usize = 253;
+
+/// Checks the identity section 2.3 calls for: MAIL FROM, or the HELO name
+/// (as `postmaster@HELO`) when MAIL FROM is the null path.
+pub fn check(q: &Query, dns: &mut dyn Lookup) -> Outcome {
+    let helo_sender;
+    let sender = if q.sender.is_empty() {
+        helo_sender = format!("postmaster@{}", q.helo);
+        &helo_sender
+    } else {
+        q.sender
+    };
+    let domain = sender.rsplit_once('@').map_or(sender, |(_, d)| d);
+    check_host(q, domain, sender, dns)
+}
+
+/// `check_host(ip, domain, sender)` of section 4, with `q` for the rest.
+pub fn check_host(q: &Query, domain: &str, sender: &str, dns: &mut dyn Lookup) -> Outcome {
+    let (local, sender_domain) = match sender.rsplit_once('@') {
+        // Section 4.3: a sender without a local-part is "postmaster".
+        Some(("", d)) => ("postmaster", d),
+        Some((l, d)) => (l, d),
+        None => ("postmaster", sender),
+    };
+    let ip = match q.ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let mut e = Eval {
+        q,
+        ip,
+        local,
+        sender_domain,
+        dns,
+        terms: 0,
+        voids: 0,
+        ptr_names: None,
+    };
+    let (result, explanation) = e.check_host(domain, true);
+    Outcome {
+        result,
+        domain: domain.to_owned(),
+        explanation,
+    }
+}
+
+/// One evaluation: the inputs and the counters of section 4.6.4, shared by
+/// every record of an `include`/`redirect` chain.
+struct Eval<'a> {
+    q: &'a Query<'a>,
+    ip: IpAddr,
+    local: &'a str,
+    sender_domain: &'a str,
+    dns: &'a mut dyn Lookup,
+    terms: u32,
+    voids: u32,
+    /// The validated PTR names, looked up once per evaluation: `%{p}` does
+    /// not count as a DNS term (section 4.6.4), so without this a record
+    /// full of `%{p}` would cost 11 lookups each.
+    ptr_names: Option<Vec<String>>,
+}
+
+/// A mechanism's outcome: whether it matched, or the error that ends the
+/// evaluation.
+type Matched = Result<bool, SpfResult>;
+
+impl Eval<'_> {
+    /// Section 4: one domain's record; `top` is false inside `include`,
+    /// where no explanation is used (section 6.2).
+    fn check_host(&mut self, domain: &str, top: bool) -> (SpfResult, Option<String>) {
+        // Section 4.3: a malformed or single-label domain is "none".
+        if !valid_domain(domain) {
+            return (SpfResult::None, None);
+        }
+        let rec = match self.select(domain) {
+            Ok(rec) => rec,
+            Err(result) => return (result, None),
+        };
+        for d in &rec.directives {
+            match self.matches(&d.mechanism, domain) {
+                Ok(false) => {}
+                Ok(true) => {
+                    let result = qualifier_result(d.qualifier);
+                    let exp = if top && result == SpfResult::Fail {
+                        self.explain(&rec, domain)
+                    } else {
+                        None
+                    };
+                    return (result, exp);
+                }
+                Err(e) => return (e, None),
+            }
+        }
+        // Section 6.1: redirect applies only when nothing matched; a target
+        // without a record (or not a valid name) is a permerror.
+        let Some(redirect) = &rec.redirect else {
+            return (SpfResult::Neutral, None);
+        };
+        if let Err(e) = self.count_term() {
+            return (e, None);
+        }
+        let target = self.expand_name(redirect, domain);
+        match self.check_host(&target, top) {
+            (SpfResult::None, _) => (SpfResult::PermError, None),
+            other => other,
+        }
+    }
+
+    /// Section 4.5: the single `v=spf1` record of `domain`.
+    fn select(&mut self, domain: &str) -> Result<Record, SpfResult> {
+        let records = match self.txt(domain) {
+            Answer::Records(r) => r,
+            Answer::TempFail => return Err(SpfResult::TempError),
+            Answer::NxDomain | Answer::NoData => return Err(SpfResult::None),
+        };
+        let mut spf = records.iter().filter(|r| record::is_spf1(r));
+        match (spf.next(), spf.next()) {
+            (None, _) => Err(SpfResult::None),
+            (Some(r), None) => record::parse(r).map_err(|_| SpfResult::PermError),
+            (Some(_), Some(_)) => Err(SpfResult::PermError),
+        }
+    }
+
+    /// Section 5: does `m` match the client?
+    fn matches(&mut self, m: &Mechanism, domain: &str) -> Matched {
+        match m {
+            Mechanism::All => Ok(true),
+            Mechanism::Ip4(net, len) => {
+                Ok(matches!(self.ip, IpAddr::V4(ip) if in_net4(ip, *net, *len)))
+            }
+            Mechanism::Ip6(net, len) => {
+                Ok(matches!(self.ip, IpAddr::V6(ip) if in_net6(ip, *net, *len)))
+            }
+            Mechanism::Include(spec) => {
+                self.count_term()?;
+                let target = self.expand_name(spec, domain);
+                // Section 5.2: the table of include results.
+                match self.check_host(&target, false).0 {
+                    SpfResult::Pass => Ok(true),
+                    SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => Ok(false),
+                    SpfResult::TempError => Err(SpfResult::TempError),
+                    SpfResult::PermError | SpfResult::None => Err(SpfResult::PermError),
+                }
+            }
+            Mechanism::A(spec, cidr) => {
+                self.count_term()?;
+                let target = self.target(spec.as_ref(), domain);
+                self.address_match(&target, *cidr, true)
+            }
+            Mechanism::Mx(spec, cidr) => {
+                self.count_term()?;
+                let target = self.target(spec.as_ref(), domain);
+                self.mx_match(&target, *cidr)
+            }
+            Mechanism::Ptr(spec) => {
+                self.count_term()?;
+                let target = self.target(spec.as_ref(), domain);
+                let names = self.validated_names();
+                Ok(names.iter().any(|n| is_within(n, &target)))
+            }
+            Mechanism::Exists(spec) => {
+                self.count_term()?;
+                let target = self.expand_name(spec, domain);
+                // Section 5.7: always an A query, whatever the client's family.
+                match self.a(&target) {
+                    Answer::Records(_) => Ok(true),
+                    Answer::TempFail => Err(SpfResult::TempError),
+                    Answer::NxDomain | Answer::NoData => self.void().map(|_| false),
+                }
+            }
+        }
+    }
+
+    /// Section 5.3: an address of `name` (A or AAAA by the client's
+    /// family) within the prefix. `void` counts an empty answer.
+    fn address_match(&mut self, name: &str, cidr: Cidr, void: bool) -> Matched {
+        let found = match self.ip {
+            IpAddr::V4(ip) => self
+                .a(name)
+                .map(|v| v.iter().any(|a| in_net4(ip, *a, cidr.v4))),
+            IpAddr::V6(ip) => self
+                .aaaa(name)
+                .map(|v| v.iter().any(|a| in_net6(ip, *a, cidr.v6))),
+        };
+        match found {
+            Answer::Records(m) => Ok(m),
+            Answer::TempFail => Err(SpfResult::TempError),
+            Answer::NxDomain | Answer::NoData if void => self.void().map(|_| false),
+            Answer::NxDomain | Answer::NoData => Ok(false),
+        }
+    }
+
+    /// Section 5.4: the addresses of `name`'s MX hosts, at most 10 of them
+    /// (section 4.6.4: more is a permerror).
+    fn mx_match(&mut self, name: &str, cidr: Cidr) -> Matched {
+        let hosts = match self.mx(name) {
+            Answer::Records(h) => h,
+            Answer::TempFail => return Err(SpfResult::TempError),
+            Answer::NxDomain | Answer::NoData => return self.void().map(|_| false),
+        };
+        if hosts.len() > MAX_MX_NAMES {
+            return Err(SpfResult::PermError);
+        }
+        for (_, host) in &hosts {
+            if self.address_match(host, cidr, false)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Section 5.5: the client's PTR names whose forward lookup gives the
+    /// client's address back; the first 10 names only, lookup errors skip.
+    fn validated_names(&mut self) -> Vec<String> {
+        if let Some(names) = &self.ptr_names {
+            return names.clone();
+        }
+        let mut valid = Vec::new();
+        if let Answer::Records(names) = self.ptr(self.ip) {
+            for name in names.into_iter().take(MAX_PTR_NAMES) {
+                if let Ok(true) = self.address_match(&name, record::HOST, false) {
+                    valid.push(name);
+                }
+            }
+        }
+        self.ptr_names = Some(valid.clone());
+        valid
+    }
+
+    /// Section 6.2: the expanded explanation of a `fail`, or none when
+    /// anything about it goes wrong.
+    fn explain(&mut self, rec: &Record, domain: &str) -> Option<String> {
+        let name = self.expand_name(rec.exp.as_ref()?, domain);
+        if !valid_domain(&name) {
+            return None;
+        }
+        let Answer::Records(mut txt) = self.txt(&name) else {
+            return None;
+        };
+        if txt.len() != 1 {
+            return None;
+        }
+        let text = String::from_utf8(txt.pop()?)
+            .ok()
+            .filter(|t| t.is_ascii())?;
+        let ms = macros::parse(&text, macros::Mode::Explain).ok()?;
+        Some(macros::expand(&ms, &mut |l| self.macro_value(l, domain)))
+    }
+
+    /// A domain-spec's target, or the current domain when there is none.
+    fn target(&mut self, spec: Option<&MacroString>, domain: &str) -> String {
+        spec.map_or_else(|| domain.to_owned(), |s| self.expand_name(s, domain))
+    }
+
+    /// Expands a domain-spec; section 7.3: longer than 253 characters, the
+    /// left-hand labels go until it fits. The pieces are expanded right to
+    /// left and stop once more than 253 characters are there, so a record
+    /// of many long macros costs no more than the name it makes: cutting
+    /// that suffix at its first dots gives the same name as cutting all.
+    fn expand_name(&mut self, spec: &MacroString, domain: &str) -> String {
+        let mut parts = Vec::new();
+        let mut len = 0;
+        for piece in spec.pieces.iter().rev() {
+            let part = match piece {
+                macros::Piece::Literal(l) => l.clone(),
+                macros::Piece::Expand(m) => {
+                    macros::transform(&self.macro_value(m.letter, domain), m)
+                }
+            };
+            len += part.len();
+            parts.push(part);
+            if len > MAX_NAME {
+                break;
+            }
+        }
+        parts.reverse();
+        let mut name = parts.concat();
+        while name.len() > MAX_NAME {
+            match name.split_once('.') {
+                Some((_, rest)) => name = rest.to_owned(),
+                None => name.clear(),
+            }
+        }
+        name
+    }
+
+    /// Section 7.2: the value of one macro letter.
+    fn macro_value(&mut self, letter: u8, domain: &str) -> String {
+        match letter {
+            b's' => format!("{}@{}", self.local, self.sender_domain),
+            b'l' => self.local.to_owned(),
+            b'o' => self.sender_domain.to_owned(),
+            b'd' => domain.to_owned(),
+            b'i' => dotted(self.ip),
+            b'p' => self.p_macro(domain),
+            b'v' => if self.ip.is_ipv4() { "in-addr" } else { "ip6" }.to_owned(),
+            b'h' => self.q.helo.to_owned(),
+            b'c' => self.ip.to_string(),
+            b'r' if !self.q.receiver.is_empty() => self.q.receiver.to_owned(),
+            b'r' => "unknown".to_owned(),
+            b't' => self.q.now_unix.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Section 7.2 `%{p}`: a validated name, `domain` or below it
+    /// preferred, else any; "unknown" when there is none.
+    fn p_macro(&mut self, domain: &str) -> String {
+        let names = self.validated_names();
+        let best = names
+            .iter()
+            .find(|n| is_within(n, domain))
+            .or(names.first());
+        best.cloned().unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    fn count_term(&mut self) -> Result<(), SpfResult> {
+        self.terms += 1;
+        if self.terms > MAX_DNS_TERMS {
+            Err(SpfResult::PermError)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn void(&mut self) -> Result<(), SpfResult> {
+        self.voids += 1;
+        if self.voids > MAX_VOID_LOOKUPS {
+            Err(SpfResult::PermError)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// True once the deadline has passed: every lookup is then a TempFail.
+    fn expired(&self) -> bool {
+        self.q.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Asks one question, unless `name` cannot be asked ([`query_name`])
+    /// or the deadline has passed.
+    fn ask<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut dyn Lookup, &str) -> Answer<Vec<T>>,
+    ) -> Answer<Vec<T>> {
+        if !query_name(name) {
+            Answer::NxDomain
+        } else if self.expired() {
+            Answer::TempFail
+        } else {
+            non_empty(f(&mut *self.dns, name))
+        }
+    }
+
+    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>> {
+        self.ask(name, |d, n| d.txt(n))
+    }
+
+    fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>> {
+        self.ask(name, |d, n| d.a(n))
+    }
+
+    fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>> {
+        self.ask(name, |d, n| d.aaaa(n))
+    }
+
+    fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>> {
+        self.ask(name, |d, n| d.mx(n))
+    }
+
+    fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {
+        if self.expired() {
+            Answer::TempFail
+        } else {
+            non_empty(self.dns.ptr(ip))
+        }
+    }
+}
+
+impl<T> Answer<T> {
+    /// Maps the records, keeping the other answers.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+        match self {
+            Answer::Records(r) => Answer::Records(f(r)),
+            Answer::NxDomain => Answer::NxDomain,
+            Answer::NoData => Answer::NoData,
+            Answer::TempFail => Answer::TempFail,
+        }
+    }
+}
+
+/// An empty list of records is the "no data" of section 4.6.4.
+fn non_empty<T>(a: Answer<Vec<T>>) -> Answer<Vec<T>> {
+    match a {
+        Answer::Records(r) if r.is_empty() => Answer::NoData,
+        other => other,
+    }
+}
+
+fn qualifier_result(q: Qualifier) -> SpfResult {
+    match q {
+        Qualifier::Pass => SpfResult::Pass,
+        Qualifier::Fail => SpfResult::Fail,
+        Qualifier::SoftFail => SpfResult::SoftFail,
+        Qualifier::Neutral => SpfResult::Neutral,
+    }
+}
+
+/// Section 4.3: at least two labels of 1 to 63 octets, 253 in all (one
+/// trailing dot allowed).
+pub fn valid_domain(domain: &str) -> bool {
+    let name = domain.strip_suffix('.').unwrap_or(domain);
+    name.len() <= MAX_NAME
+        && name.contains('.')
+        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+}
+
+/// A name a DNS query can be made of: labels of 1 to 63 octets, 253 in
+/// all. Others (from a valid domain-spec, or made by macro expansion) are
+/// taken as names that do not exist (suite: invalid-domain-*; section 4.8
+/// leaves it open), so no query goes out with them.
+fn query_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+}
+
+/// `name` is `domain` or a name below it (section 5.5), ignoring case.
+fn is_within(name: &str, domain: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let domain = domain
+        .strip_suffix('.')
+        .unwrap_or(domain)
+        .to_ascii_lowercase();
+    name == domain
+        || name
+            .strip_suffix(&domain)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
+fn in_net4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0);
+    u32::from(ip) & mask == u32::from(net) & mask
+}
+
+fn in_net6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
+    let mask = u128::MAX
+        .checked_shl(128 - u32::from(len.min(128)))
+        .unwrap_or(0);
+    u128::from(ip) & mask == u128::from(net) & mask
+}
+
+/// Section 7.3 `%{i}`: dotted quad, or 32 dot-separated hex nibbles (upper
+/// case, as in the section 7.4 examples).
+fn dotted(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let nibbles: Vec<String> = v6
+                .octets()
+                .iter()
+                .flat_map(|b| [b >> 4, b & 15])
+                .map(|n| format!("{n:X}"))
+                .collect();
+            nibbles.join(".")
+        }
+    }
+}
