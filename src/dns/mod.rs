@@ -1,0 +1,3 @@
+//! A stub resolver (issue 13): the packet format first.
+
+pub mod wire;
