@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod date;
+pub mod dns;
 pub mod groupsync;
 pub mod hook;
 pub mod json;

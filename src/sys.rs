@@ -895,6 +895,39 @@ impl AtomicU64 {
     }
 }
 
+// ---------------------------------------------------------------- randomness and interfaces
+
+/// Fills `buf` from the kernel's CSPRNG (`getrandom(2)`, flags 0: blocks
+/// only until the pool is initialised at boot). Used for DNS query IDs
+/// and source ports, which must be unpredictable (RFC 5452 section 9).
+pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is valid for writes of `rest.len()` bytes; the
+        // kernel writes at most that many.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr() as *mut libc::c_void, rest.len(), 0) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        done += n as usize;
+    }
+    Ok(())
+}
+
+/// The index of network interface `name` (`if_nametoindex(3)`), for an
+/// IPv6 link-local nameserver's `%scope`; None when there is no such one.
+pub fn if_nametoindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a NUL-terminated string that lives across the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,213 @@
+//! A small answer cache: TTLs honoured, bounded in entries and in bytes,
+//! negative answers kept per RFC 2308. The clock is an argument, so the
+//! tests step time without sleeping.
+
+use super::Answer;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Longest time anything stays cached, whatever the TTL says: one day
+/// (RFC 2308 section 5 suggests capping; BIND caps positive answers at a
+/// week, negative ones at 3 hours — see `MAX_NEGATIVE_SECS`).
+pub const MAX_TTL_SECS: u32 = 86_400;
+/// Cap for NXDOMAIN / no-data entries (RFC 2308 section 5: 1-3 hours).
+pub const MAX_NEGATIVE_SECS: u32 = 3 * 3600;
+
+struct Entry {
+    answer: Answer,
+    expires: Instant,
+    bytes: usize,
+}
+
+/// Keyed by the lower-cased name and the type.
+pub struct Cache {
+    max_entries: usize,
+    max_bytes: usize,
+    bytes: usize,
+    map: HashMap<(String, u16), Entry>,
+}
+
+impl Cache {
+    pub fn new(max_entries: usize, max_bytes: usize) -> Cache {
+        Cache {
+            max_entries,
+            max_bytes,
+            bytes: 0,
+            map: HashMap::new(),
+        }
+    }
+
+    /// The cached answer, its TTLs lowered by the time it has spent here.
+    pub fn get(&mut self, name: &str, qtype: u16, now: Instant) -> Option<Answer> {
+        let key = (name.to_ascii_lowercase(), qtype);
+        let e = self.map.get(&key)?;
+        if now >= e.expires {
+            self.remove(&key);
+            return None;
+        }
+        let left = (e.expires - now).as_secs() as u32;
+        let mut a = e.answer.clone();
+        if let Answer::Records(rs) = &mut a {
+            for r in rs {
+                r.ttl = r.ttl.min(left);
+            }
+        }
+        Some(a)
+    }
+
+    /// Stores `answer` for `ttl` seconds (0: not stored). When full, the
+    /// entries closest to expiry go first (expired ones among them).
+    pub fn put(&mut self, name: &str, qtype: u16, answer: Answer, ttl: u32, now: Instant) {
+        let cap = if matches!(answer, Answer::Records(_)) {
+            MAX_TTL_SECS
+        } else {
+            MAX_NEGATIVE_SECS
+        };
+        let ttl = ttl.min(cap);
+        let bytes = name.len() + answer.size();
+        if ttl == 0 || bytes > self.max_bytes || self.max_entries == 0 {
+            return;
+        }
+        let key = (name.to_ascii_lowercase(), qtype);
+        self.remove(&key);
+        while self.map.len() >= self.max_entries || self.bytes + bytes > self.max_bytes {
+            let Some(k) = self
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.expires)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.remove(&k);
+        }
+        self.bytes += bytes;
+        let expires = now + Duration::from_secs(ttl as u64);
+        self.map.insert(
+            key,
+            Entry {
+                answer,
+                expires,
+                bytes,
+            },
+        );
+    }
+
+    fn remove(&mut self, key: &(String, u16)) {
+        if let Some(e) = self.map.remove(key) {
+            self.bytes -= e.bytes;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Bytes accounted for (names and record data, estimated).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::{Name, Rdata, Record};
+
+    fn a(ttl: u32) -> Answer {
+        let r = Record {
+            name: Name("h.example".into()),
+            rtype: 1,
+            class: 1,
+            ttl,
+            data: Rdata::A([192, 0, 2, 1].into()),
+        };
+        Answer::Records(vec![r])
+    }
+
+    fn secs(t: Instant, s: u64) -> Instant {
+        t + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn entries_expire_after_their_ttl_and_ttls_count_down() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(10, 10_000);
+        c.put("h.example", 1, a(300), 300, t0);
+        let Some(Answer::Records(rs)) = c.get("H.EXAMPLE", 1, secs(t0, 100)) else {
+            panic!()
+        };
+        assert_eq!(rs[0].ttl, 200);
+        assert!(c.get("h.example", 1, secs(t0, 299)).is_some());
+        assert!(c.get("h.example", 1, secs(t0, 300)).is_none());
+        assert!(
+            c.is_empty() && c.bytes() == 0,
+            "an expired entry is removed when met"
+        );
+        assert!(c.get("h.example", 28, t0).is_none(), "keyed by type too");
+    }
+
+    #[test]
+    fn zero_ttl_is_not_stored_and_ttls_are_capped() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(10, 10_000);
+        c.put("z.example", 1, a(0), 0, t0);
+        assert!(c.is_empty());
+        c.put("n.example", 16, Answer::NxDomain, u32::MAX, t0);
+        assert!(
+            c.get("n.example", 16, secs(t0, MAX_NEGATIVE_SECS as u64 - 1))
+                .is_some()
+        );
+        assert!(
+            c.get("n.example", 16, secs(t0, MAX_NEGATIVE_SECS as u64))
+                .is_none()
+        );
+        c.put("p.example", 1, a(u32::MAX), u32::MAX, t0);
+        assert!(
+            c.get("p.example", 1, secs(t0, MAX_TTL_SECS as u64))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn entry_bound_evicts_the_soonest_to_expire() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(2, 10_000);
+        c.put("a.example", 1, a(100), 100, t0);
+        c.put("b.example", 1, a(10), 10, t0);
+        c.put("c.example", 1, a(50), 50, t0);
+        assert_eq!(c.len(), 2);
+        assert!(c.get("b.example", 1, t0).is_none());
+        assert!(c.get("a.example", 1, t0).is_some() && c.get("c.example", 1, t0).is_some());
+    }
+
+    #[test]
+    fn byte_bound_is_kept() {
+        let t0 = Instant::now();
+        let one = "x.example".len() + a(1).size();
+        let mut c = Cache::new(100, one * 3);
+        for i in 0..10u64 {
+            c.put(&format!("{i}.example"), 1, a(100), 100 + i as u32, t0);
+            assert!(c.bytes() <= one * 3);
+        }
+        assert_eq!(c.len(), 3);
+        // Bigger than the whole cache: not stored, nothing evicted.
+        let mut tiny = Cache::new(100, 10);
+        tiny.put("h.example", 1, a(5), 5, t0);
+        assert!(tiny.is_empty());
+    }
+
+    #[test]
+    fn replacing_an_entry_keeps_the_byte_count_right() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(10, 10_000);
+        c.put("h.example", 1, a(5), 5, t0);
+        let b = c.bytes();
+        c.put("h.example", 1, a(5), 5, t0);
+        assert_eq!((c.len(), c.bytes()), (1, b));
+    }
+}

@@ -1,0 +1,203 @@
+//! One query to one nameserver: UDP first, TCP when the answer is
+//! truncated (RFC 1035 4.2, RFC 7766 section 5).
+//!
+//! Spoofing defence (RFC 5452 sections 4 and 9): every query gets a
+//! random ID and goes out from a random source port; an answer counts
+//! only when its source address and port, its ID and its question all
+//! match. Anything else is dropped and counted, and we keep waiting for
+//! the real answer until the query's deadline.
+
+use super::wire::{self, Message};
+use crate::sys;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Room for one UDP answer. We advertise 1232 bytes; a server that sends
+/// more than that anyway still fits, up to this size.
+const UDP_BUFFER: usize = 4096;
+/// Tries at a random source port before leaving the choice to the kernel
+/// (the port may be in use by another socket).
+const PORT_TRIES: usize = 8;
+
+/// Why one exchange gave no usable answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExchangeError {
+    /// Nothing that matched before the deadline.
+    Timeout,
+    /// The server answered with something we could not parse.
+    Malformed,
+    /// A local socket error or a refused connection.
+    Io,
+}
+
+/// 16 random bits.
+fn random_u16() -> io::Result<u16> {
+    let mut b = [0u8; 2];
+    sys::getrandom(&mut b)?;
+    Ok(u16::from_be_bytes(b))
+}
+
+/// A UDP socket on a random port ≥ 1024 of the server's address family.
+fn random_port_socket(server: &SocketAddr) -> io::Result<UdpSocket> {
+    let ip = match server {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    for _ in 0..PORT_TRIES {
+        let port = 1024 + random_u16()? % (65535 - 1024);
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)) {
+            return Ok(s);
+        }
+    }
+    // The kernel's ephemeral ports are randomised too (Linux since 2.6.24).
+    UdpSocket::bind(SocketAddr::new(ip, 0))
+}
+
+/// Does `m` answer our question? The name is compared in presentation
+/// form, case-insensitively (RFC 4343).
+fn matches(m: &Message, id: u16, name: &str, qtype: u16) -> bool {
+    m.id == id
+        && m.question.qtype == qtype
+        && m.question.qclass == wire::CLASS_IN
+        && m.question.name == wire::presentation(name)
+}
+
+/// Sends `name`/`qtype` to `server` and returns its matching answer,
+/// over TCP when the UDP answer has TC set. `dropped` counts answers that
+/// did not match (spoofing attempts, late answers to earlier queries).
+pub fn exchange(
+    server: SocketAddr,
+    name: &str,
+    qtype: u16,
+    deadline: Instant,
+    dropped: &AtomicU64,
+) -> Result<Message, ExchangeError> {
+    let id = random_u16().map_err(|_| ExchangeError::Io)?;
+    let query = wire::build_query(id, name, qtype).map_err(|_| ExchangeError::Malformed)?;
+    let ask = Ask {
+        server,
+        name,
+        qtype,
+        deadline,
+        dropped,
+    };
+    let m = udp(&ask, &query, id)?;
+    if !m.truncated {
+        return Ok(m);
+    }
+    // A fresh ID for the TCP query: the UDP one has been seen on the wire.
+    let id = random_u16().map_err(|_| ExchangeError::Io)?;
+    let query = wire::build_query(id, name, qtype).map_err(|_| ExchangeError::Malformed)?;
+    tcp(&ask, &query, id)
+}
+
+/// What one exchange is about, shared by its UDP and TCP halves.
+struct Ask<'a> {
+    server: SocketAddr,
+    name: &'a str,
+    qtype: u16,
+    deadline: Instant,
+    dropped: &'a AtomicU64,
+}
+
+/// Time left until `deadline`, or None when it has passed.
+fn remaining(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
+
+fn udp(ask: &Ask<'_>, query: &[u8], id: u16) -> Result<Message, ExchangeError> {
+    let (server, deadline, dropped) = (ask.server, ask.deadline, ask.dropped);
+    let sock = random_port_socket(&server).map_err(|_| ExchangeError::Io)?;
+    sock.send_to(query, server).map_err(|_| ExchangeError::Io)?;
+    let mut buf = vec![0u8; UDP_BUFFER];
+    loop {
+        let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
+        sock.set_read_timeout(Some(left))
+            .map_err(|_| ExchangeError::Io)?;
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ExchangeError::Timeout);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(ExchangeError::Io),
+        };
+        if from != server {
+            drop_answer(dropped, server, "source address");
+            continue;
+        }
+        match wire::parse_response(&buf[..n]) {
+            Ok(m) if matches(&m, id, ask.name, ask.qtype) => return Ok(m),
+            Ok(_) => drop_answer(dropped, server, "ID or question"),
+            // Unparseable but from the right address: could be a spoofed
+            // packet as well, so keep waiting for a good one.
+            Err(_) => drop_answer(dropped, server, "malformed"),
+        }
+    }
+}
+
+fn drop_answer(dropped: &AtomicU64, server: SocketAddr, why: &str) {
+    dropped.fetch_add(1, Ordering::Relaxed);
+    crate::debug!("dns: dropped an answer for the query to {server}: {why} does not match");
+}
+
+fn tcp(ask: &Ask<'_>, query: &[u8], id: u16) -> Result<Message, ExchangeError> {
+    let (server, deadline, dropped) = (ask.server, ask.deadline, ask.dropped);
+    let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
+    let mut s = TcpStream::connect_timeout(&server, left).map_err(tcp_err)?;
+    // RFC 1035 4.2.2: a two-octet length, then the message.
+    let mut out = (query.len() as u16).to_be_bytes().to_vec();
+    out.extend_from_slice(query);
+    s.set_write_timeout(Some(remaining(deadline).ok_or(ExchangeError::Timeout)?))
+        .map_err(tcp_err)?;
+    s.write_all(&out).map_err(tcp_err)?;
+    let mut len = [0u8; 2];
+    read_exact_until(&mut s, &mut len, deadline)?;
+    // The length is at most 65535: a fixed, small bound on this buffer.
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    read_exact_until(&mut s, &mut buf, deadline)?;
+    match wire::parse_response(&buf) {
+        Ok(m) if matches(&m, id, ask.name, ask.qtype) && !m.truncated => Ok(m),
+        Ok(_) => {
+            drop_answer(dropped, server, "ID or question (TCP)");
+            Err(ExchangeError::Malformed)
+        }
+        Err(_) => Err(ExchangeError::Malformed),
+    }
+}
+
+fn tcp_err(e: io::Error) -> ExchangeError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ExchangeError::Timeout,
+        _ => ExchangeError::Io,
+    }
+}
+
+/// `read_exact` with the socket's read timeout renewed to what is left
+/// of `deadline` before each read, so a slow sender cannot stretch it.
+fn read_exact_until(
+    s: &mut TcpStream,
+    mut buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), ExchangeError> {
+    while !buf.is_empty() {
+        let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
+        s.set_read_timeout(Some(left)).map_err(tcp_err)?;
+        match s.read(buf) {
+            Ok(0) => return Err(ExchangeError::Io),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(tcp_err(e)),
+        }
+    }
+    Ok(())
+}
