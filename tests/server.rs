@@ -814,10 +814,7 @@ fn missing_spool_is_created_with_parents() {
 
 #[test]
 fn user_flag_drops_privileges_and_owns_the_spool() {
-    if tinymx::sys::geteuid() != 0 {
-        eprintln!(
-            "SKIPPED user_flag_drops_privileges_and_owns_the_spool: needs root (CI runs as root)"
-        );
+    if !running_as_root("user_flag_drops_privileges_and_owns_the_spool") {
         return;
     }
     let server = Server::start(&["-u", "nobody"]);

@@ -284,8 +284,7 @@ fn syslog_without_a_socket_falls_back_to_stderr() {
 /// port below 1024 stands in for 25 (which a system MTA may hold).
 #[test]
 fn privileged_port_then_user_drop() {
-    if tinymx::sys::geteuid() != 0 {
-        eprintln!("SKIPPED privileged_port_then_user_drop: needs root (CI runs as root)");
+    if !running_as_root("privileged_port_then_user_drop") {
         return;
     }
     let port = (900..1024)
@@ -456,10 +455,7 @@ fn nobody() -> u32 {
 #[test]
 fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
     use std::os::unix::fs::MetadataExt;
-    if tinymx::sys::geteuid() != 0 {
-        eprintln!(
-            "SKIPPED with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit: needs root (CI runs as root)"
-        );
+    if !running_as_root("with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit") {
         return;
     }
     let dir = TempDir::new("pid-user");
@@ -509,10 +505,7 @@ fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
 #[test]
 fn a_spool_the_user_cannot_write_is_refused_at_start_up() {
     use std::os::unix::fs::PermissionsExt;
-    if tinymx::sys::geteuid() != 0 {
-        eprintln!(
-            "SKIPPED a_spool_the_user_cannot_write_is_refused_at_start_up: needs root (CI runs as root)"
-        );
+    if !running_as_root("a_spool_the_user_cannot_write_is_refused_at_start_up") {
         return;
     }
     let dir = TempDir::new("spool-perm");

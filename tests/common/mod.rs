@@ -61,6 +61,16 @@ pub fn target_is_mips() -> bool {
     machine == 8
 }
 
+/// True as root; otherwise says that `test` is skipped (CI runs as root,
+/// so there every such test runs).
+pub fn running_as_root(test: &str) -> bool {
+    let root = tinymx::sys::geteuid() == 0;
+    if !root {
+        eprintln!("SKIPPED {test}: needs root (CI runs as root)");
+    }
+    root
+}
+
 /// A temporary directory, removed on success and kept (with its path
 /// printed) when the test panics.
 pub struct TempDir(PathBuf);
