@@ -737,8 +737,13 @@ mod tests {
         assert_eq!(parse([OsString::from("--version")]), Ok(Action::Version));
     }
 
+    /// A file of its own for each call: tests run in parallel threads, and
+    /// two that wrote the same name raced (one removed what the other was
+    /// about to read).
     fn write(name: &str, text: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("tinymx-cli-{}-{name}", std::process::id()));
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("tinymx-cli-{}-{n}-{name}", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p
     }
