@@ -868,10 +868,10 @@ pub fn kill(pid: u32, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// A 64-bit counter for sequence numbers (session ids, Maildir names).
+/// A 64-bit counter (session ids, Maildir names, dropped DNS answers).
 /// `std::sync::atomic::AtomicU64` where the target has 64-bit atomics;
 /// MIPS32 (mipsel-unknown-linux-musl) has none, so there it is a `u64`
-/// behind a mutex with the same `new` / `fetch_add` interface. No
+/// behind a mutex with the same `new` / `fetch_add` / `load` interface. No
 /// `unsafe` either way.
 #[cfg(target_has_atomic = "64")]
 pub use std::sync::atomic::AtomicU64;
@@ -892,6 +892,11 @@ impl AtomicU64 {
         let old = *n;
         *n = old.wrapping_add(v);
         old
+    }
+
+    /// The current value.
+    pub fn load(&self, _order: std::sync::atomic::Ordering) -> u64 {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

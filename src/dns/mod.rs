@@ -12,11 +12,12 @@ pub mod resolv_conf;
 pub mod transport;
 pub mod wire;
 
+use crate::sys::AtomicU64;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 pub use wire::{Name, Rdata, Record};
 

@@ -9,9 +9,10 @@
 
 use super::wire::{self, Message};
 use crate::sys;
+use crate::sys::AtomicU64;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Room for one UDP answer. We advertise 1232 bytes; a server that sends
