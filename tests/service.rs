@@ -21,8 +21,8 @@ fn rcpt(c: &mut Client, to: &str) -> String {
 /// Starts tinymx with `-b --pidfile PIDFILE` and `args` (stdin and stdout
 /// /dev/null, stderr piped); waits for the parent's exit status, which
 /// must be 0, and returns the parent (its stderr is the daemon's) and the
-/// daemon's pid from the pid file.
-fn start_daemon(args: &[&std::ffi::OsStr], pidfile: &Path) -> (std::process::Child, u32) {
+/// daemon's pid from the pid file, as a `Daemon` that stops it when dropped.
+fn start_daemon(args: &[&std::ffi::OsStr], pidfile: &Path) -> Daemon {
     let mut parent = command()
         .arg("-b")
         .arg("--pidfile")
@@ -40,7 +40,22 @@ fn start_daemon(args: &[&std::ffi::OsStr], pidfile: &Path) -> (std::process::Chi
         .parse()
         .unwrap();
     assert_ne!(pid, parent.id());
-    (parent, pid)
+    Daemon { parent, pid }
+}
+
+/// A `-b` daemon a test started: killed when the test ends, also when it
+/// fails half-way (a daemon must not outlive its test).
+struct Daemon {
+    parent: std::process::Child,
+    pid: u32,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if alive(self.pid) {
+            let _ = tinymx::sys::kill(self.pid, libc::SIGKILL);
+        }
+    }
 }
 
 #[test]
@@ -134,10 +149,11 @@ fn background_mode_detaches_writes_the_pidfile_and_stops_cleanly() {
     let spool = dir.path().join("spool");
     // The parent returns 0 once the child is ready.
     let args = ["-l", "127.0.0.1:0", "-n", "mx.test", "-d"].map(std::ffi::OsStr::new);
-    let (mut parent, pid) = start_daemon(&[&args[..], &[spool.as_os_str()]].concat(), &pidfile);
+    let mut daemon = start_daemon(&[&args[..], &[spool.as_os_str()]].concat(), &pidfile);
+    let pid = daemon.pid;
     // The child's stderr (not redirected: no --syslog) still has the address.
     let mut line = String::new();
-    BufReader::new(parent.stderr.take().unwrap())
+    BufReader::new(daemon.parent.stderr.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr: std::net::SocketAddr = line
@@ -463,7 +479,8 @@ fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
     let spool = dir.path().join("spool");
     let args =
         ["-u", "nobody", "-l", "127.0.0.1:0", "-n", "mx.test", "-d"].map(std::ffi::OsStr::new);
-    let (mut parent, pid) = start_daemon(&[&args[..], &[spool.as_os_str()]].concat(), &pidfile);
+    let mut daemon = start_daemon(&[&args[..], &[spool.as_os_str()]].concat(), &pidfile);
+    let pid = daemon.pid;
     assert!(alive(pid));
     let uid = nobody();
     assert_eq!(
@@ -475,7 +492,7 @@ fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
     wait_until("the daemon to exit", || !alive(pid));
     wait_until("the pid file to go", || !pidfile.exists());
     // The daemon kept the pipe as its stderr: EOF once it is gone.
-    let log = stderr_of(&mut parent);
+    let log = stderr_of(&mut daemon.parent);
     assert!(log.contains("tinymx: stopped"), "{log}");
     assert!(!log.contains("cannot remove"), "{log}");
     assert_eq!(tree(&dir.path().join("run")), Vec::<String>::new());
@@ -582,9 +599,10 @@ fn syslog_that_appears_after_start_up_gets_the_lines_kept_for_it() {
     ]
     .map(std::ffi::OsStr::new);
     let rest = [sock_path.as_os_str(), "-d".as_ref(), spool.as_os_str()];
-    let (mut parent, pid) = start_daemon(&[&args[..], &rest[..]].concat(), &pidfile);
+    let mut daemon = start_daemon(&[&args[..], &rest[..]].concat(), &pidfile);
+    let pid = daemon.pid;
     let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = parent.stderr.take().unwrap();
+    let stderr = daemon.parent.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
