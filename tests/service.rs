@@ -450,6 +450,14 @@ fn exits_within_wait(child: &mut std::process::Child, what: &str) -> std::proces
     }
 }
 
+/// Runs tinymx with `args` until it exits by itself (it must, within
+/// WAIT): its status and what it wrote to stderr.
+fn exit_of(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut child = command().args(args).stderr(Stdio::piped()).spawn().unwrap();
+    let status = exits_within_wait(&mut child, "tinymx");
+    (status.code(), stderr_of(&mut child))
+}
+
 fn stderr_of(child: &mut std::process::Child) -> String {
     let mut s = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut s).unwrap();
@@ -499,16 +507,10 @@ fn with_user_the_pid_file_is_written_as_that_user_and_removed_on_exit() {
 
     // A pid file where that user cannot write: refused, status 1.
     let pidfile = dir.path().join("tinymx.pid");
-    let mut child = command()
-        .args(["-u", "nobody", "-l", "127.0.0.1:0", "--pidfile"])
-        .arg(&pidfile)
-        .arg("-d")
-        .arg(dir.path().join("spool"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert_eq!(exits_within_wait(&mut child, "tinymx").code(), Some(1));
-    let err = stderr_of(&mut child);
+    let args = ["-u", "nobody", "-l", "127.0.0.1:0", "--pidfile"].map(std::ffi::OsStr::new);
+    let rest = [pidfile.as_os_str(), "-d".as_ref(), spool.as_os_str()];
+    let (code, err) = exit_of(&[&args[..], &rest[..]].concat());
+    assert_eq!(code, Some(1), "{err}");
     let want = format!(
         "tinymx: --pidfile: cannot write {} as uid {uid}: Permission denied (os error 13) (with --user the pid file is written as that user",
         pidfile.display()
@@ -530,16 +532,9 @@ fn a_spool_the_user_cannot_write_is_refused_at_start_up() {
     std::fs::create_dir(&spool).unwrap();
     std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o700)).unwrap();
     let start = |spool: &Path, user: &[&str]| {
-        let mut child = command()
-            .args(["-l", "127.0.0.1:0", "-n", "mx.test"])
-            .args(user)
-            .arg("-d")
-            .arg(spool)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let status = exits_within_wait(&mut child, "tinymx");
-        (status.code(), stderr_of(&mut child))
+        let args = ["-l", "127.0.0.1:0", "-n", "mx.test"].map(std::ffi::OsStr::new);
+        let user: Vec<&std::ffi::OsStr> = user.iter().map(std::ffi::OsStr::new).collect();
+        exit_of(&[&args[..], &user[..], &["-d".as_ref(), spool.as_os_str()]].concat())
     };
     let (code, err) = start(&spool, &["-u", "nobody"]);
     assert_eq!(code, Some(1), "{err}");
