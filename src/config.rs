@@ -1,7 +1,7 @@
 //! Run-time settings. Every limit and timeout is a named field with its
 //! unit in the name; the defaults live in `Default` right below.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Where to listen.
@@ -12,6 +12,69 @@ pub enum Listen {
     Any(u16),
     /// One address.
     Addr(SocketAddr),
+}
+
+/// An address block, `192.0.2.0/24`, `2001:db8::/32` or one address
+/// (`--auth-skip`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Net {
+    pub addr: IpAddr,
+    /// The prefix length: up to 32 for IPv4, 128 for IPv6.
+    pub len: u8,
+}
+
+impl Net {
+    /// `ADDR/LEN` or `ADDR` (a whole address); bits past the prefix must
+    /// be zero, as in Postfix's mynetworks, so a typo is not a wider net.
+    pub fn parse(s: &str) -> Option<Net> {
+        let (a, len) = match s.split_once('/') {
+            Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
+                (a, l.parse::<u8>().ok()?)
+            }
+            Some(_) => return None,
+            None => (s, u8::MAX),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let len = if len == u8::MAX { bits } else { len };
+        let net = Net { addr, len };
+        (len <= bits && net.masked(addr) == bits_of(addr)).then_some(net)
+    }
+
+    /// Is `ip` inside? An IPv4 block holds only IPv4 addresses (callers
+    /// pass IPv4-mapped clients as IPv4: `safe::client_ip`).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        if ip.is_ipv4() != self.addr.is_ipv4() {
+            return false;
+        }
+        self.masked(ip) == self.masked(self.addr)
+    }
+
+    fn masked(&self, ip: IpAddr) -> u128 {
+        let (v, width) = match ip {
+            IpAddr::V4(a) => (u32::from(a) as u128, 32u32),
+            IpAddr::V6(a) => (u128::from(a), 128u32),
+        };
+        let host_bits = width - u32::from(self.len).min(width);
+        if host_bits >= 128 {
+            0
+        } else {
+            v >> host_bits << host_bits
+        }
+    }
+}
+
+fn bits_of(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,6 +163,18 @@ pub struct Config {
     /// `--filter-timeout`: past this the filter is killed and the sender
     /// gets 451.
     pub filter_timeout_secs: u64,
+    /// `--auth` / `--no-auth`: SPF on every transaction, and the
+    /// Authentication-Results and Received-SPF fields.
+    pub auth: bool,
+    /// `--auth-skip`: clients not checked. None: `auth::default_skip()`
+    /// (loopback); `--auth-skip none` gives an empty list.
+    pub auth_skip: Option<Vec<Net>>,
+    /// `--spf-reject`: an SPF `fail` gets 550 5.7.23 at MAIL FROM.
+    pub spf_reject: bool,
+    /// `--dns`: these nameservers instead of resolv.conf's.
+    pub dns_servers: Vec<SocketAddr>,
+    /// `--dns-timeout`: one query's limit; None: resolv.conf's, else 5 s.
+    pub dns_timeout_secs: Option<u64>,
 }
 
 impl Default for Config {
@@ -139,6 +214,11 @@ impl Default for Config {
             exec_timeout_secs: 60,
             filter_program: None,
             filter_timeout_secs: 60,
+            auth: true,
+            auth_skip: None,
+            spf_reject: false,
+            dns_servers: Vec::new(),
+            dns_timeout_secs: None,
         }
     }
 }
@@ -159,8 +239,52 @@ impl Config {
             .unwrap_or(self.max_message_bytes.saturating_mul(2))
     }
 
+    /// The clients not checked (`--auth-skip`, or loopback).
+    pub fn auth_skip(&self) -> Vec<Net> {
+        match &self.auth_skip {
+            Some(nets) => nets.clone(),
+            None => crate::auth::default_skip().to_vec(),
+        }
+    }
+
     /// Is `domain` one we receive for? Exact, case-insensitive.
     pub fn accepts_domain(&self, domain: &str) -> bool {
         self.domains.is_empty() || self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Net;
+
+    #[test]
+    fn nets() {
+        let n = |s: &str| Net::parse(s);
+        assert_eq!(n("127.0.0.0/8").unwrap().to_string(), "127.0.0.0/8");
+        assert_eq!(n("::1").unwrap().to_string(), "::1/128");
+        assert_eq!(n("192.0.2.7").unwrap().to_string(), "192.0.2.7/32");
+        assert_eq!(n("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
+        assert_eq!(n("::/0").unwrap().to_string(), "::/0");
+        for bad in [
+            "127.0.0.1/8",
+            "10.0.0.0/33",
+            "::1/129",
+            "10.0.0.0/",
+            "10/8",
+            "x",
+            "",
+            "1.2.3.4/+8",
+        ] {
+            assert_eq!(n(bad), None, "{bad}");
+        }
+        let net = n("2001:db8::/32").unwrap();
+        assert!(net.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!net.contains("2001:db9::1".parse().unwrap()));
+        assert!(!n("0.0.0.0/0").unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            n("0.0.0.0/0")
+                .unwrap()
+                .contains("203.0.113.9".parse().unwrap())
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! tinymx as a library: the modules behind the `tinymx` binary, public so
 //! that the fuzz targets and tests can drive them directly.
 
+pub mod auth;
 pub mod authres;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,378 @@
+//! Sender authentication for one transaction: SPF (RFC 7208) over the
+//! resolver, and the two header fields that record it for every program
+//! that reads the spool, Authentication-Results (RFC 8601) and
+//! Received-SPF (RFC 7208 section 9.1). DKIM and DMARC join here next.
+//!
+//! The connection driver calls [`check_spf`] after a valid MAIL FROM and
+//! writes [`SpfCheck::headers`] above its trace fields; the resolver is
+//! the only I/O, bounded by its per-query time-outs and by the deadline.
+
+use crate::config::Net;
+use crate::dns::{self, Failure, Rdata, RecordType, Resolver};
+use crate::safe;
+use crate::spf::{self, Answer, Lookup, Outcome, Query, SpfResult};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+/// All the lookups of one transaction's SPF check end by then (issue 13:
+/// a legitimate session is never held up longer).
+pub const SPF_BUDGET: Duration = Duration::from_secs(20);
+
+/// The longest SPF explanation (`exp=`) quoted in a 550.
+pub const EXPLANATION_BYTES: usize = 200;
+
+/// The addresses whose clients are not checked when `--auth-skip` is not
+/// given: the loopback networks (local programs, the tests of a fresh
+/// install, fetchmail).
+pub fn default_skip() -> [Net; 2] {
+    [
+        Net {
+            addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)),
+            len: 8,
+        },
+        Net {
+            addr: IpAddr::V6(Ipv6Addr::LOCALHOST),
+            len: 128,
+        },
+    ]
+}
+
+/// The resolver as SPF's [`Lookup`]: every failure that is not an
+/// answer (time-out, SERVFAIL, REFUSED, a network error, a CNAME loop)
+/// is `TempFail`, so SPF says `temperror`, never `fail` (RFC 7208
+/// section 2.6.6). A name no query can carry (a label over 63 octets,
+/// an empty label) does not exist: the RFC 7208 test suite's
+/// `invalid-domain-long` cases and section 4.3 treat it so.
+pub struct DnsLookup<'r> {
+    resolver: &'r Resolver,
+    deadline: Option<Instant>,
+    /// The first lookup that failed, for the driver's warning.
+    pub failed: Option<(String, Failure)>,
+}
+
+impl<'r> DnsLookup<'r> {
+    pub fn new(resolver: &'r Resolver, deadline: Option<Instant>) -> DnsLookup<'r> {
+        DnsLookup {
+            resolver,
+            deadline,
+            failed: None,
+        }
+    }
+
+    fn records<T>(
+        &mut self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&Rdata) -> Option<T>,
+    ) -> Answer<Vec<T>> {
+        let result = self
+            .resolver
+            .lookup_at(name, rtype, Instant::now(), self.deadline);
+        match result {
+            Ok(dns::Answer::Records(rs)) => {
+                let found: Vec<T> = rs.iter().filter_map(|r| pick(&r.data)).collect();
+                if found.is_empty() {
+                    Answer::NoData
+                } else {
+                    Answer::Records(found)
+                }
+            }
+            Ok(dns::Answer::NxDomain) | Err(Failure::BadName) => Answer::NxDomain,
+            Ok(dns::Answer::NoData) => Answer::NoData,
+            Err(f) => {
+                if self.failed.is_none() {
+                    self.failed = Some((format!("{rtype:?} {name}"), f));
+                }
+                Answer::TempFail
+            }
+        }
+    }
+}
+
+impl Lookup for DnsLookup<'_> {
+    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>> {
+        self.records(name, RecordType::Txt, |d| match d {
+            Rdata::Txt(parts) => Some(parts.concat()),
+            _ => None,
+        })
+    }
+
+    fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>> {
+        self.records(name, RecordType::A, |d| match d {
+            Rdata::A(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>> {
+        self.records(name, RecordType::Aaaa, |d| match d {
+            Rdata::Aaaa(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>> {
+        self.records(name, RecordType::Mx, |d| match d {
+            Rdata::Mx(pref, n) => Some((*pref, n.0.clone())),
+            _ => None,
+        })
+    }
+
+    fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {
+        let name = spf::zone::reverse_name(ip);
+        self.records(&name, RecordType::Ptr, |d| match d {
+            Rdata::Ptr(n) => Some(n.0.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// Which identity SPF checked (RFC 7208 section 2.3, 2.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    MailFrom,
+    Helo,
+}
+
+/// One transaction's SPF result and what the header fields say about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpfCheck {
+    pub outcome: Outcome,
+    pub identity: Identity,
+    /// The MAIL FROM address (without `<>`; empty for the null path).
+    pub sender: String,
+    /// The HELO/EHLO name as the header shows it (`safe::header_helo`).
+    pub helo: String,
+    pub client_ip: IpAddr,
+    /// The first lookup that failed, if any (for the one-a-minute warning).
+    pub failed: Option<(String, Failure)>,
+}
+
+/// Runs SPF for a transaction: the MAIL FROM identity, or the HELO
+/// identity for the null reverse-path (section 2.3). `receiver` is this
+/// host's name (`%{r}`); `now_unix` the `%{t}` macro.
+pub fn check_spf(
+    resolver: &Resolver,
+    client: IpAddr,
+    helo: &[u8],
+    sender: &str,
+    receiver: &str,
+    now_unix: u64,
+) -> SpfCheck {
+    let client_ip = safe::client_ip(client);
+    let helo_name = String::from_utf8_lossy(helo);
+    let q = Query {
+        ip: client_ip,
+        sender,
+        helo: &helo_name,
+        receiver,
+        now_unix,
+        deadline: Some(Instant::now() + SPF_BUDGET),
+    };
+    let mut dns = DnsLookup::new(resolver, q.deadline);
+    let outcome = spf::check(&q, &mut dns);
+    SpfCheck {
+        outcome,
+        identity: if sender.is_empty() {
+            Identity::Helo
+        } else {
+            Identity::MailFrom
+        },
+        sender: sender.to_string(),
+        helo: safe::header_helo(helo).to_string(),
+        client_ip,
+        failed: dns.failed,
+    }
+}
+
+impl SpfCheck {
+    pub fn result(&self) -> SpfResult {
+        self.outcome.result
+    }
+
+    /// The Authentication-Results value (RFC 8601 section 2.2), without
+    /// the field name: `mx.example.org; spf=pass smtp.mailfrom=a@b.org`.
+    /// `authserv_id` is this host's name (`-n`).
+    pub fn authres_value(&self, authserv_id: &str) -> String {
+        let (ptype, value) = match self.identity {
+            Identity::MailFrom => ("smtp.mailfrom", pvalue(&self.sender)),
+            Identity::Helo => ("smtp.helo", pvalue(&self.helo)),
+        };
+        format!(
+            "{authserv_id}; spf={} {ptype}={value}",
+            self.result().as_str()
+        )
+    }
+
+    /// The 550 5.7.23 text for `--spf-reject` (RFC 7372 section 3.2): the
+    /// domain's own explanation if it gave one, cleaned and capped
+    /// (it comes from DNS: any byte the domain's owner chose).
+    pub fn reject_text(&self) -> String {
+        let domain = safe::reply_text(self.outcome.domain.as_bytes(), 255);
+        let why = match &self.outcome.explanation {
+            Some(e) => safe::reply_text(e.as_bytes(), EXPLANATION_BYTES),
+            None => String::new(),
+        };
+        if why.is_empty() {
+            format!(
+                "5.7.23 SPF fail: {domain} does not allow {} to send its mail",
+                self.client_ip
+            )
+        } else {
+            format!("5.7.23 SPF fail: {why}")
+        }
+    }
+
+    /// The header fields added to each stored copy, above the trace
+    /// fields: Authentication-Results, then Received-SPF (LF line ends,
+    /// folded so no line is long whatever the names).
+    pub fn headers(&self, host: &str) -> String {
+        let domain = &self.outcome.domain;
+        let ip = self.client_ip;
+        let comment = match self.result() {
+            SpfResult::Pass => format!("domain of {domain} designates {ip} as permitted sender"),
+            SpfResult::Fail => {
+                format!("domain of {domain} does not designate {ip} as permitted sender")
+            }
+            SpfResult::SoftFail => {
+                format!("domain of {domain} discourages use of {ip} as permitted sender")
+            }
+            SpfResult::Neutral => format!("{ip} is neither permitted nor denied by {domain}"),
+            SpfResult::None => format!("{domain} does not publish SPF"),
+            SpfResult::TempError => format!("DNS failed for {domain}"),
+            SpfResult::PermError => format!("the SPF record of {domain} is invalid"),
+        };
+        let identity = match self.identity {
+            Identity::MailFrom => "mailfrom",
+            Identity::Helo => "helo",
+        };
+        format!(
+            "Authentication-Results: {}\n\
+             Received-SPF: {} ({host}: {comment})\n\
+             \tclient-ip={ip}; envelope-from={}; helo={};\n\
+             \treceiver={host}; identity={identity}\n",
+            self.authres_value(host),
+            self.result().as_str(),
+            quoted(&self.sender),
+            quoted(&self.helo),
+        )
+    }
+}
+
+/// An RFC 8601 `pvalue`: an address or a name as it is when it is one
+/// (`local-part@domain` is allowed bare), else a quoted-string.
+fn pvalue(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~.@".contains(&b)
+        })
+        && s.bytes().filter(|&b| b == b'@').count() <= 1;
+    if plain { s.to_string() } else { quoted(s) }
+}
+
+/// An RFC 5322 quoted-string of `s` (whose bytes are printable: it is a
+/// checked address or HELO name).
+fn quoted(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// Is the client in one of the `--auth-skip` networks?
+pub fn skipped(nets: &[Net], client: IpAddr) -> bool {
+    let ip = safe::client_ip(client);
+    nets.iter().any(|n| n.contains(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(result: SpfResult, sender: &str, helo: &str) -> SpfCheck {
+        SpfCheck {
+            outcome: Outcome {
+                result,
+                domain: "gmail.com".into(),
+                explanation: None,
+            },
+            identity: if sender.is_empty() {
+                Identity::Helo
+            } else {
+                Identity::MailFrom
+            },
+            sender: sender.into(),
+            helo: helo.into(),
+            client_ip: "192.0.2.1".parse().unwrap(),
+            failed: None,
+        }
+    }
+
+    #[test]
+    fn headers_for_a_pass() {
+        let c = check(SpfResult::Pass, "alice@gmail.com", "mail.gmail.com");
+        assert_eq!(
+            c.headers("mx.example.org"),
+            "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=alice@gmail.com\n\
+             Received-SPF: pass (mx.example.org: domain of gmail.com designates 192.0.2.1 as permitted sender)\n\
+             \tclient-ip=192.0.2.1; envelope-from=\"alice@gmail.com\"; helo=\"mail.gmail.com\";\n\
+             \treceiver=mx.example.org; identity=mailfrom\n"
+        );
+    }
+
+    #[test]
+    fn null_sender_reports_the_helo_identity() {
+        let c = check(SpfResult::Fail, "", "mail.gmail.com");
+        assert_eq!(
+            c.authres_value("mx"),
+            "mx; spf=fail smtp.helo=mail.gmail.com"
+        );
+    }
+
+    #[test]
+    fn quoted_local_parts_stay_one_value() {
+        let c = check(SpfResult::None, "\"a b\"@x.org", "[192.0.2.1]");
+        assert_eq!(
+            c.authres_value("mx"),
+            "mx; spf=none smtp.mailfrom=\"\\\"a b\\\"@x.org\""
+        );
+        assert!(
+            c.headers("mx")
+                .contains("envelope-from=\"\\\"a b\\\"@x.org\"; helo=\"[192.0.2.1]\";")
+        );
+    }
+
+    #[test]
+    fn reject_text_is_cleaned_and_capped() {
+        let mut c = check(SpfResult::Fail, "a@gmail.com", "h");
+        assert_eq!(
+            c.reject_text(),
+            "5.7.23 SPF fail: gmail.com does not allow 192.0.2.1 to send its mail"
+        );
+        c.outcome.explanation = Some(format!("go away\r\n250 ok{}", "x".repeat(500)));
+        let t = c.reject_text();
+        assert!(t.starts_with("5.7.23 SPF fail: go away"), "{t}");
+        assert!(!t.contains('\r') && !t.contains('\n'), "{t}");
+        assert!(
+            t.len() <= "5.7.23 SPF fail: ".len() + EXPLANATION_BYTES,
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn loopback_is_skipped_by_default() {
+        let nets = default_skip();
+        for ip in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"] {
+            assert!(skipped(&nets, ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["192.0.2.1", "::2", "128.0.0.1", "::ffff:192.0.2.1"] {
+            assert!(!skipped(&nets, ip.parse().unwrap()), "{ip}");
+        }
+    }
+}
