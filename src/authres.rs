@@ -74,6 +74,12 @@ impl ForgedFilter {
         }
     }
 
+    /// Past the header section: what comes now passes unchanged, so a
+    /// caller may write it without `feed`.
+    pub fn in_body(&self) -> bool {
+        self.phase == Phase::Body
+    }
+
     /// How many fields were deleted.
     pub fn removed(&self) -> usize {
         self.removed

@@ -15,7 +15,7 @@
 //! file, and a repeatable one (`listen`, `domain`, `mailbox`) given on the
 //! command line replaces the file's list.
 
-use crate::config::{Config, Listen, Verbosity};
+use crate::config::{Config, Listen, Net, Verbosity};
 use crate::smtp::address;
 use Kind::*;
 use Reload::*;
@@ -49,12 +49,17 @@ used, 2 for a bad option.
 pub enum Kind {
     /// A switch: no value; sets the flag.
     Switch(fn(&mut Config) -> &mut bool),
+    /// A switch that clears the flag (`--no-auth`).
+    SwitchOff(fn(&mut Config) -> &mut bool),
     /// A switch that sets the log level.
     Level(Verbosity),
     /// A whole number from 1 to 4294967295.
     Count(fn(&mut Config) -> &mut usize),
     /// Seconds, from 1 to 4294967295.
     Seconds(fn(&mut Config) -> &mut u64),
+    /// Seconds as for `Seconds`, for a limit that has another source when
+    /// not given (resolv.conf).
+    MaybeSeconds(fn(&mut Config) -> &mut Option<u64>),
     /// Bytes with an optional k, M or G (binary); more than 0.
     Size(fn(&mut Config) -> &mut u64),
     /// Bytes as for `Size`, where 0 turns the check off.
@@ -73,6 +78,11 @@ pub enum Kind {
     Path(fn(&mut Config) -> &mut PathBuf),
     /// A non-empty path that is off unless given.
     MaybePath(fn(&mut Config) -> &mut Option<PathBuf>),
+    /// `ADDR` or `ADDR/LEN`, or `none` for an empty list; repeatable.
+    Nets(fn(&mut Config) -> &mut Option<Vec<Net>>),
+    /// A nameserver, `ADDR` or `ADDR:PORT` (`[ADDR]:PORT` for IPv6), port
+    /// 53 by default; repeatable.
+    Nameserver(fn(&mut Config) -> &mut Vec<SocketAddr>),
     /// `USER` or `USER:GROUP`, resolved at start-up.
     User(fn(&mut Config) -> &mut Option<String>),
     /// `--config FILE`: kept in `Options`, read by `Options::load`.
@@ -233,6 +243,30 @@ pub static OPTIONS: &[Opt] = &[
 " },
     Opt { kind: Seconds(|c| &mut c.filter_timeout_secs), reload: Live,
         help: "      --filter-timeout SECS  kill the filter and answer 451 (default 60)\n" },
+    Opt { kind: Switch(|c| &mut c.auth), reload: Live,
+        help: "      --auth               check each sender (SPF) and add the results to every
+                           copy as Authentication-Results and Received-SPF
+                           (the default)
+" },
+    Opt { kind: SwitchOff(|c| &mut c.auth), reload: Live,
+        help: "      --no-auth            no sender checks, no such fields\n" },
+    Opt { kind: Nets(|c| &mut c.auth_skip), reload: Live,
+        help: "      --auth-skip NET      do not check clients in NET (ADDR or ADDR/LEN);
+                           repeatable (default: 127.0.0.0/8 and ::1; 'none'
+                           checks every client)
+" },
+    Opt { kind: Switch(|c| &mut c.spf_reject), reload: Live,
+        help: "      --spf-reject         answer an SPF fail with 550 5.7.23 at MAIL FROM
+                           (default: the result is only recorded)
+" },
+    Opt { kind: Nameserver(|c| &mut c.dns_servers), reload: restart!(dns_servers),
+        help: "      --dns ADDR[:PORT]    ask this nameserver instead of those in
+                           /etc/resolv.conf; repeatable ([::1]:53 for IPv6)
+" },
+    Opt { kind: MaybeSeconds(|c| &mut c.dns_timeout_secs), reload: restart!(dns_timeout_secs),
+        help: "      --dns-timeout SECS   one DNS query's time limit (default: resolv.conf's
+                           timeout:, else 5)
+" },
     Opt { kind: Level(Verbosity::Verbose), reload: Live,
         help: "  -v, --verbose            log every command and reply\n" },
     Opt { kind: Level(Verbosity::Quiet), reload: Live,
@@ -246,21 +280,37 @@ pub static OPTIONS: &[Opt] = &[
 impl Kind {
     /// Does the option take a value?
     pub fn takes_value(self) -> bool {
-        !matches!(self, Switch(_) | Level(_) | Help | Version)
+        !matches!(self, Switch(_) | SwitchOff(_) | Level(_) | Help | Version)
     }
 
     /// Does each use add to a list?
     pub fn repeatable(self) -> bool {
-        matches!(self, Address(_) | Domain(_) | Mailboxes(_))
+        matches!(
+            self,
+            Address(_) | Domain(_) | Mailboxes(_) | Nets(_) | Nameserver(_)
+        )
     }
 
     /// Checks `v`, the value given for `flag`, and stores it in `cfg`.
     fn set(self, cfg: &mut Config, flag: &str, v: String) -> Result<(), String> {
         match self {
             Switch(field) => *field(cfg) = true,
+            SwitchOff(field) => *field(cfg) = false,
             Level(level) => cfg.verbosity = level,
             Count(field) => *field(cfg) = parse_count(flag, &v)? as usize,
             Seconds(field) => *field(cfg) = parse_count(flag, &v)? as u64,
+            MaybeSeconds(field) => *field(cfg) = Some(parse_count(flag, &v)? as u64),
+            Nets(field) => {
+                let list = field(cfg).get_or_insert_default();
+                if v != "none" {
+                    list.push(Net::parse(&v).ok_or_else(|| {
+                        format!("{flag}: invalid network '{v}' (ADDR, ADDR/LEN or none)")
+                    })?);
+                }
+            }
+            Nameserver(field) => field(cfg).push(parse_nameserver(&v).ok_or_else(|| {
+                format!("{flag}: invalid nameserver '{v}' (1.2.3.4, 1.2.3.4:53, ::1 or [::1]:53)")
+            })?),
             Size(_) | SizeOrOff(_) => {
                 let n = parse_size(&v)
                     .filter(|&n| n > 0 || matches!(self, SizeOrOff(_)))
@@ -543,6 +593,14 @@ pub fn apply(cfg: &mut Config, s: &Setting) -> Result<(), String> {
     let opt = find(&s.name).ok_or_else(|| format!("{flag}: unknown option"))?;
     opt.kind
         .set(cfg, &flag, s.value.clone().unwrap_or_default())
+}
+
+/// A nameserver: `1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:5353`.
+pub fn parse_nameserver(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| Some(SocketAddr::new(s.parse().ok()?, 53)))
+        .filter(|a| a.port() != 0)
 }
 
 /// `1.2.3.4:25`, `[::1]:2525`, `:2525`.
@@ -892,8 +950,10 @@ mod tests {
     /// A valid value of each kind, different from every default.
     fn sample(kind: Kind) -> Option<&'static str> {
         Some(match kind {
-            Switch(_) | Level(_) | Help | Version => return None,
-            Count(_) | Seconds(_) => "7",
+            Switch(_) | SwitchOff(_) | Level(_) | Help | Version => return None,
+            Count(_) | Seconds(_) | MaybeSeconds(_) => "7",
+            Nets(_) => "192.0.2.0/24",
+            Nameserver(_) => "[::1]:5353",
             Size(_) | SizeOrOff(_) => "3M",
             Address(_) => "127.0.0.1:2599",
             HostName(_) => "mx.test.example",
@@ -963,7 +1023,9 @@ mod tests {
                 _ => {
                     let args: Vec<&str> = by_long.iter().map(String::as_str).collect();
                     let c = run(&args).unwrap();
-                    assert_ne!(c, Config::default(), "{long} sets nothing");
+                    if !o.help.contains("(the default)") {
+                        assert_ne!(c, Config::default(), "{long} sets nothing");
+                    }
                     for args in &by_short {
                         let args: Vec<&str> = args.iter().map(String::as_str).collect();
                         assert_eq!(run(&args).as_ref(), Ok(&c), "{args:?}");
@@ -989,7 +1051,10 @@ mod tests {
             .filter(|o| o.kind.repeatable())
             .map(Opt::long)
             .collect();
-        assert_eq!(repeatable, ["listen", "domain", "mailbox"]);
+        assert_eq!(
+            repeatable,
+            ["listen", "domain", "mailbox", "auth-skip", "dns"]
+        );
     }
 
     #[test]
@@ -1033,7 +1098,9 @@ mod tests {
                 "exec",
                 "exec-max",
                 "exec-queue",
-                "exec-timeout"
+                "exec-timeout",
+                "dns",
+                "dns-timeout"
             ]
         );
         let mut next = Config {
@@ -1044,6 +1111,45 @@ mod tests {
         assert_eq!(
             keep_restart_only(&mut next, &Config::default()),
             "listen, exec-max"
+        );
+    }
+
+    #[test]
+    fn auth_options() {
+        let c = run(&[
+            "--no-auth",
+            "--spf-reject",
+            "--dns",
+            "192.0.2.53",
+            "--dns",
+            "[::1]:5353",
+        ])
+        .unwrap();
+        assert!(!c.auth && c.spf_reject);
+        let want: Vec<SocketAddr> = vec![
+            "192.0.2.53:53".parse().unwrap(),
+            "[::1]:5353".parse().unwrap(),
+        ];
+        assert_eq!(c.dns_servers, want);
+        assert_eq!(parse_nameserver("::1"), "[::1]:53".parse().ok());
+        for bad in ["", "host.example", "1.2.3.4:0", "[::1]", "1.2.3.4:99999"] {
+            assert_eq!(parse_nameserver(bad), None, "{bad}");
+        }
+        assert_eq!(
+            run(&[]).unwrap().auth_skip(),
+            crate::auth::default_skip().to_vec()
+        );
+        assert_eq!(run(&["--auth-skip", "none"]).unwrap().auth_skip(), vec![]);
+        let c = run(&["--auth-skip", "none", "--auth-skip", "10.0.0.0/8"]).unwrap();
+        assert_eq!(c.auth_skip(), vec![Net::parse("10.0.0.0/8").unwrap()]);
+        let err = run(&["--auth-skip", "10.0.0.1/8"]).unwrap_err();
+        assert_eq!(
+            err,
+            "--auth-skip: invalid network '10.0.0.1/8' (ADDR, ADDR/LEN or none)"
+        );
+        assert_eq!(
+            run(&["--dns-timeout", "2"]).unwrap().dns_timeout_secs,
+            Some(2)
         );
     }
 

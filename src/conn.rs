@@ -6,7 +6,10 @@
 //! carries out the session's storage requests. Time lives here: idle
 //! time-outs and the shutdown grace period.
 
+use crate::auth::{self, SpfCheck};
+use crate::authres::ForgedFilter;
 use crate::config::Config;
+use crate::dns::{Resolver, ResolverConfig};
 use crate::hook::{self, ExecPool};
 use crate::maildir::{Delivery, Spool, StoreError};
 use crate::smtp::reply::Reply;
@@ -16,7 +19,7 @@ use crate::{date, debug, info, safe, sys, warn};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Replies are sent once this much is queued, even mid-group.
@@ -120,7 +123,15 @@ pub struct Shared {
     pub stop_pipe: OwnedFd,
     /// `--exec`: the hook pool.
     pub exec: Option<ExecPool>,
+    /// The stub resolver for the sender checks (`--dns`, resolv.conf).
+    pub resolver: Resolver,
+    /// When the last "DNS is not answering" warning was logged: one a
+    /// minute at most, however many messages get `temperror`.
+    pub dns_warned: Mutex<Option<Instant>>,
 }
+
+/// How often "DNS is not answering" may be logged.
+const DNS_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// What `--filter` and the store decided for a message.
 enum Outcome {
@@ -139,6 +150,25 @@ enum Verdict {
 }
 
 impl Shared {
+    /// Everything sessions share, with the resolver `cfg` asks for.
+    pub fn new(cfg: Config, spool: Spool, stop_pipe: OwnedFd, exec: Option<ExecPool>) -> Shared {
+        let resolver = Resolver::new(ResolverConfig {
+            servers: cfg.dns_servers.clone(),
+            timeout_secs: cfg.dns_timeout_secs,
+            ..ResolverConfig::default()
+        });
+        Shared {
+            config: RwLock::new(Arc::new(cfg)),
+            spool,
+            stopping: AtomicBool::new(false),
+            stress: AtomicBool::new(false),
+            stop_pipe,
+            exec,
+            resolver,
+            dns_warned: Mutex::new(None),
+        }
+    }
+
     /// The current settings (a session keeps the ones it started with).
     pub fn cfg(&self) -> Arc<Config> {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
@@ -148,6 +178,12 @@ impl Shared {
 /// A message being received, with what its log line needs.
 struct Incoming<'s> {
     delivery: Option<Delivery<'s>>,
+    /// Deletes Authentication-Results fields that claim our name.
+    forged: ForgedFilter,
+    /// The filter's output for one piece of content.
+    filtered: Vec<u8>,
+    /// ` spf=RESULT` for the log line, when the sender was checked.
+    auth_log: String,
     id: String,
     sender: String,
     recipients: Vec<String>,
@@ -176,6 +212,8 @@ struct Conn<'a> {
     data_deadline: Instant,
     /// `--exec` runs for stored messages, queued once their 250 is sent.
     hooks: Vec<hook::Job>,
+    /// The current transaction's SPF check (None: not checked).
+    spf: Option<SpfCheck>,
 }
 
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
@@ -202,6 +240,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         logged_commands: 0,
         messages: 0,
         hooks: Vec::new(),
+        spf: None,
     };
     debug!("{sid} connect from {}", client(peer));
     let end = conn.run();
@@ -246,7 +285,7 @@ impl<'a> Conn<'a> {
                 Output::Reply(r) => self.on_reply(&session, &mut msg, r),
                 Output::NeedInput => self.on_need_input(&mut input, &mut session, &mut msg),
                 Output::CheckStorage => {
-                    session.storage_checked(self.has_room());
+                    self.check_sender(&mut session);
                     None
                 }
                 Output::StartMessage => {
@@ -362,6 +401,70 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// MAIL: room in the spool, then the sender's SPF (unless checks are
+    /// off or the client is in `--auth-skip`); a fail is refused here
+    /// only with `--spf-reject` (RFC 7372: 550 5.7.23).
+    fn check_sender(&mut self, session: &mut Session) {
+        self.spf = None;
+        if !self.has_room() {
+            session.storage_checked(false);
+            return;
+        }
+        let cfg = Arc::clone(&self.cfg);
+        if cfg.auth && !auth::skipped(&cfg.auth_skip(), self.peer.ip()) {
+            let check = self.run_spf(session);
+            if cfg.spf_reject && check.result() == crate::spf::SpfResult::Fail {
+                session.sender_refused(Reply::line(550, &check.reject_text()));
+                return;
+            }
+            self.spf = Some(check);
+        }
+        session.storage_checked(true);
+    }
+
+    /// SPF for the transaction MAIL just opened; DNS trouble is logged
+    /// once a minute (each message says `temperror` in its fields).
+    fn run_spf(&self, session: &Session) -> SpfCheck {
+        let started = Instant::now();
+        let (helo, _) = session.helo().unwrap_or((b"", false));
+        let sender = session.envelope().map(|e| e.sender.as_str()).unwrap_or("");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let check = auth::check_spf(
+            &self.shared.resolver,
+            self.peer.ip(),
+            helo,
+            sender,
+            &self.cfg.hostname,
+            now,
+        );
+        debug!(
+            "{} spf={} domain={} ({:.3}s)",
+            self.sid,
+            check.result().as_str(),
+            safe::log_text(check.outcome.domain.as_bytes(), 255),
+            started.elapsed().as_secs_f64()
+        );
+        if let Some((what, why)) = &check.failed {
+            let mut last = self
+                .shared
+                .dns_warned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if last.is_none_or(|t| t.elapsed() >= DNS_WARNING_EVERY) {
+                *last = Some(Instant::now());
+                warn!(
+                    "{} DNS: no answer for {} ({why:?}); SPF results are temperror while this lasts (warned at most once a minute)",
+                    self.sid,
+                    safe::log_text(what.as_bytes(), 300)
+                );
+            }
+        }
+        check
+    }
+
     /// MAIL: is there `--min-free` room in the spool? If the check itself
     /// fails, the mail is let through (the store reports real trouble).
     fn has_room(&self) -> bool {
@@ -386,7 +489,15 @@ impl<'a> Conn<'a> {
     /// copies are rolled back).
     fn on_body(&self, msg: &mut Option<Incoming<'a>>, bytes: &[u8]) -> Option<TempFailure> {
         let m = msg.as_mut()?;
-        let e = m.delivery.as_mut()?.write_all(bytes).err()?;
+        let d = m.delivery.as_mut()?;
+        let written = if m.forged.in_body() {
+            d.write_all(bytes)
+        } else {
+            m.filtered.clear();
+            m.forged.feed(bytes, &mut m.filtered);
+            d.write_all(&m.filtered)
+        };
+        let e = written.err()?;
         warn!("{} storage error: {e}", self.sid);
         m.delivery = None;
         Some(failure(&e))
@@ -412,8 +523,18 @@ impl<'a> Conn<'a> {
             warn!("{sid} storage error: {e}");
             Outcome::Failed(failure(&e))
         };
-        if let Err(e) = d.prepare() {
+        m.filtered.clear();
+        m.forged.finish(&mut m.filtered);
+        if let Err(e) = d.write_all(&m.filtered).and_then(|()| d.prepare()) {
             return storage(e, self.sid);
+        }
+        if m.forged.removed() > 0 {
+            info!(
+                "{} removed {} Authentication-Results field(s) claiming to be ours ({})",
+                self.sid,
+                m.forged.removed(),
+                self.cfg.hostname
+            );
         }
         let cfg = &self.cfg;
         // The per-copy recipients matter only to a filter or a hook; skip
@@ -497,6 +618,22 @@ impl<'a> Conn<'a> {
             ("TINYMX_SIZE", size.to_string()),
             ("TINYMX_SESSION", self.sid.to_string()),
         ];
+        // Empty when the sender was not checked (--no-auth, --auth-skip).
+        let spf = self.spf.as_ref();
+        v.push((
+            "TINYMX_SPF",
+            spf.map(|c| c.result().as_str().to_string())
+                .unwrap_or_default(),
+        ));
+        v.push((
+            "TINYMX_SPF_DOMAIN",
+            spf.map(|c| c.outcome.domain.clone()).unwrap_or_default(),
+        ));
+        v.push((
+            "TINYMX_AUTH",
+            spf.map(|c| c.authres_value(&self.cfg.hostname))
+                .unwrap_or_default(),
+        ));
         if with_header {
             let (subject, id) = hook::subject_and_id(file);
             v.push(("TINYMX_SUBJECT", subject));
@@ -577,16 +714,28 @@ impl<'a> Conn<'a> {
             warn!("{} storage error: {e}", self.sid);
             failure(&e)
         })?;
+        // Above the trace fields (RFC 8601 section 5, RFC 7208 section 9.1).
+        let auth_fields = self
+            .spf
+            .as_ref()
+            .map(|c| c.headers(&self.cfg.hostname))
+            .unwrap_or_default();
         for (i, rcpt) in copies.iter().enumerate() {
-            delivery
-                .write_to(i, trace::headers(&t, env, rcpt).as_bytes())
-                .map_err(|e| {
-                    warn!("{} storage error: {e}", self.sid);
-                    failure(&e)
-                })?;
+            let fields = auth_fields.clone() + &trace::headers(&t, env, rcpt);
+            delivery.write_to(i, fields.as_bytes()).map_err(|e| {
+                warn!("{} storage error: {e}", self.sid);
+                failure(&e)
+            })?;
         }
         Ok(Incoming {
             delivery: Some(delivery),
+            forged: ForgedFilter::new(&self.cfg.hostname),
+            filtered: Vec::new(),
+            auth_log: self
+                .spf
+                .as_ref()
+                .map(|c| format!(" spf={}", c.result().as_str()))
+                .unwrap_or_default(),
             id,
             sender: env.sender.clone(),
             recipients: env.recipients.iter().map(|r| r.address.clone()).collect(),
@@ -604,12 +753,13 @@ impl<'a> Conn<'a> {
             .join(",");
         if r.code() == 250 {
             info!(
-                "{} accepted id={} from=<{}> to={} client={} size={size} files={}",
+                "{} accepted id={} from=<{}> to={} client={} size={size}{} files={}",
                 self.sid,
                 m.id,
                 m.sender,
                 to,
                 client(self.peer),
+                m.auth_log,
                 m.files.join(",")
             );
         } else {

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The kernel's queue of connections not yet accepted, per socket.
@@ -318,14 +318,7 @@ pub fn run(
         sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
     let exec = start_exec(&cfg)?;
-    let shared = Arc::new(Shared {
-        config: RwLock::new(Arc::new(cfg)),
-        spool,
-        stopping: AtomicBool::new(false),
-        stress: AtomicBool::new(false),
-        stop_pipe: stop_read,
-        exec,
-    });
+    let shared = Arc::new(Shared::new(cfg, spool, stop_read, exec));
     let mut acceptor = Acceptor::new(&shared);
     // Ready: signals are handled and everything is open. Shown even with
     // -q: scripts and tests read the real address here.
@@ -629,14 +622,7 @@ mod tests {
             max_connections_per_ip: 2,
             ..Config::default()
         };
-        let shared = Shared {
-            config: RwLock::new(Arc::new(cfg)),
-            spool,
-            stopping: AtomicBool::new(false),
-            stress: AtomicBool::new(false),
-            stop_pipe: sys::pipe().unwrap().0,
-            exec: None,
-        };
+        let shared = Shared::new(cfg, spool, sys::pipe().unwrap().0, None);
         let limits = Limits {
             counts: Mutex::new(Counts::default()),
             ended: Condvar::new(),

@@ -70,14 +70,16 @@ fn filter_exit_0_accepts_and_sees_the_file_in_tmp() {
         .lines()
         .filter(|l| !l.starts_with("TINYMX_BIN=") && !l.starts_with("TINYMX_RUNNER="))
         .collect();
-    let file = lines[1].strip_prefix("TINYMX_FILE=").unwrap();
+    let file = lines[2].strip_prefix("TINYMX_FILE=").unwrap();
     assert!(file.starts_with(tmp.to_str().unwrap()), "{file}");
     let session = r.trim_end().rsplit(' ').next().unwrap();
     let session = session.rsplit_once('.').unwrap().0;
     assert_eq!(
         lines,
         [
-            "TINYMX_CLIENT_IP=127.0.0.1".to_string(),
+            // Empty: a loopback client is not checked (--auth-skip).
+            "TINYMX_AUTH=".to_string(),
+            "TINYMX_CLIENT_IP=127.0.0.1".into(),
             format!("TINYMX_FILE={file}"),
             "TINYMX_HELO=client.example".into(),
             "TINYMX_MAILBOX=bob".into(),
@@ -86,6 +88,8 @@ fn filter_exit_0_accepts_and_sees_the_file_in_tmp() {
             "TINYMX_SENDER=a@example.com".into(),
             format!("TINYMX_SESSION={session}"),
             format!("TINYMX_SIZE={}", stored.len()),
+            "TINYMX_SPF=".into(),
+            "TINYMX_SPF_DOMAIN=".into(),
             "TINYMX_SUBJECT=Grüße x".into(),
         ]
     );

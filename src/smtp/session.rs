@@ -79,8 +79,9 @@ pub enum Output<'s> {
     NeedInput,
     /// Send this reply. If `closes()`, send it and close.
     Reply(Reply),
-    /// MAIL was valid: check that the spool has room, then call
-    /// `storage_checked`.
+    /// MAIL was valid: check that the spool has room (and, with sender
+    /// checks on, the sender's SPF), then call `storage_checked`, or
+    /// `sender_refused` to refuse this sender.
     CheckStorage,
     /// DATA was accepted: prepare storage for `envelope()`, then call
     /// `message_started`.
@@ -357,6 +358,15 @@ impl<'c> Session<'c> {
             self.envelope = None;
             self.pending = Some(reply::NO_SPACE);
         }
+    }
+
+    /// The driver's other answer to CheckStorage: the sender is refused
+    /// with `reply` (an SPF fail under `--spf-reject`); no transaction.
+    pub fn sender_refused(&mut self, reply: Reply) {
+        debug_assert_eq!(self.state, State::AwaitStorage);
+        self.enter(State::Command);
+        self.envelope = None;
+        self.pending = Some(reply);
     }
 
     /// The driver's answer to StartMessage.
@@ -711,6 +721,8 @@ mod tests {
         fail_end: Option<TempFailure>,
         fail_write: Option<TempFailure>,
         disk_low: bool,
+        /// Refuse every sender with this (as `--spf-reject` does a fail).
+        refuse_sender: Option<Reply>,
     }
 
     impl Driver {
@@ -731,7 +743,10 @@ mod tests {
                         self.replies.extend_from_slice(r.as_bytes());
                         self.closed = r.closes();
                     }
-                    Output::CheckStorage => s.storage_checked(!self.disk_low),
+                    Output::CheckStorage => match &self.refuse_sender {
+                        Some(r) => s.sender_refused(r.clone()),
+                        None => s.storage_checked(!self.disk_low),
+                    },
                     Output::StartMessage => match self.fail_start {
                         Some(f) => s.message_started(Err(f)),
                         None => {
@@ -1210,6 +1225,32 @@ mod tests {
             ]
             .concat()
         );
+    }
+
+    #[test]
+    fn a_refused_sender_opens_no_transaction() {
+        let c = cfg();
+        let mut s = Session::new(&c);
+        let mut d = Driver {
+            refuse_sender: Some(Reply::line(550, "5.7.23 SPF fail: no")),
+            ..Driver::default()
+        };
+        d.feed(
+            &mut s,
+            b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<b@x.org>\r\nDATA\r\n",
+        );
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                EHLO,
+                "550 5.7.23 SPF fail: no\r\n",
+                "503 5.5.1 Need MAIL command\r\n",
+                "503 5.5.1 Need MAIL command\r\n"
+            ]
+            .concat()
+        );
+        assert!(s.envelope().is_none());
     }
 
     #[test]
