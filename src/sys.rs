@@ -905,13 +905,25 @@ impl AtomicU64 {
 /// Fills `buf` from the kernel's CSPRNG (`getrandom(2)`, flags 0: blocks
 /// only until the pool is initialised at boot). Used for DNS query IDs
 /// and source ports, which must be unpredictable (RFC 5452 section 9).
+///
+/// The raw syscall, not libc's `getrandom()`: std refers to that symbol
+/// weakly (`syscall!` in its sys/random/linux.rs), and in the LTO'd static
+/// musl binary the symbol came out weak and unresolved, so the call jumped
+/// to address 0 (SIGSEGV in the session thread at the first DNS query).
 pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];
         // SAFETY: `rest` is valid for writes of `rest.len()` bytes; the
         // kernel writes at most that many.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr() as *mut libc::c_void, rest.len(), 0) };
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getrandom,
+                rest.as_mut_ptr() as *mut libc::c_void,
+                rest.len(),
+                0,
+            )
+        };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -937,6 +949,16 @@ pub fn if_nametoindex(name: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn getrandom_fills_the_buffer() {
+        let mut a = [0u8; 64];
+        let mut b = [0u8; 64];
+        getrandom(&mut a).unwrap();
+        getrandom(&mut b).unwrap();
+        assert!(a != [0; 64] && a != b);
+        getrandom(&mut []).unwrap();
+    }
 
     #[test]
     fn names_reach_the_kernel_whole_on_the_stack_or_the_heap() {
