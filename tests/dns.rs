@@ -1,11 +1,13 @@
 //! The resolver against the tests' DNS server (tests/common/dns_server.rs,
 //! on 127.0.0.1 port 0, UDP and TCP): normal answers, TC → TCP, spoofed answers, time-outs,
 //! SERVFAIL, NXDOMAIN cached negatively, CNAME chains and loops,
-//! resolv.conf re-read. Nothing leaves the loopback interface.
+//! resolv.conf re-read; and the zone-serving mode of that server, which
+//! the RFC 7208 suite and the binary's tests rely on. Nothing leaves the
+//! loopback interface.
 
 mod common;
 
-use common::dns_server::{Query, Reply, Rr, Server, response, rr, soa, wire_name};
+use common::dns_server::{Query, Reply, Rr, Server, Zone, response, rr, soa, wire_name};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -369,4 +371,169 @@ fn concurrent_lookups_share_one_resolver() {
     }
     let ids = seen.lock().unwrap().clone();
     assert_eq!(ids.len(), 4);
+}
+
+fn txt_records(a: &Answer) -> Vec<Vec<Vec<u8>>> {
+    let Answer::Records(rs) = a else {
+        panic!("{a:?}")
+    };
+    rs.iter()
+        .map(|r| match &r.data {
+            Rdata::Txt(parts) => parts.clone(),
+            d => panic!("{d:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn zone_server_answers_records_nxdomain_and_no_data_uncached() {
+    let mut zone = Zone::new();
+    zone.a("Mail.Example.org", "192.0.2.7")
+        .a("mail.example.org", "192.0.2.8")
+        .aaaa("mail.example.org", "2001:db8::7")
+        .mx("example.org", 10, "mail.example.org.")
+        .txt_strings("example.org", &[b"v=spf1 ", b"mx -all"])
+        .ptr_for("192.0.2.7".parse().unwrap(), "mail.example.org");
+    let dns = Server::zone(zone);
+    let res = dns.resolver();
+    let a = res.lookup("MAIL.example.ORG", RecordType::A).unwrap();
+    assert_eq!(
+        a_records(&a),
+        vec![Ipv4Addr::new(192, 0, 2, 7), Ipv4Addr::new(192, 0, 2, 8)]
+    );
+    let Ok(Answer::Records(rs)) = res.lookup("example.org", RecordType::Mx) else {
+        panic!()
+    };
+    assert_eq!(
+        rs[0].data,
+        Rdata::Mx(10, tinymx::dns::Name("mail.example.org".into()))
+    );
+    let t = res.lookup("example.org", RecordType::Txt).unwrap();
+    assert_eq!(
+        txt_records(&t),
+        vec![vec![b"v=spf1 ".to_vec(), b"mx -all".to_vec()]]
+    );
+    let Ok(Answer::Records(rs)) = res.lookup("7.2.0.192.in-addr.arpa", RecordType::Ptr) else {
+        panic!()
+    };
+    assert_eq!(
+        rs[0].data,
+        Rdata::Ptr(tinymx::dns::Name("mail.example.org".into()))
+    );
+    assert_eq!(
+        res.lookup("nope.example.org", RecordType::A),
+        Ok(Answer::NxDomain)
+    );
+    assert_eq!(res.lookup("example.org", RecordType::A), Ok(Answer::NoData));
+    // TTL 0 everywhere: asked again, not served from the cache.
+    assert_eq!(res.lookup("example.org", RecordType::A), Ok(Answer::NoData));
+    assert_eq!(
+        res.lookup("nope.example.org", RecordType::A),
+        Ok(Answer::NxDomain)
+    );
+    assert_eq!(dns.queries(), 8);
+    assert_eq!(dns.asked()[0], ("MAIL.example.ORG".to_string(), 1));
+    // The zone can change while the server runs.
+    dns.zone_mut().a("nope.example.org", "192.0.2.9");
+    let a = res.lookup("nope.example.org", RecordType::A).unwrap();
+    assert_eq!(a_records(&a), vec![Ipv4Addr::new(192, 0, 2, 9)]);
+}
+
+#[test]
+fn zone_server_follows_cnames_in_one_answer_and_shows_loops() {
+    let mut zone = Zone::new();
+    zone.cname("alias.example.org", "B.example.org.")
+        .cname("b.example.org", "c.example.org")
+        .a("c.example.org", "192.0.2.3")
+        .cname("dangling.example.org", "gone.example.org")
+        .cname("loop.example.org", "LOOP.example.org.");
+    let dns = Server::zone(zone);
+    let res = dns.resolver();
+    let a = res.lookup("alias.example.org", RecordType::A).unwrap();
+    assert_eq!(a_records(&a), vec![Ipv4Addr::new(192, 0, 2, 3)]);
+    assert_eq!(dns.queries(), 1, "the whole chain in one answer");
+    assert_eq!(
+        res.lookup("alias.example.org", RecordType::Txt),
+        Ok(Answer::NoData)
+    );
+    assert_eq!(
+        res.lookup("dangling.example.org", RecordType::A),
+        Ok(Answer::NxDomain)
+    );
+    assert_eq!(
+        res.lookup("loop.example.org", RecordType::A),
+        Err(Failure::CnameChain)
+    );
+    assert_eq!(dns.queries(), 4);
+}
+
+#[test]
+fn zone_server_splits_long_strings_and_truncates_big_udp_answers() {
+    let long = "x".repeat(600);
+    let mut zone = Zone::new();
+    zone.txt("long.example.org", &long)
+        .txt_strings("empty.example.org", &[]);
+    for i in 0..6 {
+        zone.txt("big.example.org", &format!("{i}{}", "y".repeat(254)));
+    }
+    let dns = Server::zone(zone);
+    let res = dns.resolver();
+    let t = res.lookup("long.example.org", RecordType::Txt).unwrap();
+    let parts = &txt_records(&t)[0];
+    assert_eq!(
+        parts.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![255, 255, 90]
+    );
+    assert_eq!(parts.concat(), long.as_bytes());
+    assert_eq!(dns.tcp_queries.load(Ordering::SeqCst), 0);
+    // 6 x 256 bytes of TXT data: over the 1232 bytes the resolver
+    // advertises, so TC over UDP and the whole answer over TCP.
+    let t = res.lookup("big.example.org", RecordType::Txt).unwrap();
+    assert_eq!(txt_records(&t).len(), 6);
+    assert_eq!(dns.udp_queries.load(Ordering::SeqCst), 2);
+    assert_eq!(dns.tcp_queries.load(Ordering::SeqCst), 1);
+    let t = res.lookup("empty.example.org", RecordType::Txt).unwrap();
+    assert_eq!(txt_records(&t), vec![vec![Vec::<u8>::new()]]);
+    assert_eq!(res.dropped_answers(), 0, "every answer matched its query");
+}
+
+#[test]
+fn zone_server_time_outs_and_server_failures() {
+    let mut zone = Zone::new();
+    zone.txt("part.example.org", "v=spf1 -all")
+        .timeout("part.example.org")
+        .a("part.example.org", "192.0.2.1") // after the mark: never seen
+        .timeout("dead.example.org")
+        .a("slowtxt.example.org", "192.0.2.2")
+        .timeout_type("slowtxt.example.org", RecordType::Txt)
+        .servfail("broken.example.org");
+    let dns = Server::zone(zone);
+    let res = dns.resolver();
+    assert!(matches!(
+        res.lookup("part.example.org", RecordType::Txt),
+        Ok(Answer::Records(_))
+    ));
+    let t = Instant::now();
+    assert_eq!(
+        res.lookup("part.example.org", RecordType::A),
+        Err(Failure::Timeout)
+    );
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    assert_eq!(
+        res.lookup("dead.example.org", RecordType::Mx),
+        Err(Failure::Timeout)
+    );
+    assert!(matches!(
+        res.lookup("slowtxt.example.org", RecordType::A),
+        Ok(Answer::Records(_))
+    ));
+    assert_eq!(
+        res.lookup("slowtxt.example.org", RecordType::Txt),
+        Err(Failure::Timeout)
+    );
+    assert_eq!(
+        res.lookup("broken.example.org", RecordType::A),
+        Err(Failure::ServerFailure)
+    );
+    assert_eq!(dns.queries(), 6);
 }
