@@ -249,6 +249,26 @@ fn cname_chain_is_followed_in_one_answer_and_across_queries() {
 }
 
 #[test]
+fn cname_to_a_name_with_odd_bytes_is_followed_across_queries() {
+    let srv = Server::start(|q, _| {
+        let an = match q.name.as_str() {
+            // The target's ':' comes back escaped (odd\058name…) from the
+            // wire reader; the next query must carry the ':' itself.
+            "alias.example.org" => vec![rr(5, 100, &wire_name("odd:name.example.org"))],
+            "odd:name.example.org" => vec![rr(1, 300, &[192, 0, 2, 4])],
+            _ => vec![],
+        };
+        Reply::Packets(vec![(false, response(q, 0, 0, &an, &[]))])
+    });
+    let a = srv
+        .resolver()
+        .lookup("alias.example.org", RecordType::A)
+        .unwrap();
+    assert_eq!(a_records(&a), vec![Ipv4Addr::new(192, 0, 2, 4)]);
+    assert_eq!(srv.udp_queries.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn cname_loops_and_long_chains_fail() {
     let srv = Server::start(|q, _| {
         let an = match q.name.as_str() {
