@@ -155,9 +155,8 @@ impl Server {
     }
 
     fn serve(zone: Arc<Mutex<Zone>>, handler: Arc<Handler>) -> Server {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (udp, tcp) = bind_pair();
         let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let (uq, tq) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let asked = Arc::new(Mutex::new(Vec::new()));
@@ -206,6 +205,22 @@ impl Server {
             ..ResolverConfig::default()
         })
     }
+}
+
+/// A UDP socket on a free port of 127.0.0.1 and a TCP listener on the
+/// same port. The kernel picks the UDP port; the TCP port of that number
+/// may be in use (by any connection's local end on the machine), so
+/// another UDP port is tried then.
+fn bind_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        match TcpListener::bind(udp.local_addr().unwrap()) {
+            Ok(tcp) => return (udp, tcp),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("TCP listener: {e}"),
+        }
+    }
+    panic!("no port of 127.0.0.1 free for both UDP and TCP after 100 tries");
 }
 
 impl Drop for Server {
