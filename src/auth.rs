@@ -112,18 +112,30 @@ impl Lookup for DnsLookup<'_> {
     }
 
     fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>> {
-        self.records(name, RecordType::Mx, |d| match d {
-            Rdata::Mx(pref, n) => Some((*pref, n.0.clone())),
-            _ => None,
-        })
+        self.records(name, RecordType::Mx, mx_of)
     }
 
     fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {
         let name = spf::zone::reverse_name(ip);
-        self.records(&name, RecordType::Ptr, |d| match d {
-            Rdata::Ptr(n) => Some(n.0.clone()),
-            _ => None,
-        })
+        self.records(&name, RecordType::Ptr, ptr_of)
+    }
+}
+
+/// An MX record as SPF takes it: the exchange in plain form, as SPF will
+/// ask for it again (`foo:bar.example.com`, not the resolver's escaped
+/// `foo\058bar.example.com`); an exchange no query can name is skipped.
+fn mx_of(d: &Rdata) -> Option<(u16, String)> {
+    match d {
+        Rdata::Mx(pref, n) => Some((*pref, n.plain()?)),
+        _ => None,
+    }
+}
+
+/// A PTR record's name in plain form, as `mx_of`.
+fn ptr_of(d: &Rdata) -> Option<String> {
+    match d {
+        Rdata::Ptr(n) => n.plain(),
+        _ => None,
     }
 }
 
@@ -363,6 +375,25 @@ mod tests {
             t.len() <= "5.7.23 SPF fail: ".len() + EXPLANATION_BYTES,
             "{t}"
         );
+    }
+
+    #[test]
+    fn mx_and_ptr_names_reach_spf_unescaped() {
+        use crate::dns::Name;
+        // The RFC 7208 suite's mx-colon-domain: the exchange comes back
+        // from the wire as foo\058bar\047baz.example.com.
+        let odd = || Name("foo\\058bar\\047baz.example.com".into());
+        assert_eq!(
+            mx_of(&Rdata::Mx(0, odd())),
+            Some((0, "foo:bar/baz.example.com".to_string()))
+        );
+        assert_eq!(
+            ptr_of(&Rdata::Ptr(odd())).as_deref(),
+            Some("foo:bar/baz.example.com")
+        );
+        // A '.' inside a label cannot be asked for: skipped.
+        assert_eq!(mx_of(&Rdata::Mx(5, Name("a\\046b.example".into()))), None);
+        assert_eq!(ptr_of(&Rdata::A([192, 0, 2, 1].into())), None);
     }
 
     #[test]

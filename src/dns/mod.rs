@@ -238,7 +238,9 @@ impl Resolver {
             let m = query(&servers, &current, qtype, deadline, &self.dropped)?;
             match interpret(&m, qtype, &mut chain)? {
                 Step::Done(answer, ttl) => return Ok((answer, ttl)),
-                Step::Follow(target) => current = unescaped(&target).ok_or(Failure::BadName)?,
+                // Plain labels again (odd\058name → odd:name); a '.'
+                // inside a label cannot be asked for.
+                Step::Follow(target) => current = target.plain().ok_or(Failure::BadName)?,
             }
         }
     }
@@ -290,13 +292,6 @@ impl Resolver {
             attempts: attempts.max(1),
         }
     }
-}
-
-/// Turns a presentation-form name back into the plain labels a query
-/// takes. Only names without escapes can be asked for again (`\DDD`
-/// stands for a '.' or a byte that `build_query` cannot carry).
-fn unescaped(name: &Name) -> Option<String> {
-    (!name.0.contains('\\')).then(|| name.0.clone())
 }
 
 /// Asks the servers in order, `attempts` rounds (as resolv.conf(5)

@@ -81,6 +81,32 @@ impl Name {
     pub fn key(&self) -> String {
         self.0.to_ascii_lowercase()
     }
+
+    /// The name as plain labels joined by '.', the form `build_query` and
+    /// SPF's lookups take: each `\DDD` back to its octet, so a name read
+    /// from an answer (an MX exchange, a PTR target) can be asked for.
+    /// None when a label holds a '.' (it would read as two labels) or the
+    /// octets are not UTF-8 (a `&str` cannot hold them).
+    pub fn plain(&self) -> Option<String> {
+        let s = self.0.as_bytes();
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            if s[i] == b'\\' {
+                let digits = std::str::from_utf8(s.get(i + 1..i + 4)?).ok()?;
+                let b: u8 = digits.parse().ok()?;
+                if b == b'.' {
+                    return None;
+                }
+                out.push(b);
+                i += 4;
+            } else {
+                out.push(s[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
 }
 
 /// One record's data, for the types tinymx asks for.
@@ -702,6 +728,27 @@ mod tests {
         let p = parse_response(&m).unwrap();
         assert_eq!(p.question.name.0, "a\\046b.c\\032");
         assert_eq!(presentation("a b.c"), Name("a\\032b.c".into()));
+    }
+
+    #[test]
+    fn plain_undoes_the_escapes_where_a_str_can_hold_the_name() {
+        for plain in [
+            "mail.example.org",
+            "foo:bar/baz.example.com",
+            "a b\\c.d",
+            "é.example",
+            "",
+        ] {
+            assert_eq!(
+                presentation(plain).plain().as_deref(),
+                Some(plain),
+                "{plain}"
+            );
+        }
+        // A '.' inside a label, bytes that are not UTF-8, broken escapes.
+        for name in ["a\\046b.c", "\\255x.example", "a\\05", "a\\999"] {
+            assert_eq!(Name(name.into()).plain(), None, "{name}");
+        }
     }
 
     #[test]

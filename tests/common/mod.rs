@@ -5,8 +5,13 @@
 //! The binary is `$TINYMX_BIN` when set (`make test` points it at the
 //! static musl build), else the one cargo built for this test run.
 //! `$TINYMX_RUNNER` may name a program to run it with (e.g. an emulator).
+//!
+//! `dns_server`: a DNS server on 127.0.0.1 for the resolver's and SPF's
+//! tests.
 
 #![allow(dead_code)]
+
+pub mod dns_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
