@@ -16,9 +16,13 @@ build:
 	@rustup target list --installed | grep -qx '$(TARGET)' || rustup target add '$(TARGET)'
 	$(CARGO) build --release --locked --target '$(TARGET)'
 
-# Foreground, 127.0.0.1:2525, spool in ./spool. Ctrl-C stops it.
+# Foreground, 127.0.0.1:2525, spool in ./spool. Ctrl-C stops it. Senders
+# are checked also on loopback (--auth-skip none), so a test message shows
+# its Authentication-Results; RUN_ARGS adds options, e.g.
+# make run RUN_ARGS='--dns 127.0.0.1:5353 -n mx.example.org'.
+RUN_ARGS ?=
 run: build
-	$(RELEASE) -l 127.0.0.1:2525 -d ./spool
+	$(RELEASE) -l 127.0.0.1:2525 -d ./spool --auth-skip none $(RUN_ARGS)
 
 # The static binary's checks (linkage, size budget), clippy, unit tests,
 # the integration tests against it, then every cross build under qemu-user.
