@@ -1,5 +1,6 @@
 //! RFC 8601 Authentication-Results: removing the fields of a message that
-//! claim to come from this host, as the message streams to the spool.
+//! claim to come from this host, as the message streams to the spool;
+//! and reading the fields back (`parse`, `ours`) for `tinymx show --json`.
 //!
 //! Section 5: a receiver "MUST delete or otherwise obscure any instances
 //! of this header field that claim, by virtue of their authentication
@@ -17,6 +18,8 @@
 //! at will) is deleted as well, so no padding gets a forgery through and
 //! memory stays bounded. Everything else passes as it comes. The header
 //! section ends at the first empty line; the body is never touched.
+
+use crate::mime::header::Field;
 
 /// The most bytes of one Authentication-Results field held back while
 /// its authserv-id is not known yet. A real field names it at once.
@@ -306,6 +309,262 @@ impl ForgedFilter {
     }
 }
 
+/// The most results kept from one field, and from our fields together.
+pub const MAX_RESULTS: usize = 16;
+/// The most properties kept per result.
+pub const MAX_PROPS: usize = 16;
+/// The longest authserv-id, method, result or value kept, in bytes;
+/// longer ones are cut (at a character boundary).
+pub const MAX_TEXT: usize = 512;
+
+/// One Authentication-Results field, parsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthResults {
+    /// As written (a quoted-string unquoted).
+    pub authserv_id: String,
+    /// In the field's order; empty for `none` (or nothing readable).
+    pub results: Vec<MethodResult>,
+}
+
+/// One `method=result` with its reason and properties.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MethodResult {
+    /// Lower-cased, without a `/version`: "spf", "dkim".
+    pub method: String,
+    /// Lower-cased: "pass", "fail".
+    pub result: String,
+    pub reason: Option<String>,
+    /// ("smtp.mailfrom", "alice@gmail.com"): the name lower-cased, the
+    /// value as written; a repeated name keeps its first value.
+    pub props: Vec<(String, String)>,
+}
+
+/// Parses an Authentication-Results value (RFC 8601 section 2.2:
+/// `authserv-id [CFWS authres-version] ( no-result / 1*resinfo )`).
+/// None when it has no authserv-id. The value comes from the network:
+/// malformed input ends the parse, and the results read up to there
+/// (each with the properties before the fault) are returned. One pass
+/// over the bytes, no recursion (comments nest to any depth: counted);
+/// at most `MAX_RESULTS` results of `MAX_PROPS` properties are kept, each
+/// string at most `MAX_TEXT` bytes. Line breaks count as white space, so
+/// a folded value reads as unfolded.
+pub fn parse(value: &str) -> Option<AuthResults> {
+    let mut c = Cursor {
+        s: value.as_bytes(),
+        i: 0,
+    };
+    c.cfws();
+    let authserv_id = c.value();
+    if authserv_id.is_empty() {
+        return None;
+    }
+    let mut ar = AuthResults {
+        authserv_id,
+        results: Vec::new(),
+    };
+    c.cfws();
+    if c.peek().is_some_and(|b| b.is_ascii_digit()) {
+        c.word(b""); // authres-version
+        c.cfws();
+    }
+    while ar.results.len() < MAX_RESULTS && c.eat(b';') {
+        c.cfws();
+        let method = c.keyword();
+        c.cfws();
+        if c.eat(b'/') {
+            c.cfws();
+            c.word(b"="); // method-version
+            c.cfws();
+        }
+        // `none` (no-result) has no "=" either: nothing follows it.
+        if method.is_empty() || !c.eat(b'=') {
+            break;
+        }
+        c.cfws();
+        let mut r = MethodResult {
+            method,
+            result: c.keyword(),
+            ..MethodResult::default()
+        };
+        if r.result.is_empty() {
+            break;
+        }
+        let complete = r.props(&mut c);
+        ar.results.push(r);
+        if !complete {
+            break;
+        }
+    }
+    Some(ar)
+}
+
+impl MethodResult {
+    /// `[CFWS reasonspec] [CFWS 1*propspec]`, up to the next `;` or the
+    /// end; false if something malformed stopped it.
+    fn props(&mut self, c: &mut Cursor) -> bool {
+        loop {
+            c.cfws();
+            let ptype = c.keyword();
+            c.cfws();
+            if ptype.is_empty() {
+                return true;
+            }
+            if ptype == "reason" && c.eat(b'=') {
+                c.cfws();
+                let v = c.value();
+                self.reason.get_or_insert(v);
+                continue;
+            }
+            if !c.eat(b'.') {
+                return false;
+            }
+            c.cfws();
+            let property = c.keyword();
+            c.cfws();
+            if property.is_empty() || !c.eat(b'=') {
+                return false;
+            }
+            c.cfws();
+            let v = c.pvalue();
+            let name = format!("{ptype}.{property}");
+            if self.props.len() < MAX_PROPS && !self.props.iter().any(|(n, _)| *n == name) {
+                self.props.push((name, v));
+            }
+        }
+    }
+}
+
+/// The results of our own Authentication-Results fields in a stored
+/// message's header `fields` (in order), or None if it has none. `show`
+/// does not know the `-n` host name, so "ours" is by position: the
+/// fields above the first Received field. tinymx writes its own above its
+/// own Received: and deletes incoming ones bearing its authserv-id (see
+/// `ForgedFilter`), so any below are other hosts' claims. Several of ours
+/// are merged in order (at most `MAX_RESULTS` results); a field without
+/// an authserv-id, or with another one than the first, is skipped.
+pub fn ours(fields: &[Field]) -> Option<AuthResults> {
+    let mut ours: Option<AuthResults> = None;
+    for f in fields
+        .iter()
+        .take_while(|f| !f.name.eq_ignore_ascii_case("Received"))
+        .filter(|f| f.name.eq_ignore_ascii_case("Authentication-Results"))
+    {
+        let Some(ar) = parse(&String::from_utf8_lossy(&f.value)) else {
+            continue;
+        };
+        match &mut ours {
+            None => ours = Some(ar),
+            Some(o) if o.authserv_id.eq_ignore_ascii_case(&ar.authserv_id) => {
+                o.results.extend(ar.results);
+                o.results.truncate(MAX_RESULTS);
+            }
+            Some(_) => {}
+        }
+    }
+    ours
+}
+
+/// A position in the value being parsed; never past its end.
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    /// Consumes `b` if it is next.
+    fn eat(&mut self, b: u8) -> bool {
+        let next = self.peek() == Some(b);
+        self.i += usize::from(next);
+        next
+    }
+
+    /// Skips CFWS: white space, line breaks and comments. Nesting is a
+    /// count; an unclosed comment runs to the end.
+    fn cfws(&mut self) {
+        let mut depth = 0usize;
+        while let Some(b) = self.peek() {
+            match b {
+                b'(' => depth += 1,
+                b')' if depth > 0 => depth -= 1,
+                b'\\' if depth > 0 => self.i += 1,
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                _ if depth > 0 => {}
+                _ => return,
+            }
+            self.i = (self.i + 1).min(self.s.len());
+        }
+    }
+
+    /// Bytes up to white space, a comment, `;`, `"` or one of `stop`.
+    fn word(&mut self, stop: &[u8]) -> &[u8] {
+        let start = self.i;
+        while let Some(b) = self.peek() {
+            if b" \t\r\n();\"".contains(&b) || stop.contains(&b) {
+                break;
+            }
+            self.i += 1;
+        }
+        &self.s[start..self.i]
+    }
+
+    /// A method, result, ptype or property name, lower-cased.
+    fn keyword(&mut self) -> String {
+        text(self.word(b"=./")).to_ascii_lowercase()
+    }
+
+    /// A token or a quoted-string (its content, unescaped; unclosed, it
+    /// runs to the end).
+    fn value(&mut self) -> String {
+        if !self.eat(b'"') {
+            return text(self.word(b""));
+        }
+        let mut v = Vec::new();
+        while let Some(mut b) = self.peek() {
+            self.i += 1;
+            match b {
+                b'"' => break,
+                b'\r' | b'\n' => continue,
+                b'\\' => match self.peek() {
+                    Some(n) => {
+                        self.i += 1;
+                        b = n;
+                    }
+                    None => break,
+                },
+                _ => {}
+            }
+            if v.len() < MAX_TEXT {
+                v.push(b);
+            }
+        }
+        text(&v)
+    }
+
+    /// A `pvalue`: a value, or an address whose local-part is quoted
+    /// (`"a b"@example.org`, kept as written).
+    fn pvalue(&mut self) -> String {
+        let start = self.i;
+        let v = self.value();
+        if self.peek() != Some(b'@') {
+            return v;
+        }
+        self.word(b"");
+        text(&self.s[start..self.i])
+    }
+}
+
+/// At most `MAX_TEXT` bytes of `b` (UTF-8 but for a character the cut
+/// may split) as a String.
+fn text(b: &[u8]) -> String {
+    let b = &b[..b.len().min(MAX_TEXT)];
+    let valid = std::str::from_utf8(b).map_or_else(|e| e.valid_up_to(), str::len);
+    String::from_utf8_lossy(&b[..valid]).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +704,326 @@ mod tests {
             (b"Authentication-Res".to_vec(), 0)
         );
         assert_eq!(filter(b"no colon line\n"), (b"no colon line\n".to_vec(), 0));
+    }
+
+    fn res(
+        method: &str,
+        result: &str,
+        reason: Option<&str>,
+        props: &[(&str, &str)],
+    ) -> MethodResult {
+        MethodResult {
+            method: method.into(),
+            result: result.into(),
+            reason: reason.map(Into::into),
+            props: props.iter().map(|&(n, v)| (n.into(), v.into())).collect(),
+        }
+    }
+
+    fn ar(id: &str, results: Vec<MethodResult>) -> Option<AuthResults> {
+        Some(AuthResults {
+            authserv_id: id.into(),
+            results,
+        })
+    }
+
+    /// RFC 8601 appendix B, each field's value as the RFC folds it.
+    #[test]
+    fn the_rfc_8601_examples() {
+        let cases = [
+            // B.2: service provided, no authentication done.
+            ("example.org 1; none", ar("example.org", vec![])),
+            // B.3
+            (
+                "example.com;\r\n          spf=pass smtp.mailfrom=example.net",
+                ar(
+                    "example.com",
+                    vec![res(
+                        "spf",
+                        "pass",
+                        None,
+                        &[("smtp.mailfrom", "example.net")],
+                    )],
+                ),
+            ),
+            // B.4: several results from one MTA, in two fields.
+            (
+                "example.com;\n          auth=pass (cram-md5) smtp.auth=sender@example.net;\n          spf=pass smtp.mailfrom=example.net",
+                ar(
+                    "example.com",
+                    vec![
+                        res("auth", "pass", None, &[("smtp.auth", "sender@example.net")]),
+                        res("spf", "pass", None, &[("smtp.mailfrom", "example.net")]),
+                    ],
+                ),
+            ),
+            (
+                "example.com; iprev=pass\n          policy.iprev=192.0.2.200",
+                ar(
+                    "example.com",
+                    vec![res(
+                        "iprev",
+                        "pass",
+                        None,
+                        &[("policy.iprev", "192.0.2.200")],
+                    )],
+                ),
+            ),
+            // B.5: different MTAs.
+            (
+                "example.com;\n          dkim=pass (good signature) header.d=example.com",
+                ar(
+                    "example.com",
+                    vec![res("dkim", "pass", None, &[("header.d", "example.com")])],
+                ),
+            ),
+            (
+                "example.com;\n          auth=pass (cram-md5) smtp.auth=sender@example.com;\n          spf=fail smtp.mailfrom=example.com",
+                ar(
+                    "example.com",
+                    vec![
+                        res("auth", "pass", None, &[("smtp.auth", "sender@example.com")]),
+                        res("spf", "fail", None, &[("smtp.mailfrom", "example.com")]),
+                    ],
+                ),
+            ),
+            // B.6: reasons, two signatures.
+            (
+                "example.com;\n      dkim=pass reason=\"good signature\"\n        header.i=@mail-router.example.net;\n      dkim=fail reason=\"bad signature\"\n        header.i=@newyork.example.com",
+                ar(
+                    "example.com",
+                    vec![
+                        res(
+                            "dkim",
+                            "pass",
+                            Some("good signature"),
+                            &[("header.i", "@mail-router.example.net")],
+                        ),
+                        res(
+                            "dkim",
+                            "fail",
+                            Some("bad signature"),
+                            &[("header.i", "@newyork.example.com")],
+                        ),
+                    ],
+                ),
+            ),
+            (
+                "example.net;\n      dkim=pass (good signature) header.i=@newyork.example.com",
+                ar(
+                    "example.net",
+                    vec![res(
+                        "dkim",
+                        "pass",
+                        None,
+                        &[("header.i", "@newyork.example.com")],
+                    )],
+                ),
+            ),
+            // B.7: comment-heavy, with versions.
+            (
+                "foo.example.net (foobar) 1 (baz);\n    dkim (Because I like it) / 1 (One yay) = (wait for it) fail\n      policy (A dot can go here) . (like that) expired\n      (this surprised me) = (as I wasn't expecting it) 1362471462",
+                ar(
+                    "foo.example.net",
+                    vec![res(
+                        "dkim",
+                        "fail",
+                        None,
+                        &[("policy.expired", "1362471462")],
+                    )],
+                ),
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(parse(value), want, "{value}");
+        }
+    }
+
+    /// What tinymx writes (src/auth.rs), now and with DKIM and DMARC.
+    #[test]
+    fn our_own_fields() {
+        assert_eq!(
+            parse("mx.example.org; spf=pass smtp.mailfrom=alice@gmail.com"),
+            ar(
+                "mx.example.org",
+                vec![res(
+                    "spf",
+                    "pass",
+                    None,
+                    &[("smtp.mailfrom", "alice@gmail.com")]
+                )],
+            )
+        );
+        assert_eq!(
+            parse("mx; spf=none smtp.mailfrom=\"\\\"a b\\\"@x.org\""),
+            ar(
+                "mx",
+                vec![res(
+                    "spf",
+                    "none",
+                    None,
+                    &[("smtp.mailfrom", "\"a b\"@x.org")]
+                )],
+            )
+        );
+        assert_eq!(
+            parse(
+                "mx.example.org; spf=pass smtp.mailfrom=a@b.org; dkim=pass header.d=b.org header.s=sel header.b=abcd1234; dmarc=pass header.from=b.org"
+            ),
+            ar(
+                "mx.example.org",
+                vec![
+                    res("spf", "pass", None, &[("smtp.mailfrom", "a@b.org")]),
+                    res(
+                        "dkim",
+                        "pass",
+                        None,
+                        &[
+                            ("header.d", "b.org"),
+                            ("header.s", "sel"),
+                            ("header.b", "abcd1234")
+                        ],
+                    ),
+                    res("dmarc", "pass", None, &[("header.from", "b.org")]),
+                ],
+            )
+        );
+    }
+
+    #[test]
+    fn quoted_strings_case_and_nested_comments() {
+        assert_eq!(
+            parse(
+                "(a (nested \\) (comment)) here) \"MX \\\"q\\\"\r\n x\" ; SPF/2=Pass reason (r) = (s) \"it \\\\ is\" Smtp.MailFrom=\"a;b\" SMTP.mailfrom=second smtp.helo=\"q\"@h.org"
+            ),
+            ar(
+                "MX \"q\" x",
+                vec![res(
+                    "spf",
+                    "pass",
+                    Some("it \\ is"),
+                    &[("smtp.mailfrom", "a;b"), ("smtp.helo", "\"q\"@h.org")],
+                )],
+            )
+        );
+    }
+
+    /// Malformed input ends the parse; what came before it stays.
+    #[test]
+    fn malformed_values_give_what_was_read() {
+        let spf = |props: &[(&str, &str)]| ar("mx", vec![res("spf", "pass", None, props)]);
+        for v in [
+            "",
+            "   ",
+            "; spf=pass",
+            "\"\"; spf=pass",
+            "(unclosed mx; spf=pass",
+            "(\\",
+        ] {
+            assert_eq!(parse(v), None, "{v}");
+        }
+        let cases = [
+            ("mx", ar("mx", vec![])),
+            ("mx (\\", ar("mx", vec![])),
+            ("\"mx\\", ar("mx", vec![])),
+            ("mx; spf=", ar("mx", vec![])),
+            ("mx; =pass", ar("mx", vec![])),
+            ("mx spf=pass", ar("mx", vec![])),
+            ("mx; spf pass", ar("mx", vec![])),
+            (
+                "mx; spf=pass smtp.mailfrom=\"unclosed",
+                spf(&[("smtp.mailfrom", "unclosed")]),
+            ),
+            ("mx; spf=pass (unclosed smtp.mailfrom=a", spf(&[])),
+            ("mx; spf=pass) smtp.mailfrom=a; dkim=pass", spf(&[])),
+            ("mx; spf=pass smtp=a; dkim=pass", spf(&[])),
+            (
+                "mx; spf=pass smtp.mailfrom=a smtp.=b; dkim=pass",
+                spf(&[("smtp.mailfrom", "a")]),
+            ),
+            ("mx; spf=pass smtp.mailfrom a", spf(&[])),
+            ("mx; spf=pass;", spf(&[])),
+            ("mx; spf=pass; none", spf(&[])),
+        ];
+        for (v, want) in cases {
+            assert_eq!(parse(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn hostile_sizes_stay_bounded() {
+        let long = "a".repeat(100_000);
+        let got = parse(&format!(
+            "{long}; spf=pass smtp.mailfrom=\"{long}\" x.y={long}"
+        ))
+        .unwrap();
+        assert_eq!(got.authserv_id.len(), MAX_TEXT);
+        assert_eq!(got.results[0].props[0].1.len(), MAX_TEXT);
+        assert_eq!(got.results[0].props[1].1.len(), MAX_TEXT);
+        // Cut at a character boundary: "x" and 255 two-byte characters.
+        let got = parse(&format!("x{}", "é".repeat(50_000))).unwrap();
+        assert_eq!(got.authserv_id, format!("x{}", "é".repeat(255)));
+        // Comments nested 100,000 deep, closed or not: no recursion.
+        let deep = format!("{}{}mx; spf=pass", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(parse(&deep), ar("mx", vec![res("spf", "pass", None, &[])]));
+        assert_eq!(parse(&"(".repeat(100_000)), None);
+        // Many results and properties: the first ones are kept.
+        let many = format!("mx{}", "; spf=pass".repeat(10_000));
+        assert_eq!(parse(&many).unwrap().results.len(), MAX_RESULTS);
+        let props: String = (0..10_000).map(|i| format!(" p.n{i}=v")).collect();
+        let got = parse(&format!("mx; spf=pass{props}")).unwrap();
+        assert_eq!(got.results[0].props.len(), MAX_PROPS);
+        assert_eq!(got.results[0].props[15], ("p.n15".into(), "v".into()));
+    }
+
+    fn field(name: &str, value: &str) -> Field {
+        Field {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn ours_are_the_fields_above_the_first_received() {
+        let fields = [
+            field(
+                "Authentication-Results",
+                "mx.example.org; spf=pass smtp.mailfrom=a@b.org",
+            ),
+            field("Received-SPF", "pass (mx.example.org: ...)"),
+            field("authentication-results", "; unparsable"),
+            field(
+                "Authentication-Results",
+                "MX.example.org; dkim=pass header.d=b.org",
+            ),
+            field("Authentication-Results", "other.org; dmarc=pass"),
+            field("Return-Path", "<a@b.org>"),
+            field("Received", "from x by mx.example.org"),
+            field(
+                "Authentication-Results",
+                "mx.example.org; spf=pass forged.x=1",
+            ),
+        ];
+        assert_eq!(
+            ours(&fields),
+            ar(
+                "mx.example.org",
+                vec![
+                    res("spf", "pass", None, &[("smtp.mailfrom", "a@b.org")]),
+                    res("dkim", "pass", None, &[("header.d", "b.org")]),
+                ],
+            )
+        );
+        assert_eq!(ours(&fields[5..]), None);
+        assert_eq!(ours(&[]), None);
+        // Merged, still at most MAX_RESULTS.
+        let many = field(
+            "Authentication-Results",
+            &format!("mx{}", "; spf=pass".repeat(10)),
+        );
+        assert_eq!(
+            ours(&[many.clone(), many]).unwrap().results.len(),
+            MAX_RESULTS
+        );
     }
 }
