@@ -313,8 +313,8 @@ impl ForgedFilter {
 pub const MAX_RESULTS: usize = 16;
 /// The most properties kept per result.
 pub const MAX_PROPS: usize = 16;
-/// The longest authserv-id, method, result or value kept, in bytes;
-/// longer ones are cut (at a character boundary).
+/// The longest authserv-id, method, result or value kept, in bytes of
+/// the field; longer ones are cut.
 pub const MAX_TEXT: usize = 512;
 
 /// One Authentication-Results field, parsed.
@@ -333,6 +333,7 @@ pub struct MethodResult {
     pub method: String,
     /// Lower-cased: "pass", "fail".
     pub result: String,
+    /// `reason=`, the first one given.
     pub reason: Option<String>,
     /// ("smtp.mailfrom", "alice@gmail.com"): the name lower-cased, the
     /// value as written; a repeated name keeps its first value.
@@ -349,53 +350,55 @@ pub struct MethodResult {
 /// string at most `MAX_TEXT` bytes. Line breaks count as white space, so
 /// a folded value reads as unfolded.
 pub fn parse(value: &str) -> Option<AuthResults> {
-    let mut c = Cursor {
-        s: value.as_bytes(),
-        i: 0,
-    };
-    c.cfws();
-    let authserv_id = c.value();
-    if authserv_id.is_empty() {
-        return None;
+    let mut ar = AuthResults::default();
+    read(value.as_bytes(), &mut ar).then_some(ar)
+}
+
+/// What ends a method, result, ptype or property name.
+const KEY: &[u8] = b"=./";
+
+/// `parse` into `ar`, after the results it has (`MAX_RESULTS` in all):
+/// the first value read sets the authserv-id, a later one must name the
+/// same (in any case). False, and nothing read, for a value without an
+/// authserv-id or with another one.
+fn read(value: &[u8], ar: &mut AuthResults) -> bool {
+    let mut c = Cursor { s: value, i: 0 };
+    let id = c.value();
+    if id.is_empty() || !(ar.authserv_id.is_empty() || ar.authserv_id.eq_ignore_ascii_case(&id)) {
+        return false;
     }
-    let mut ar = AuthResults {
-        authserv_id,
-        results: Vec::new(),
-    };
+    if ar.authserv_id.is_empty() {
+        ar.authserv_id = id;
+    }
     c.cfws();
     if c.peek().is_some_and(|b| b.is_ascii_digit()) {
         c.word(b""); // authres-version
-        c.cfws();
     }
     while ar.results.len() < MAX_RESULTS && c.eat(b';') {
-        c.cfws();
-        let method = c.keyword();
-        c.cfws();
+        let method = c.word(KEY);
         if c.eat(b'/') {
-            c.cfws();
             c.word(b"="); // method-version
-            c.cfws();
         }
         // `none` (no-result) has no "=" either: nothing follows it.
         if method.is_empty() || !c.eat(b'=') {
             break;
         }
-        c.cfws();
-        let mut r = MethodResult {
-            method,
-            result: c.keyword(),
-            ..MethodResult::default()
-        };
-        if r.result.is_empty() {
+        let result = c.word(KEY);
+        if result.is_empty() {
             break;
         }
+        let mut r = MethodResult {
+            method: lower(method),
+            result: lower(result),
+            ..MethodResult::default()
+        };
         let complete = r.props(&mut c);
         ar.results.push(r);
         if !complete {
             break;
         }
     }
-    Some(ar)
+    true
 }
 
 impl MethodResult {
@@ -403,30 +406,24 @@ impl MethodResult {
     /// end; false if something malformed stopped it.
     fn props(&mut self, c: &mut Cursor) -> bool {
         loop {
-            c.cfws();
-            let ptype = c.keyword();
-            c.cfws();
+            let ptype = c.word(KEY);
             if ptype.is_empty() {
                 return true;
             }
-            if ptype == "reason" && c.eat(b'=') {
-                c.cfws();
+            if ptype.eq_ignore_ascii_case(b"reason") && c.eat(b'=') {
                 let v = c.value();
                 self.reason.get_or_insert(v);
                 continue;
             }
-            if !c.eat(b'.') {
-                return false;
-            }
-            c.cfws();
-            let property = c.keyword();
-            c.cfws();
+            let property = if c.eat(b'.') { c.word(KEY) } else { b"" };
             if property.is_empty() || !c.eat(b'=') {
                 return false;
             }
-            c.cfws();
             let v = c.pvalue();
-            let name = format!("{ptype}.{property}");
+            let mut name = ptype.to_vec();
+            name.push(b'.');
+            name.extend_from_slice(property);
+            let name = lower(&name);
             if self.props.len() < MAX_PROPS && !self.props.iter().any(|(n, _)| *n == name) {
                 self.props.push((name, v));
             }
@@ -443,25 +440,16 @@ impl MethodResult {
 /// are merged in order (at most `MAX_RESULTS` results); a field without
 /// an authserv-id, or with another one than the first, is skipped.
 pub fn ours(fields: &[Field]) -> Option<AuthResults> {
-    let mut ours: Option<AuthResults> = None;
-    for f in fields
-        .iter()
-        .take_while(|f| !f.name.eq_ignore_ascii_case("Received"))
-        .filter(|f| f.name.eq_ignore_ascii_case("Authentication-Results"))
-    {
-        let Some(ar) = parse(&String::from_utf8_lossy(&f.value)) else {
-            continue;
-        };
-        match &mut ours {
-            None => ours = Some(ar),
-            Some(o) if o.authserv_id.eq_ignore_ascii_case(&ar.authserv_id) => {
-                o.results.extend(ar.results);
-                o.results.truncate(MAX_RESULTS);
-            }
-            Some(_) => {}
+    let mut ar = AuthResults::default();
+    for f in fields {
+        if f.name.eq_ignore_ascii_case("Received") {
+            break;
+        }
+        if f.name.eq_ignore_ascii_case("Authentication-Results") {
+            read(&f.value, &mut ar);
         }
     }
-    ours
+    (!ar.authserv_id.is_empty()).then_some(ar)
 }
 
 /// A position in the value being parsed; never past its end.
@@ -470,16 +458,9 @@ struct Cursor<'a> {
     i: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
-    }
-
-    /// Consumes `b` if it is next.
-    fn eat(&mut self, b: u8) -> bool {
-        let next = self.peek() == Some(b);
-        self.i += usize::from(next);
-        next
     }
 
     /// Skips CFWS: white space, line breaks and comments. Nesting is a
@@ -499,25 +480,30 @@ impl Cursor<'_> {
         }
     }
 
-    /// Bytes up to white space, a comment, `;`, `"` or one of `stop`.
-    fn word(&mut self, stop: &[u8]) -> &[u8] {
-        let start = self.i;
+    /// After CFWS: consumes `b` if it is next.
+    fn eat(&mut self, b: u8) -> bool {
+        self.cfws();
+        let next = self.peek() == Some(b);
+        self.i += usize::from(next);
+        next
+    }
+
+    /// After CFWS: the bytes up to white space, a comment, `;`, `"` or
+    /// one of `stop`.
+    fn word(&mut self, stop: &[u8]) -> &'a [u8] {
+        self.cfws();
+        let (s, start) = (self.s, self.i);
         while let Some(b) = self.peek() {
             if b" \t\r\n();\"".contains(&b) || stop.contains(&b) {
                 break;
             }
             self.i += 1;
         }
-        &self.s[start..self.i]
+        &s[start..self.i]
     }
 
-    /// A method, result, ptype or property name, lower-cased.
-    fn keyword(&mut self) -> String {
-        text(self.word(b"=./")).to_ascii_lowercase()
-    }
-
-    /// A token or a quoted-string (its content, unescaped; unclosed, it
-    /// runs to the end).
+    /// After CFWS: a token, or a quoted-string's content unescaped (an
+    /// unclosed one runs to the end).
     fn value(&mut self) -> String {
         if !self.eat(b'"') {
             return text(self.word(b""));
@@ -547,6 +533,7 @@ impl Cursor<'_> {
     /// A `pvalue`: a value, or an address whose local-part is quoted
     /// (`"a b"@example.org`, kept as written).
     fn pvalue(&mut self) -> String {
+        self.cfws();
         let start = self.i;
         let v = self.value();
         if self.peek() != Some(b'@') {
@@ -557,12 +544,17 @@ impl Cursor<'_> {
     }
 }
 
-/// At most `MAX_TEXT` bytes of `b` (UTF-8 but for a character the cut
-/// may split) as a String.
+/// At most `MAX_TEXT` bytes of `b` as text; what is not UTF-8 (a
+/// character the cut splits, raw 8-bit bytes) becomes U+FFFD.
 fn text(b: &[u8]) -> String {
-    let b = &b[..b.len().min(MAX_TEXT)];
-    let valid = std::str::from_utf8(b).map_or_else(|e| e.valid_up_to(), str::len);
-    String::from_utf8_lossy(&b[..valid]).into_owned()
+    String::from_utf8_lossy(&b[..b.len().min(MAX_TEXT)]).into_owned()
+}
+
+/// `text`, ASCII lower-cased (the names RFC 8601 compares so).
+fn lower(b: &[u8]) -> String {
+    let mut s = text(b);
+    s.make_ascii_lowercase();
+    s
 }
 
 #[cfg(test)]
@@ -960,9 +952,9 @@ mod tests {
         assert_eq!(got.authserv_id.len(), MAX_TEXT);
         assert_eq!(got.results[0].props[0].1.len(), MAX_TEXT);
         assert_eq!(got.results[0].props[1].1.len(), MAX_TEXT);
-        // Cut at a character boundary: "x" and 255 two-byte characters.
+        // "x", 255 two-byte characters and half of one.
         let got = parse(&format!("x{}", "é".repeat(50_000))).unwrap();
-        assert_eq!(got.authserv_id, format!("x{}", "é".repeat(255)));
+        assert_eq!(got.authserv_id, format!("x{}\u{fffd}", "é".repeat(255)));
         // Comments nested 100,000 deep, closed or not: no recursion.
         let deep = format!("{}{}mx; spf=pass", "(".repeat(100_000), ")".repeat(100_000));
         assert_eq!(parse(&deep), ar("mx", vec![res("spf", "pass", None, &[])]));
