@@ -2,6 +2,7 @@
 //! These read a file and write to stdout or a directory; the parsing
 //! itself is in `mime`, which does no I/O.
 
+use crate::authres;
 use crate::json;
 use crate::mime::summary::{self, Summary};
 use crate::mime::{Handler, Part, Reader};
@@ -24,7 +25,9 @@ FILE may be '-' for standard input.
                   an empty line if it is missing); repeatable
   --body          print only the body (after any --header values)
   --json          print one JSON object: headers, body, attachments
-                  (name, type, size); not combined with the others
+                  (name, type, size) and auth: the results of the
+                  Authentication-Results fields above the first Received
+                  field (tinymx's own), or null; not combined with others
 ";
 
 pub const EXTRACT_USAGE: &str = "\
@@ -183,7 +186,13 @@ pub fn show(args: &[OsString]) -> ExitCode {
     write_stdout(out.as_bytes(), "show")
 }
 
-/// `--json`: the main headers, the body text and the attachments.
+/// `--json`: the main headers, the body text, the attachments and
+/// `auth`: our Authentication-Results (`authres::ours`: the fields above
+/// the first Received field) as `{"authserv_id":…,"results":[{"method":
+/// "spf","result":"pass","reason":…,"properties":{"smtp.mailfrom":…}}]}`
+/// (`reason` only when given), or null if there are none. A field that
+/// is malformed gives the results read before the fault, an empty list
+/// if only its authserv-id could be read; `show` itself never fails on it.
 fn show_json(s: &Summary, text: &str) -> String {
     let mut out = String::from("{\"headers\":{");
     let mut first = true;
@@ -211,7 +220,38 @@ fn show_json(s: &Summary, text: &str) -> String {
         json::string(&a.mime_type, &mut out);
         out.push_str(&format!(",\"size\":{}}}", a.size));
     }
-    out.push_str("]}\n");
+    out.push_str("],\"auth\":");
+    let Some(auth) = authres::ours(&s.headers) else {
+        out.push_str("null}\n");
+        return out;
+    };
+    // A key (with the punctuation before it) and a string value.
+    let pair = |out: &mut String, key: &str, v: &str| {
+        out.push_str(key);
+        json::string(v, out);
+    };
+    pair(&mut out, "{\"authserv_id\":", &auth.authserv_id);
+    out.push_str(",\"results\":[");
+    for (i, r) in auth.results.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        pair(&mut out, "{\"method\":", &r.method);
+        pair(&mut out, ",\"result\":", &r.result);
+        if let Some(reason) = &r.reason {
+            pair(&mut out, ",\"reason\":", reason);
+        }
+        out.push_str(",\"properties\":{");
+        for (j, (name, v)) in r.props.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            json::string(name, &mut out);
+            pair(&mut out, ":", v);
+        }
+        out.push_str("}}");
+    }
+    out.push_str("]}}\n");
     out
 }
 

@@ -214,8 +214,84 @@ fn json_has_headers_body_and_attachments() {
          \"Message-ID\":\"<AM0PR01MB1234ABCD@AM0PR01MB1234.eurprd01.prod.exchangelabs.com>\"},\
          \"body\":\"Bonjour à tous,\\n\\nVoici l'ordre du jour – réunion à 14h.\\n\\nRenée\\n\",\
          \"attachments\":[{\"name\":\"image001.png\",\"type\":\"image/png\",\"size\":308},\
-         {\"name\":\"Ordre du jour réunion.docx\",\"type\":\"application/vnd.openxmlformats-officedocument.wordprocessingml.document\",\"size\":904}]}\n"
+         {\"name\":\"Ordre du jour réunion.docx\",\"type\":\"application/vnd.openxmlformats-officedocument.wordprocessingml.document\",\"size\":904}],\
+         \"auth\":null}\n"
     );
+}
+
+/// A message as tinymx stores it after sender checks: its own
+/// Authentication-Results (one as `auth.rs` writes it, one folded with a
+/// reason, as later checks may add), Received-SPF and trace above its
+/// Received; below, another host's field and a forgery of ours.
+const STORED: &str = "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=alice@gmail.com\n\
+Authentication-Results: mx.example.org;\n\
+\tdkim=fail (not \\) verified) reason=\"bad \\\"sig\\\"\" header.d=gmail.com\n\
+\t  header.s=sel\n\
+Received-SPF: pass (mx.example.org: domain of gmail.com designates 192.0.2.1 as permitted sender)\n\
+\tclient-ip=192.0.2.1; envelope-from=\"alice@gmail.com\"; helo=\"mail.gmail.com\";\n\
+\treceiver=mx.example.org; identity=mailfrom\n\
+Return-Path: <alice@gmail.com>\n\
+Delivered-To: bob@example.org\n\
+Received: from mail.gmail.com ([192.0.2.1]) by mx.example.org (tinymx) with ESMTP id S1 for <bob@example.org>; Sat, 28 Nov 2026 14:30:26 +0000\n\
+Authentication-Results: mx.google.com;\n\
+\tdkim=pass header.i=@gmail.com header.s=20230601 header.b=AbCd/+12;\n\
+\tspf=pass (google.com: domain of alice@gmail.com designates 192.0.2.1 as permitted sender) smtp.mailfrom=alice@gmail.com\n\
+Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=forged@evil.example\n\
+Received: from evil.example by mx.google.com\n\
+From: Alice <alice@gmail.com>\n\
+To: bob@example.org\n\
+Subject: =?UTF-8?Q?caf=C3=A9?=\n\
+Message-ID: <1@gmail.com>\n\
+\n\
+Hello\n";
+
+#[test]
+fn json_auth_is_our_authentication_results_above_the_first_received() {
+    let tmp = TempDir::new("auth");
+    let stored = tmp.path().join("stored.eml");
+    std::fs::write(&stored, STORED).unwrap();
+    assert_eq!(
+        ok(&["show", "--json", stored.to_str().unwrap()]),
+        "{\"headers\":{\"From\":\"Alice <alice@gmail.com>\",\"To\":\"bob@example.org\",\
+         \"Subject\":\"café\",\"Message-ID\":\"<1@gmail.com>\"},\"body\":\"Hello\\n\",\"attachments\":[],\
+         \"auth\":{\"authserv_id\":\"mx.example.org\",\"results\":[\
+         {\"method\":\"spf\",\"result\":\"pass\",\"properties\":{\"smtp.mailfrom\":\"alice@gmail.com\"}},\
+         {\"method\":\"dkim\",\"result\":\"fail\",\"reason\":\"bad \\\"sig\\\"\",\
+         \"properties\":{\"header.d\":\"gmail.com\",\"header.s\":\"sel\"}}]}}\n"
+    );
+    // The plain view does not change.
+    assert_eq!(
+        ok(&["show", stored.to_str().unwrap()]),
+        "From: Alice <alice@gmail.com>\nTo: bob@example.org\nSubject: café\nMessage-ID: <1@gmail.com>\n\nHello\n"
+    );
+    // Without sender checks (no field above Received): null. A malformed
+    // field of ours gives what could be read; no authserv-id, null.
+    let at = STORED.find("Received: from mail.gmail.com").unwrap();
+    let spf =
+        "{\"method\":\"spf\",\"result\":\"pass\",\"properties\":{\"smtp.mailfrom\":\"a@b.org\"}}";
+    let cases = [
+        (&STORED[at..], "null".to_string()),
+        (
+            "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=\"a@b.org\n\nx\n",
+            format!("{{\"authserv_id\":\"mx.example.org\",\"results\":[{spf}]}}"),
+        ),
+        (
+            "Authentication-Results: mx.example.org; spf pass\n\nx\n",
+            "{\"authserv_id\":\"mx.example.org\",\"results\":[]}".to_string(),
+        ),
+        (
+            "Authentication-Results: ; spf=pass\n\nx\n",
+            "null".to_string(),
+        ),
+    ];
+    for (msg, auth) in cases {
+        std::fs::write(&stored, msg).unwrap();
+        let json = ok(&["show", "--json", stored.to_str().unwrap()]);
+        assert!(
+            json.ends_with(&format!(",\"auth\":{auth}}}\n")),
+            "{msg}\n{json}"
+        );
+    }
 }
 
 /// A message whose names try to escape, hide, collide and inject.
@@ -404,7 +480,7 @@ fn a_50_megabyte_message_needs_little_memory() {
     assert_eq!(
         ok(&["show", "--json", path.to_str().unwrap()]),
         format!(
-            "{{\"headers\":{{\"Subject\":\"big\"}},\"body\":\"small body\\n\",\"attachments\":[{{\"name\":\"big.bin\",\"type\":\"application/octet-stream\",\"size\":{size}}}]}}\n"
+            "{{\"headers\":{{\"Subject\":\"big\"}},\"body\":\"small body\\n\",\"attachments\":[{{\"name\":\"big.bin\",\"type\":\"application/octet-stream\",\"size\":{size}}}],\"auth\":null}}\n"
         )
     );
     // SAFETY: getrusage fills the struct we pass.
