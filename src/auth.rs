@@ -8,7 +8,7 @@
 //! the only I/O, bounded by its per-query time-outs and by the deadline.
 
 use crate::config::Net;
-use crate::dns::{self, Failure, Rdata, RecordType, Resolver};
+use crate::dns::{self, Failure, Rdata, Record, RecordType, Resolver};
 use crate::safe;
 use crate::spf::{self, Answer, Lookup, Outcome, Query, SpfResult};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -59,24 +59,32 @@ impl<'r> DnsLookup<'r> {
         }
     }
 
+    /// The records of `name`, as SPF's answer. Generic only in the thin
+    /// part that picks each record's data: the lookup itself is `fetch`,
+    /// one copy for the five types.
     fn records<T>(
         &mut self,
         name: &str,
         rtype: RecordType,
         pick: impl Fn(&Rdata) -> Option<T>,
     ) -> Answer<Vec<T>> {
+        let found = self
+            .fetch(name, rtype)
+            .map(|rs| rs.iter().filter_map(|r| pick(&r.data)).collect::<Vec<T>>());
+        match found {
+            Answer::Records(v) if v.is_empty() => Answer::NoData,
+            other => other,
+        }
+    }
+
+    /// Looks `name` up: the records, or what SPF makes of their absence.
+    #[inline(never)]
+    fn fetch(&mut self, name: &str, rtype: RecordType) -> Answer<Vec<Record>> {
         let result = self
             .resolver
             .lookup_at(name, rtype, Instant::now(), self.deadline);
         match result {
-            Ok(dns::Answer::Records(rs)) => {
-                let found: Vec<T> = rs.iter().filter_map(|r| pick(&r.data)).collect();
-                if found.is_empty() {
-                    Answer::NoData
-                } else {
-                    Answer::Records(found)
-                }
-            }
+            Ok(dns::Answer::Records(rs)) => Answer::Records(rs),
             Ok(dns::Answer::NxDomain) | Err(Failure::BadName) => Answer::NxDomain,
             Ok(dns::Answer::NoData) => Answer::NoData,
             Err(f) => {
