@@ -13,7 +13,7 @@ pub mod transport;
 pub mod wire;
 
 use crate::sys::AtomicU64;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -165,7 +165,7 @@ pub struct Resolver {
 }
 
 /// The answer of glibc and musl when resolv.conf names no server.
-const FALLBACK_SERVER: &str = "127.0.0.1:53";
+const FALLBACK_SERVER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 53));
 
 impl Resolver {
     pub fn new(config: ResolverConfig) -> Resolver {
@@ -272,7 +272,7 @@ impl Resolver {
             self.config.servers.clone()
         };
         if addrs.is_empty() {
-            addrs.push(FALLBACK_SERVER.parse().expect("constant address"));
+            addrs.push(FALLBACK_SERVER);
         }
         let secs = self
             .config
@@ -296,7 +296,7 @@ impl Resolver {
 /// takes. Only names without escapes can be asked for again (`\DDD`
 /// stands for a '.' or a byte that `build_query` cannot carry).
 fn unescaped(name: &Name) -> Option<String> {
-    (!name.0.contains('\\')).then(|| name.0.clone())
+    (!name.0.as_bytes().contains(&b'\\')).then(|| name.0.clone())
 }
 
 /// Asks the servers in order, `attempts` rounds (as resolv.conf(5)

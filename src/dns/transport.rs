@@ -120,7 +120,11 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 fn wait(sock: &OwnedFd, write: bool, deadline: Instant) -> Result<(), ExchangeError> {
     loop {
         let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
-        let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+        let ms = left
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(left.subsec_nanos().div_ceil(1_000_000)))
+            .min(i32::MAX as u64) as i32;
         if sys::poll_one(sock, write, ms).map_err(|_| ExchangeError::Io)? {
             return Ok(());
         }

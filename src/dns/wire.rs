@@ -279,7 +279,9 @@ fn push_label(out: &mut String, label: &[u8]) {
             out.push(b as char);
         } else {
             out.push('\\');
-            out.push_str(&format!("{b:03}"));
+            for d in [b / 100, b / 10 % 10, b % 10] {
+                out.push(char::from(b'0' + d));
+            }
         }
     }
 }

@@ -187,7 +187,10 @@ fn url_escape(s: &str) -> String {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            for n in [b >> 4, b & 15] {
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(n)]));
+            }
         }
     }
     out

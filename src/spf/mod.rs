@@ -524,7 +524,7 @@ fn qualifier_result(q: Qualifier) -> SpfResult {
 pub fn valid_domain(domain: &str) -> bool {
     let name = domain.strip_suffix('.').unwrap_or(domain);
     name.len() <= MAX_NAME
-        && name.contains('.')
+        && name.as_bytes().contains(&b'.')
         && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
@@ -572,13 +572,16 @@ fn dotted(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
-            let nibbles: Vec<String> = v6
-                .octets()
-                .iter()
-                .flat_map(|b| [b >> 4, b & 15])
-                .map(|n| format!("{n:X}"))
-                .collect();
-            nibbles.join(".")
+            let mut out = String::with_capacity(63);
+            for b in v6.octets() {
+                for n in [b >> 4, b & 15] {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push(char::from(b"0123456789ABCDEF"[usize::from(n)]));
+                }
+            }
+            out
         }
     }
 }

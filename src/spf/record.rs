@@ -162,11 +162,12 @@ fn colon(arg: &str) -> Result<&str, &'static str> {
 fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), &'static str> {
     let mut cidr = HOST;
     let mut rest = arg;
-    if let Some((head, len)) = rest.rsplit_once("//")
-        && is_digits(len)
+    // The last "//" (a byte search: a str pattern costs its own searcher).
+    if let Some(i) = rest.as_bytes().windows(2).rposition(|w| w == b"//")
+        && is_digits(&rest[i + 2..])
     {
-        cidr.v6 = prefix(len, 128)?;
-        rest = head;
+        cidr.v6 = prefix(&rest[i + 2..], 128)?;
+        rest = &rest[..i];
     }
     if let Some((head, len)) = rest.rsplit_once('/')
         && is_digits(len)

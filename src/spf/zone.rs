@@ -60,13 +60,27 @@ fn key(name: &str) -> String {
 pub fn reverse_name(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+            let mut out = String::with_capacity(29);
+            for o in v4.octets().into_iter().rev() {
+                // The octet in decimal, without leading zeros.
+                if o >= 100 {
+                    out.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    out.push(char::from(b'0' + o / 10 % 10));
+                }
+                out.push(char::from(b'0' + o % 10));
+                out.push('.');
+            }
+            out + "in-addr.arpa"
         }
         IpAddr::V6(v6) => {
-            let mut out = String::new();
-            for b in v6.octets().iter().rev() {
-                out.push_str(&format!("{:x}.{:x}.", b & 15, b >> 4));
+            let mut out = String::with_capacity(72);
+            for b in v6.octets().into_iter().rev() {
+                for n in [b & 15, b >> 4] {
+                    out.push(char::from(b"0123456789abcdef"[usize::from(n)]));
+                    out.push('.');
+                }
             }
             out + "ip6.arpa"
         }
