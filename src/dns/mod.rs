@@ -358,34 +358,26 @@ pub enum Step {
 /// NXDOMAIN and no-data are cached for min(SOA TTL, SOA MINIMUM) from the
 /// authority section (RFC 2308 section 5), and not at all without a SOA.
 pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Step, Failure> {
-    let mut cur = chain
-        .seen
-        .last()
-        .cloned()
-        .unwrap_or_else(|| m.question.name.clone());
-    let first = cur.clone();
+    let first = chain.seen.last().unwrap_or(&m.question.name).clone();
+    let mut cur = first.clone();
     loop {
-        let owned = |r: &&Record| r.name == cur && r.class == wire::CLASS_IN;
-        let recs: Vec<Record> = m
-            .answers
-            .iter()
-            .filter(owned)
-            .filter(|r| r.rtype == qtype)
-            .cloned()
-            .collect();
-        if let Some(min) = recs.iter().map(|r| r.ttl).min() {
-            let ttl = chain.ttl.min(min);
-            let recs = recs
-                .into_iter()
-                .map(|r| Record {
-                    ttl: r.ttl.min(ttl),
-                    ..r
-                })
-                .collect();
+        let owned = |r: &Record| r.name == cur && r.class == wire::CLASS_IN;
+        // One pass: the records of the type, and the shortest TTL of
+        // the chain and of them, which each record's TTL is then cut to.
+        let mut ttl = chain.ttl;
+        let mut recs = Vec::new();
+        for r in m.answers.iter().filter(|r| owned(r) && r.rtype == qtype) {
+            ttl = ttl.min(r.ttl);
+            recs.push(r.clone());
+        }
+        if !recs.is_empty() {
+            for r in &mut recs {
+                r.ttl = r.ttl.min(ttl);
+            }
             return Ok(Step::Done(Answer::Records(recs), ttl));
         }
-        let Some((target, ttl)) = m.answers.iter().filter(owned).find_map(|r| match &r.data {
-            Rdata::Cname(t) => Some((t.clone(), r.ttl)),
+        let Some((target, ttl)) = m.answers.iter().find_map(|r| match &r.data {
+            Rdata::Cname(t) if owned(r) => Some((t.clone(), r.ttl)),
             _ => None,
         }) else {
             break;
