@@ -119,7 +119,10 @@ fn directive(term: &str) -> Result<Directive, &'static str> {
         b'?' => (Qualifier::Neutral, &term[1..]),
         _ => (Qualifier::Pass, term),
     };
-    let end = rest.find([':', '/']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| b == b':' || b == b'/')
+        .unwrap_or(rest.len());
     let (name, arg) = rest.split_at(end);
     Ok(Directive {
         qualifier,
