@@ -12,6 +12,12 @@ pub enum Mode {
     Explain,
 }
 
+/// A syntax error in a record or a macro string: a `permerror` before
+/// any lookup (section 4.6). The evaluator needs only that it failed; the
+/// comment at each `Err` says which rule it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntaxError;
+
 /// One `%{...}` expansion (section 7.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Macro {
@@ -53,7 +59,7 @@ const DELIMITERS: &[u8] = b".-+,/_=";
 const MAX_KEEP: usize = 1000;
 
 /// Parses `s` (section 7.1). Errors are syntax errors (→ `permerror`).
-pub fn parse(s: &str, mode: Mode) -> Result<MacroString, &'static str> {
+pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
     let b = s.as_bytes();
     let mut out = MacroString {
         pieces: Vec::new(),
@@ -65,7 +71,7 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, &'static str> {
         if c != b'%' {
             let literal = (0x21..=0x7e).contains(&c) || (c == b' ' && mode == Mode::Explain);
             if !literal {
-                return Err("character not allowed in a macro string");
+                return Err(SyntaxError); // character not allowed in a macro string
             }
             push_literal(&mut out, &s[i..i + 1]);
             out.tail.push(c as char);
@@ -77,7 +83,7 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, &'static str> {
             Some(b'_') => (Piece::Literal(" ".into()), 2),
             Some(b'-') => (Piece::Literal("%20".into()), 2),
             Some(b'{') => expansion(&b[i + 2..], mode).map(|(m, n)| (Piece::Expand(m), n + 2))?,
-            _ => return Err("a % not followed by %, _, - or {"),
+            _ => return Err(SyntaxError), // a % not followed by %, _, - or {
         };
         match piece {
             Piece::Literal(l) => push_literal(&mut out, &l),
@@ -99,13 +105,13 @@ fn push_literal(out: &mut MacroString, s: &str) {
 
 /// Parses what follows `%{` up to and with the `}`; returns the macro and
 /// the bytes used.
-fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
-    let letter = *b.first().ok_or("unterminated macro")?;
+fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), SyntaxError> {
+    let letter = *b.first().ok_or(SyntaxError)?; // unterminated macro
     let lower = letter.to_ascii_lowercase();
     let allowed =
         LETTERS.contains(&lower) || (mode == Mode::Explain && EXPLAIN_LETTERS.contains(&lower));
     if !allowed {
-        return Err("unknown macro letter");
+        return Err(SyntaxError); // unknown macro letter
     }
     let mut m = Macro {
         letter: lower,
@@ -125,7 +131,7 @@ fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
     if digits {
         // Section 7.3: the number of parts to keep is never zero.
         if keep == 0 {
-            return Err("macro transformer 0");
+            return Err(SyntaxError); // macro transformer 0
         }
         m.keep = Some(keep);
     }
@@ -138,7 +144,7 @@ fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
         i += 1;
     }
     if b.get(i) != Some(&b'}') {
-        return Err("bad macro expansion");
+        return Err(SyntaxError); // bad macro expansion
     }
     Ok((m, i + 1))
 }

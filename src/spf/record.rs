@@ -2,7 +2,7 @@
 //! from the network: the parser is linear in its length, allocates only
 //! in proportion to it, and answers any byte string with a value.
 
-use super::macros::{self, MacroString, Mode};
+use super::macros::{self, MacroString, Mode, SyntaxError};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The qualifier of a directive (section 4.6.2); `+` when absent.
@@ -63,13 +63,13 @@ pub fn is_spf1(txt: &[u8]) -> bool {
 
 /// Parses a whole record; any syntax error makes it a `permerror`
 /// (section 4.6), found before a single term is evaluated.
-pub fn parse(txt: &[u8]) -> Result<Record, &'static str> {
+pub fn parse(txt: &[u8]) -> Result<Record, SyntaxError> {
     if !is_spf1(txt) {
-        return Err("not a v=spf1 record");
+        return Err(SyntaxError); // not a v=spf1 record
     }
-    let text = std::str::from_utf8(&txt[6..]).map_err(|_| "not ASCII")?;
+    let text = std::str::from_utf8(&txt[6..]).map_err(|_| SyntaxError)?; // not ASCII
     if !text.is_ascii() {
-        return Err("not ASCII");
+        return Err(SyntaxError); // not ASCII
     }
     let mut rec = Record::default();
     // Section 4.6.1: terms are separated by one or more spaces.
@@ -92,7 +92,7 @@ fn modifier_name(term: &str) -> Option<(&str, &str)> {
     ok.then_some((name, value))
 }
 
-fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), &'static str> {
+fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), SyntaxError> {
     let slot = if name.eq_ignore_ascii_case("redirect") {
         &mut rec.redirect
     } else if name.eq_ignore_ascii_case("exp") {
@@ -105,13 +105,13 @@ fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), &'static st
     };
     // Section 6: redirect and exp each appear at most once.
     if slot.is_some() {
-        return Err("modifier given twice");
+        return Err(SyntaxError); // modifier given twice
     }
     *slot = Some(domain_spec(value)?);
     Ok(())
 }
 
-fn directive(term: &str) -> Result<Directive, &'static str> {
+fn directive(term: &str) -> Result<Directive, SyntaxError> {
     let (qualifier, rest) = match term.as_bytes()[0] {
         b'+' => (Qualifier::Pass, &term[1..]),
         b'-' => (Qualifier::Fail, &term[1..]),
@@ -130,7 +130,7 @@ fn directive(term: &str) -> Result<Directive, &'static str> {
     })
 }
 
-fn mechanism(name: &str, arg: &str) -> Result<Mechanism, &'static str> {
+fn mechanism(name: &str, arg: &str) -> Result<Mechanism, SyntaxError> {
     Ok(match name {
         "all" if arg.is_empty() => Mechanism::All,
         "include" => Mechanism::Include(domain_spec(colon(arg)?)?),
@@ -147,22 +147,22 @@ fn mechanism(name: &str, arg: &str) -> Result<Mechanism, &'static str> {
         "ptr" => Mechanism::Ptr(Some(domain_spec(colon(arg)?)?)),
         "ip4" => {
             let (addr, len) = network(colon(arg)?, 32)?;
-            Mechanism::Ip4(addr.parse().map_err(|_| "bad ip4 address")?, len)
+            Mechanism::Ip4(addr.parse().map_err(|_| SyntaxError)?, len) // bad ip4 address
         }
         "ip6" => {
             let (addr, len) = network(colon(arg)?, 128)?;
-            Mechanism::Ip6(addr.parse().map_err(|_| "bad ip6 address")?, len)
+            Mechanism::Ip6(addr.parse().map_err(|_| SyntaxError)?, len) // bad ip6 address
         }
-        _ => return Err("unknown mechanism"),
+        _ => return Err(SyntaxError), // unknown mechanism
     })
 }
 
-fn colon(arg: &str) -> Result<&str, &'static str> {
-    arg.strip_prefix(':').ok_or("mechanism needs an argument")
+fn colon(arg: &str) -> Result<&str, SyntaxError> {
+    arg.strip_prefix(':').ok_or(SyntaxError) // mechanism needs an argument
 }
 
 /// `[":" domain-spec] [dual-cidr-length]` of `a` and `mx` (section 5.3).
-fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), &'static str> {
+fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), SyntaxError> {
     let mut cidr = HOST;
     let mut rest = arg;
     // The last "//" (a byte search: a str pattern costs its own searcher).
@@ -181,12 +181,12 @@ fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), &'static str>
     if rest.is_empty() {
         return Ok((None, cidr));
     }
-    let spec = rest.strip_prefix(':').ok_or("bad mechanism argument")?;
+    let spec = rest.strip_prefix(':').ok_or(SyntaxError)?; // bad mechanism argument
     Ok((Some(domain_spec(spec)?), cidr))
 }
 
 /// `address ["/" length]` of `ip4` and `ip6` (sections 5.6).
-fn network(arg: &str, max: u8) -> Result<(&str, u8), &'static str> {
+fn network(arg: &str, max: u8) -> Result<(&str, u8), SyntaxError> {
     match arg.split_once('/') {
         Some((addr, len)) => Ok((addr, prefix(len, max)?)),
         None => Ok((arg, max)),
@@ -198,33 +198,31 @@ fn is_digits(s: &str) -> bool {
 }
 
 /// A CIDR length: decimal without leading zeros, at most `max` (section 12).
-fn prefix(s: &str, max: u8) -> Result<u8, &'static str> {
+fn prefix(s: &str, max: u8) -> Result<u8, SyntaxError> {
     if !is_digits(s) || (s.len() > 1 && s.starts_with('0')) || s.len() > 3 {
-        return Err("bad CIDR length");
+        return Err(SyntaxError); // bad CIDR length
     }
-    let n: u16 = s.parse().map_err(|_| "bad CIDR length")?;
+    let n: u16 = s.parse().map_err(|_| SyntaxError)?; // bad CIDR length
     u8::try_from(n)
         .ok()
         .filter(|&n| n <= max)
-        .ok_or("CIDR length too large")
+        .ok_or(SyntaxError) // CIDR length too large
 }
 
 /// A `domain-spec` (section 7.1): a macro string that ends in a macro
 /// expansion or in `"." toplabel ["."]`.
-pub fn domain_spec(s: &str) -> Result<MacroString, &'static str> {
+pub fn domain_spec(s: &str) -> Result<MacroString, SyntaxError> {
     let ms = macros::parse(s, Mode::Domain)?;
     if ms.pieces.is_empty() {
-        return Err("empty domain-spec");
+        return Err(SyntaxError); // empty domain-spec
     }
     // A tail that is the whole string is a name without any expansion.
     let ends_in_expansion = ms.tail.is_empty();
     if !ends_in_expansion {
         let tail = ms.tail.strip_suffix('.').unwrap_or(&ms.tail);
-        let (_, top) = tail
-            .rsplit_once('.')
-            .ok_or("domain-spec without a top label")?;
+        let (_, top) = tail.rsplit_once('.').ok_or(SyntaxError)?; // domain-spec without a top label
         if !is_toplabel(top) {
-            return Err("bad top label");
+            return Err(SyntaxError); // bad top label
         }
     }
     Ok(ms)
