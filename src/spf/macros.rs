@@ -174,21 +174,26 @@ pub fn transform(value: &str, m: &Macro) -> String {
     if m.reverse {
         parts.reverse();
     }
-    if let Some(keep) = m.keep {
-        let skip = parts.len().saturating_sub(keep);
-        parts.drain(..skip);
+    let skip = m.keep.map_or(0, |keep| parts.len().saturating_sub(keep));
+    // Joined with '.', which URL escaping keeps: each part can be escaped
+    // on its own as it is appended.
+    let mut out = String::with_capacity(value.len());
+    for (i, part) in parts[skip..].iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if m.url_escape {
+            url_escape(&mut out, part);
+        } else {
+            out.push_str(part);
+        }
     }
-    let joined = parts.join(".");
-    if m.url_escape {
-        url_escape(&joined)
-    } else {
-        joined
-    }
+    out
 }
 
-/// RFC 3986 percent-encoding of everything but the unreserved characters.
-fn url_escape(s: &str) -> String {
-    let mut out = String::new();
+/// Appends `s` with RFC 3986 percent-encoding of everything but the
+/// unreserved characters.
+fn url_escape(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
@@ -199,5 +204,4 @@ fn url_escape(s: &str) -> String {
             }
         }
     }
-    out
 }
