@@ -60,19 +60,8 @@ fn key(name: &str) -> String {
 pub fn reverse_name(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
-            let mut out = String::with_capacity(29);
-            for o in v4.octets().into_iter().rev() {
-                // The octet in decimal, without leading zeros.
-                if o >= 100 {
-                    out.push(char::from(b'0' + o / 100));
-                }
-                if o >= 10 {
-                    out.push(char::from(b'0' + o / 10 % 10));
-                }
-                out.push(char::from(b'0' + o % 10));
-                out.push('.');
-            }
-            out + "in-addr.arpa"
+            let [a, b, c, d] = v4.octets();
+            Ipv4Addr::new(d, c, b, a).to_string() + ".in-addr.arpa"
         }
         IpAddr::V6(v6) => {
             let mut out = String::with_capacity(72);
