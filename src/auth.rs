@@ -24,7 +24,7 @@ pub const EXPLANATION_BYTES: usize = 200;
 /// The addresses whose clients are not checked when `--auth-skip` is not
 /// given: the loopback networks (local programs, the tests of a fresh
 /// install, fetchmail).
-pub fn default_skip() -> [Net; 2] {
+pub const fn default_skip() -> [Net; 2] {
     [
         Net {
             addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)),

@@ -240,11 +240,9 @@ impl Config {
     }
 
     /// The clients not checked (`--auth-skip`, or loopback).
-    pub fn auth_skip(&self) -> Vec<Net> {
-        match &self.auth_skip {
-            Some(nets) => nets.clone(),
-            None => crate::auth::default_skip().to_vec(),
-        }
+    pub fn auth_skip(&self) -> &[Net] {
+        const LOOPBACK: [Net; 2] = crate::auth::default_skip();
+        self.auth_skip.as_deref().unwrap_or(&LOOPBACK)
     }
 
     /// Is `domain` one we receive for? Exact, case-insensitive.

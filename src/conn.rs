@@ -410,10 +410,9 @@ impl<'a> Conn<'a> {
             session.storage_checked(false);
             return;
         }
-        let cfg = Arc::clone(&self.cfg);
-        if cfg.auth && !auth::skipped(&cfg.auth_skip(), self.peer.ip()) {
+        if self.cfg.auth && !auth::skipped(self.cfg.auth_skip(), self.peer.ip()) {
             let check = self.run_spf(session);
-            if cfg.spf_reject && check.result() == crate::spf::SpfResult::Fail {
+            if self.cfg.spf_reject && check.result() == crate::spf::SpfResult::Fail {
                 session.sender_refused(Reply::line(550, &check.reject_text()));
                 return;
             }
