@@ -323,20 +323,19 @@ impl Eval<'_> {
 
     /// Section 5.5: the client's PTR names whose forward lookup gives the
     /// client's address back; the first 10 names only, lookup errors skip.
-    fn validated_names(&mut self) -> Vec<String> {
-        if let Some(names) = &self.ptr_names {
-            return names.clone();
-        }
-        let mut valid = Vec::new();
-        if let Answer::Records(names) = self.ptr(self.ip) {
-            for name in names.into_iter().take(MAX_PTR_NAMES) {
-                if let Ok(true) = self.address_match(&name, record::HOST, false) {
-                    valid.push(name);
+    fn validated_names(&mut self) -> &[String] {
+        if self.ptr_names.is_none() {
+            let mut valid = Vec::new();
+            if let Answer::Records(names) = self.ptr(self.ip) {
+                for name in names.into_iter().take(MAX_PTR_NAMES) {
+                    if let Ok(true) = self.address_match(&name, record::HOST, false) {
+                        valid.push(name);
+                    }
                 }
             }
+            self.ptr_names = Some(valid);
         }
-        self.ptr_names = Some(valid.clone());
-        valid
+        self.ptr_names.as_deref().unwrap_or_default()
     }
 
     /// Section 6.2: the expanded explanation of a `fail`, or none when
@@ -385,11 +384,13 @@ impl Eval<'_> {
                 break;
             }
         }
-        parts.reverse();
-        let mut name = parts.concat();
+        let mut name = String::with_capacity(len);
+        for part in parts.iter().rev() {
+            name.push_str(part);
+        }
         while name.len() > MAX_NAME {
-            match name.split_once('.') {
-                Some((_, rest)) => name = rest.to_owned(),
+            match name.bytes().position(|b| b == b'.') {
+                Some(dot) => drop(name.drain(..=dot)),
                 None => name.clear(),
             }
         }
