@@ -8,7 +8,7 @@
 //! the only I/O, bounded by its per-query time-outs and by the deadline.
 
 use crate::config::Net;
-use crate::dns::{self, Failure, Rdata, Record, RecordType, Resolver};
+use crate::dns::{self, Failure, Rdata, RecordType, Resolver};
 use crate::safe;
 use crate::spf::{self, Answer, Lookup, Outcome, Query, SpfResult};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -60,31 +60,37 @@ impl<'r> DnsLookup<'r> {
     }
 
     /// The records of `name`, as SPF's answer. Generic only in the thin
-    /// part that picks each record's data: the lookup itself is `fetch`,
-    /// one copy for the five types.
+    /// part that picks each record's data: the lookup, and the dropping of
+    /// what it returned, is `fetch`, one copy for the five types.
     fn records<T>(
         &mut self,
         name: &str,
         rtype: RecordType,
         pick: impl Fn(&Rdata) -> Option<T>,
     ) -> Answer<Vec<T>> {
-        let found = self
-            .fetch(name, rtype)
-            .map(|rs| rs.iter().filter_map(|r| pick(&r.data)).collect::<Vec<T>>());
-        match found {
-            Answer::Records(v) if v.is_empty() => Answer::NoData,
-            other => other,
+        let mut found = Vec::new();
+        match self.fetch(name, rtype, &mut |d| found.extend(pick(d))) {
+            Answer::Records(()) if !found.is_empty() => Answer::Records(found),
+            Answer::Records(()) | Answer::NoData => Answer::NoData,
+            Answer::NxDomain => Answer::NxDomain,
+            Answer::TempFail => Answer::TempFail,
         }
     }
 
-    /// Looks `name` up: the records, or what SPF makes of their absence.
+    /// Looks `name` up and hands each record's data to `each`; the answer
+    /// says what SPF makes of the lookup.
     #[inline(never)]
-    fn fetch(&mut self, name: &str, rtype: RecordType) -> Answer<Vec<Record>> {
+    fn fetch(&mut self, name: &str, rtype: RecordType, each: &mut dyn FnMut(&Rdata)) -> Answer<()> {
         let result = self
             .resolver
             .lookup_at(name, rtype, Instant::now(), self.deadline);
         match result {
-            Ok(dns::Answer::Records(rs)) => Answer::Records(rs),
+            Ok(dns::Answer::Records(rs)) => {
+                for r in &rs {
+                    each(&r.data);
+                }
+                Answer::Records(())
+            }
             Ok(dns::Answer::NxDomain) | Err(Failure::BadName) => Answer::NxDomain,
             Ok(dns::Answer::NoData) => Answer::NoData,
             Err(f) => {
