@@ -126,35 +126,50 @@ fn directive(term: &str) -> Result<Directive, SyntaxError> {
     let (name, arg) = rest.split_at(end);
     Ok(Directive {
         qualifier,
-        mechanism: mechanism(&name.to_ascii_lowercase(), arg)?,
+        mechanism: mechanism(name, arg)?,
     })
 }
 
+/// A mechanism by its name (in any case: section 4.6.1) and the rest of
+/// the term. Tested by kind of argument, so each parser is called once.
 fn mechanism(name: &str, arg: &str) -> Result<Mechanism, SyntaxError> {
-    Ok(match name {
-        "all" if arg.is_empty() => Mechanism::All,
-        "include" => Mechanism::Include(domain_spec(colon(arg)?)?),
-        "exists" => Mechanism::Exists(domain_spec(colon(arg)?)?),
-        "a" => {
-            let (spec, cidr) = spec_and_cidr(arg)?;
+    let is = |m: &str| name.eq_ignore_ascii_case(m);
+    if is("a") || is("mx") {
+        let (spec, cidr) = spec_and_cidr(arg)?;
+        return Ok(if is("a") {
             Mechanism::A(spec, cidr)
-        }
-        "mx" => {
-            let (spec, cidr) = spec_and_cidr(arg)?;
+        } else {
             Mechanism::Mx(spec, cidr)
-        }
-        "ptr" if arg.is_empty() => Mechanism::Ptr(None),
-        "ptr" => Mechanism::Ptr(Some(domain_spec(colon(arg)?)?)),
-        "ip4" => {
-            let (addr, len) = network(colon(arg)?, 32)?;
-            Mechanism::Ip4(addr.parse().map_err(|_| SyntaxError)?, len) // bad ip4 address
-        }
-        "ip6" => {
-            let (addr, len) = network(colon(arg)?, 128)?;
-            Mechanism::Ip6(addr.parse().map_err(|_| SyntaxError)?, len) // bad ip6 address
-        }
-        _ => return Err(SyntaxError), // unknown mechanism
-    })
+        });
+    }
+    if arg.is_empty() {
+        return if is("all") {
+            Ok(Mechanism::All)
+        } else if is("ptr") {
+            Ok(Mechanism::Ptr(None))
+        } else {
+            Err(SyntaxError) // unknown, or a mechanism that needs an argument
+        };
+    }
+    let arg = colon(arg)?;
+    if is("ip4") {
+        let (addr, len) = network(arg, 32)?;
+        return Ok(Mechanism::Ip4(addr.parse().map_err(|_| SyntaxError)?, len)); // bad ip4 address
+    }
+    if is("ip6") {
+        let (addr, len) = network(arg, 128)?;
+        return Ok(Mechanism::Ip6(addr.parse().map_err(|_| SyntaxError)?, len)); // bad ip6 address
+    }
+    let spec = domain_spec(arg)?;
+    if is("include") {
+        Ok(Mechanism::Include(spec))
+    } else if is("exists") {
+        Ok(Mechanism::Exists(spec))
+    } else if is("ptr") {
+        Ok(Mechanism::Ptr(Some(spec)))
+    } else {
+        Err(SyntaxError) // unknown mechanism ("all" takes no argument)
+    }
 }
 
 fn colon(arg: &str) -> Result<&str, SyntaxError> {
