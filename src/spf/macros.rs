@@ -78,19 +78,22 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
             i += 1;
             continue;
         }
-        let (piece, used) = match b.get(i + 1) {
-            Some(b'%') => (Piece::Literal("%".into()), 2),
-            Some(b'_') => (Piece::Literal(" ".into()), 2),
-            Some(b'-') => (Piece::Literal("%20".into()), 2),
-            Some(b'{') => expansion(&b[i + 2..], mode).map(|(m, n)| (Piece::Expand(m), n + 2))?,
+        let literal = match b.get(i + 1) {
+            Some(b'%') => "%",
+            Some(b'_') => " ",
+            Some(b'-') => "%20",
+            Some(b'{') => {
+                let (m, used) = expansion(&b[i + 2..], mode)?;
+                out.pieces.push(Piece::Expand(m));
+                out.tail.clear();
+                i += used + 2;
+                continue;
+            }
             _ => return Err(SyntaxError), // a % not followed by %, _, - or {
         };
-        match piece {
-            Piece::Literal(l) => push_literal(&mut out, &l),
-            p => out.pieces.push(p),
-        }
+        push_literal(&mut out, literal);
         out.tail.clear();
-        i += used;
+        i += 2;
     }
     Ok(out)
 }
