@@ -69,7 +69,12 @@ impl<'r> DnsLookup<'r> {
         pick: impl Fn(&Rdata) -> Option<T>,
     ) -> Answer<Vec<T>> {
         let mut found = Vec::new();
-        match self.fetch(name, rtype, &mut |d| found.extend(pick(d))) {
+        let mut each = |d: &Rdata| {
+            if let Some(x) = pick(d) {
+                found.push(x);
+            }
+        };
+        match self.fetch(name, rtype, &mut each) {
             Answer::Records(()) if !found.is_empty() => Answer::Records(found),
             Answer::Records(()) | Answer::NoData => Answer::NoData,
             Answer::NxDomain => Answer::NxDomain,
