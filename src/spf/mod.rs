@@ -388,11 +388,17 @@ impl Eval<'_> {
         for part in parts.iter().rev() {
             name.push_str(part);
         }
-        while name.len() > MAX_NAME {
-            match name.bytes().position(|b| b == b'.') {
-                Some(dot) => drop(name.drain(..=dot)),
-                None => name.clear(),
-            }
+        // Where the kept labels start: after the first dot that leaves at
+        // most 253 characters, or past the end when no dot does.
+        let mut start = 0;
+        while name.len() - start > MAX_NAME {
+            start = match name.as_bytes()[start..].iter().position(|&b| b == b'.') {
+                Some(dot) => start + dot + 1,
+                None => name.len(),
+            };
+        }
+        if start > 0 {
+            name = name[start..].to_owned();
         }
         name
     }
