@@ -414,10 +414,12 @@ impl Eval<'_> {
             b'p' => self.p_macro(domain),
             b'v' => if self.ip.is_ipv4() { "in-addr" } else { "ip6" }.to_owned(),
             b'h' => self.q.helo.to_owned(),
-            b'c' => self.ip.to_string(),
+            // format! rather than to_string: one shared formatter, not a
+            // copy of ToString per type.
+            b'c' => format!("{}", self.ip),
             b'r' if !self.q.receiver.is_empty() => self.q.receiver.to_owned(),
             b'r' => "unknown".to_owned(),
-            b't' => self.q.now_unix.to_string(),
+            b't' => format!("{}", self.q.now_unix),
             _ => String::new(),
         }
     }
@@ -577,7 +579,7 @@ fn in_net6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
 /// case, as in the section 7.4 examples).
 fn dotted(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => format!("{v4}"),
         IpAddr::V6(v6) => {
             let mut out = String::with_capacity(63);
             for b in v6.octets() {

@@ -61,7 +61,7 @@ pub fn reverse_name(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, c, d] = v4.octets();
-            Ipv4Addr::new(d, c, b, a).to_string() + ".in-addr.arpa"
+            format!("{}.in-addr.arpa", Ipv4Addr::new(d, c, b, a))
         }
         IpAddr::V6(v6) => {
             let mut out = String::with_capacity(72);
