@@ -29,7 +29,8 @@ impl Net {
     pub fn parse(s: &str) -> Option<Net> {
         let (a, len) = match s.split_once('/') {
             Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
-                (a, l.parse::<u8>().ok()?)
+                // As u16, whose parser the binary has anyway, then cut.
+                (a, u8::try_from(l.parse::<u16>().ok()?).ok()?)
             }
             Some(_) => return None,
             None => (s, u8::MAX),
