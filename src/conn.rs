@@ -720,7 +720,8 @@ impl<'a> Conn<'a> {
             .map(|c| c.headers(&self.cfg.hostname))
             .unwrap_or_default();
         for (i, rcpt) in copies.iter().enumerate() {
-            let fields = auth_fields.clone() + &trace::headers(&t, env, rcpt);
+            let mut fields = auth_fields.clone();
+            fields.push_str(&trace::headers(&t, env, rcpt));
             delivery.write_to(i, fields.as_bytes()).map_err(|e| {
                 warn!("{} storage error: {e}", self.sid);
                 failure(&e)

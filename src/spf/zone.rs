@@ -71,7 +71,8 @@ pub fn reverse_name(ip: IpAddr) -> String {
                     out.push('.');
                 }
             }
-            out + "ip6.arpa"
+            out.push_str("ip6.arpa");
+            out
         }
     }
 }
