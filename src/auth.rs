@@ -84,7 +84,6 @@ impl<'r> DnsLookup<'r> {
 
     /// Looks `name` up and hands each record's data to `each`; the answer
     /// says what SPF makes of the lookup.
-    #[inline(never)]
     fn fetch(&mut self, name: &str, rtype: RecordType, each: &mut dyn FnMut(&Rdata)) -> Answer<()> {
         let result = self
             .resolver
