@@ -51,7 +51,7 @@ impl Cache {
     /// The cached answer, its TTLs lowered by the time it has spent here.
     pub fn get(&mut self, name: &str, qtype: u16, now: Instant) -> Option<Answer> {
         let i = self.find(name, qtype)?;
-        let e = &self.entries[i];
+        let e = self.entries.get(i)?;
         if now >= e.expires {
             self.remove(i);
             return None;

@@ -203,7 +203,9 @@ fn url_escape(out: &mut String, s: &str) {
         } else {
             out.push('%');
             for n in [b >> 4, b & 15] {
-                out.push(char::from(b"0123456789ABCDEF"[usize::from(n)]));
+                out.push(
+                    char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase()),
+                );
             }
         }
     }

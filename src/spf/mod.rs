@@ -587,7 +587,9 @@ fn dotted(ip: IpAddr) -> String {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    out.push(char::from(b"0123456789ABCDEF"[usize::from(n)]));
+                    out.push(
+                        char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase()),
+                    );
                 }
             }
             out

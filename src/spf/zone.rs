@@ -67,7 +67,7 @@ pub fn reverse_name(ip: IpAddr) -> String {
             let mut out = String::with_capacity(72);
             for b in v6.octets().into_iter().rev() {
                 for n in [b & 15, b >> 4] {
-                    out.push(char::from(b"0123456789abcdef"[usize::from(n)]));
+                    out.push(char::from_digit(u32::from(n), 16).unwrap_or('0'));
                     out.push('.');
                 }
             }
