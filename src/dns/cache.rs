@@ -83,7 +83,10 @@ impl Cache {
             self.remove(i);
         }
         while self.entries.len() >= self.max_entries || self.bytes + bytes > self.max_bytes {
-            let Some(i) = (0..self.entries.len()).min_by_key(|&i| self.entries[i].expires) else {
+            let Some(i) = (self.entries.iter().enumerate())
+                .min_by_key(|(_, e)| e.expires)
+                .map(|(i, _)| i)
+            else {
                 break;
             };
             self.remove(i);
@@ -98,9 +101,13 @@ impl Cache {
         });
     }
 
+    /// Removes entry `i`. The callers found `i` in the list; the test
+    /// only lets the compiler drop `swap_remove`'s panic path.
     fn remove(&mut self, i: usize) {
-        let e = self.entries.swap_remove(i);
-        self.bytes -= e.bytes;
+        if i < self.entries.len() {
+            let e = self.entries.swap_remove(i);
+            self.bytes -= e.bytes;
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -35,7 +35,7 @@ pub fn parse(text: &str) -> ResolvConf {
         // '#' and ';' start a comment, at the start of a line or after a
         // value (busybox accepts both; neither can occur in an address).
         let end = line.bytes().position(|b| b == b'#' || b == b';');
-        let line = &line[..end.unwrap_or(line.len())];
+        let line = end.and_then(|e| line.get(..e)).unwrap_or(line);
         let mut words = line.split_ascii_whitespace();
         match words.next() {
             Some("nameserver") => {

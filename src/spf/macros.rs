@@ -73,7 +73,7 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
             if !literal {
                 return Err(SyntaxError); // character not allowed in a macro string
             }
-            push_literal(&mut out, &s[i..i + 1]);
+            push_literal(&mut out, s.get(i..i + 1).unwrap_or_default());
             out.tail.push(c as char);
             i += 1;
             continue;
@@ -83,7 +83,7 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
             Some(b'_') => " ",
             Some(b'-') => "%20",
             Some(b'{') => {
-                let (m, used) = expansion(&b[i + 2..], mode)?;
+                let (m, used) = expansion(b.get(i + 2..).unwrap_or_default(), mode)?;
                 out.pieces.push(Piece::Expand(m));
                 out.tail.clear();
                 i += used + 2;
@@ -181,7 +181,7 @@ pub fn transform(value: &str, m: &Macro) -> String {
     // Joined with '.', which URL escaping keeps: each part can be escaped
     // on its own as it is appended.
     let mut out = String::with_capacity(value.len());
-    for (i, part) in parts[skip..].iter().enumerate() {
+    for (i, part) in parts.iter().skip(skip).enumerate() {
         if i > 0 {
             out.push('.');
         }

@@ -398,7 +398,7 @@ impl Eval<'_> {
             };
         }
         if start > 0 {
-            name = name[start..].to_owned();
+            name = name.get(start..).unwrap_or_default().to_owned();
         }
         name
     }

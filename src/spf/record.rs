@@ -112,11 +112,11 @@ fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), SyntaxError
 }
 
 fn directive(term: &str) -> Result<Directive, SyntaxError> {
-    let (qualifier, rest) = match term.as_bytes()[0] {
-        b'+' => (Qualifier::Pass, &term[1..]),
-        b'-' => (Qualifier::Fail, &term[1..]),
-        b'~' => (Qualifier::SoftFail, &term[1..]),
-        b'?' => (Qualifier::Neutral, &term[1..]),
+    let (qualifier, rest) = match term.split_at_checked(1) {
+        Some(("+", rest)) => (Qualifier::Pass, rest),
+        Some(("-", rest)) => (Qualifier::Fail, rest),
+        Some(("~", rest)) => (Qualifier::SoftFail, rest),
+        Some(("?", rest)) => (Qualifier::Neutral, rest),
         _ => (Qualifier::Pass, term),
     };
     let end = rest
@@ -182,10 +182,11 @@ fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), SyntaxError> 
     let mut rest = arg;
     // The last "//" (a byte search: a str pattern costs its own searcher).
     if let Some(i) = rest.as_bytes().windows(2).rposition(|w| w == b"//")
-        && is_digits(&rest[i + 2..])
+        && let (Some(head), Some(len)) = (rest.get(..i), rest.get(i + 2..))
+        && is_digits(len)
     {
-        cidr.v6 = prefix(&rest[i + 2..], 128)?;
-        rest = &rest[..i];
+        cidr.v6 = prefix(len, 128)?;
+        rest = head;
     }
     if let Some((head, len)) = rest.rsplit_once('/')
         && is_digits(len)
