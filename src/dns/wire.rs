@@ -369,7 +369,9 @@ fn read_rdata(
 ) -> Result<Rdata, WireError> {
     let name_at = |pos: usize| -> Result<(Name, usize), WireError> {
         // Bound the name to the record so it cannot borrow trailing bytes.
-        let (n, next) = read_name(&msg[..end], pos)?;
+        // (`end` is within `msg`: the record's data was taken from it.)
+        let within = msg.get(..end).ok_or(WireError::Truncated)?;
+        let (n, next) = read_name(within, pos)?;
         Ok((n, next))
     };
     let data = match rtype {
@@ -402,10 +404,11 @@ fn read_rdata(
             let (_rname, next) = name_at(next)?;
             // SERIAL REFRESH RETRY EXPIRE MINIMUM: five 32-bit fields.
             exact(next + 20, end)?;
-            let m = &msg[end - 4..end];
+            // MINIMUM: the data's last four octets.
+            let minimum = rdata.last_chunk::<4>().ok_or(WireError::BadRdata)?;
             Rdata::Soa {
                 mname,
-                minimum: u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
+                minimum: u32::from_be_bytes(*minimum),
             }
         }
         _ => Rdata::Other,
@@ -429,9 +432,11 @@ fn read_strings(mut rdata: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
     }
     let mut out = Vec::new();
     while let Some((&len, rest)) = rdata.split_first() {
-        let s = rest.get(..len as usize).ok_or(WireError::BadRdata)?;
+        let (s, tail) = rest
+            .split_at_checked(len as usize)
+            .ok_or(WireError::BadRdata)?;
         out.push(s.to_vec());
-        rdata = &rest[len as usize..];
+        rdata = tail;
     }
     Ok(out)
 }

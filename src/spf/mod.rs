@@ -392,7 +392,8 @@ impl Eval<'_> {
         // most 253 characters, or past the end when no dot does.
         let mut start = 0;
         while name.len() - start > MAX_NAME {
-            start = match name.as_bytes()[start..].iter().position(|&b| b == b'.') {
+            let rest = name.as_bytes().get(start..).unwrap_or_default();
+            start = match rest.iter().position(|&b| b == b'.') {
                 Some(dot) => start + dot + 1,
                 None => name.len(),
             };

@@ -67,7 +67,8 @@ pub fn parse(txt: &[u8]) -> Result<Record, SyntaxError> {
     if !is_spf1(txt) {
         return Err(SyntaxError); // not a v=spf1 record
     }
-    let text = std::str::from_utf8(&txt[6..]).map_err(|_| SyntaxError)?; // not ASCII
+    let rest = txt.get(6..).unwrap_or_default(); // is_spf1: 6 bytes at least
+    let text = std::str::from_utf8(rest).map_err(|_| SyntaxError)?; // not ASCII
     if !text.is_ascii() {
         return Err(SyntaxError); // not ASCII
     }
