@@ -171,9 +171,17 @@ pub fn transform(value: &str, m: &Macro) -> String {
     } else {
         &m.delimiters
     };
-    let mut parts: Vec<&str> = value
-        .split(|c: char| c.is_ascii() && delims.contains(&(c as u8)))
-        .collect();
+    // Split at the delimiter bytes: they are ASCII, so never inside a
+    // character, and each cut is a char boundary (`get` never fails).
+    let mut parts: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if delims.contains(&b) {
+            parts.push(value.get(start..i).unwrap_or_default());
+            start = i + 1;
+        }
+    }
+    parts.push(value.get(start..).unwrap_or_default());
     if m.reverse {
         parts.reverse();
     }
