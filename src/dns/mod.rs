@@ -238,7 +238,7 @@ impl Resolver {
             let m = query(&servers, &current, qtype, deadline, &self.dropped)?;
             match interpret(&m, qtype, &mut chain)? {
                 Step::Done(answer, ttl) => return Ok((answer, ttl)),
-                Step::Follow(target) => current = unescaped(&target).ok_or(Failure::BadName)?,
+                Step::Follow(target) => current = unescaped(target).ok_or(Failure::BadName)?,
             }
         }
     }
@@ -295,8 +295,8 @@ impl Resolver {
 /// Turns a presentation-form name back into the plain labels a query
 /// takes. Only names without escapes can be asked for again (`\DDD`
 /// stands for a '.' or a byte that `build_query` cannot carry).
-fn unescaped(name: &Name) -> Option<String> {
-    (!name.0.as_bytes().contains(&b'\\')).then(|| name.0.clone())
+fn unescaped(name: Name) -> Option<String> {
+    (!name.0.as_bytes().contains(&b'\\')).then_some(name.0)
 }
 
 /// Asks the servers in order, `attempts` rounds (as resolv.conf(5)
