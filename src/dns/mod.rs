@@ -358,10 +358,12 @@ pub enum Step {
 /// NXDOMAIN and no-data are cached for min(SOA TTL, SOA MINIMUM) from the
 /// authority section (RFC 2308 section 5), and not at all without a SOA.
 pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Step, Failure> {
-    let first = chain.seen.last().unwrap_or(&m.question.name).clone();
-    let mut cur = first.clone();
+    // The names are borrowed from the chain as it grows, not copied: the
+    // current one is its last (or the question, for an empty chain).
+    let start = chain.seen.len();
     loop {
-        let owned = |r: &Record| r.name == cur && r.class == wire::CLASS_IN;
+        let cur = chain.seen.last().unwrap_or(&m.question.name);
+        let owned = |r: &Record| r.name == *cur && r.class == wire::CLASS_IN;
         // One pass: the records of the type, and the shortest TTL of
         // the chain and of them, which each record's TTL is then cut to.
         let mut ttl = chain.ttl;
@@ -386,8 +388,7 @@ pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Ste
             return Err(Failure::CnameChain);
         }
         chain.ttl = chain.ttl.min(ttl);
-        chain.seen.push(target.clone());
-        cur = target;
+        chain.seen.push(target);
     }
     let soa_ttl = m.authority.iter().find_map(|r| match r.data {
         Rdata::Soa { minimum, .. } => Some(r.ttl.min(minimum)),
@@ -399,9 +400,12 @@ pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Ste
             chain.ttl.min(soa_ttl.unwrap_or(0)),
         ));
     }
+    let first = start.checked_sub(1).and_then(|i| chain.seen.get(i));
+    let first = first.unwrap_or(&m.question.name);
+    let cur = chain.seen.last().unwrap_or(&m.question.name);
     if cur != first && soa_ttl.is_none() {
         // The server gave the CNAME but not what it points to: ask again.
-        return Ok(Step::Follow(cur));
+        return Ok(Step::Follow(cur.clone()));
     }
     Ok(Step::Done(
         Answer::NoData,
