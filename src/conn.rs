@@ -182,8 +182,8 @@ struct Incoming<'s> {
     forged: ForgedFilter,
     /// The filter's output for one piece of content.
     filtered: Vec<u8>,
-    /// ` spf=RESULT` for the log line, when the sender was checked.
-    auth_log: String,
+    /// The SPF result for the log line, when the sender was checked.
+    spf: Option<crate::spf::SpfResult>,
     id: String,
     sender: String,
     recipients: Vec<String>,
@@ -731,11 +731,7 @@ impl<'a> Conn<'a> {
             delivery: Some(delivery),
             forged: ForgedFilter::new(&self.cfg.hostname),
             filtered: Vec::new(),
-            auth_log: self
-                .spf
-                .as_ref()
-                .map(|c| format!(" spf={}", c.result().as_str()))
-                .unwrap_or_default(),
+            spf: self.spf.as_ref().map(SpfCheck::result),
             id,
             sender: env.sender.clone(),
             recipients: env.recipients.iter().map(|r| r.address.clone()).collect(),
@@ -753,13 +749,14 @@ impl<'a> Conn<'a> {
             .join(",");
         if r.code() == 250 {
             info!(
-                "{} accepted id={} from=<{}> to={} client={} size={size}{} files={}",
+                "{} accepted id={} from=<{}> to={} client={} size={size}{}{} files={}",
                 self.sid,
                 m.id,
                 m.sender,
                 to,
                 client(self.peer),
-                m.auth_log,
+                if m.spf.is_some() { " spf=" } else { "" },
+                m.spf.map_or("", |r| r.as_str()),
                 m.files.join(",")
             );
         } else {
