@@ -24,7 +24,7 @@ pub const EXPLANATION_BYTES: usize = 200;
 /// The addresses whose clients are not checked when `--auth-skip` is not
 /// given: the loopback networks (local programs, the tests of a fresh
 /// install, fetchmail).
-pub fn default_skip() -> [Net; 2] {
+pub const fn default_skip() -> [Net; 2] {
     [
         Net {
             addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)),
@@ -59,23 +59,41 @@ impl<'r> DnsLookup<'r> {
         }
     }
 
+    /// The records of `name`, as SPF's answer. Generic only in the thin
+    /// part that picks each record's data: the lookup, and the dropping of
+    /// what it returned, is `fetch`, one copy for the five types.
     fn records<T>(
         &mut self,
         name: &str,
         rtype: RecordType,
         pick: impl Fn(&Rdata) -> Option<T>,
     ) -> Answer<Vec<T>> {
+        let mut found = Vec::new();
+        let mut each = |d: &Rdata| {
+            if let Some(x) = pick(d) {
+                found.push(x);
+            }
+        };
+        match self.fetch(name, rtype, &mut each) {
+            Answer::Records(()) if !found.is_empty() => Answer::Records(found),
+            Answer::Records(()) | Answer::NoData => Answer::NoData,
+            Answer::NxDomain => Answer::NxDomain,
+            Answer::TempFail => Answer::TempFail,
+        }
+    }
+
+    /// Looks `name` up and hands each record's data to `each`; the answer
+    /// says what SPF makes of the lookup.
+    fn fetch(&mut self, name: &str, rtype: RecordType, each: &mut dyn FnMut(&Rdata)) -> Answer<()> {
         let result = self
             .resolver
             .lookup_at(name, rtype, Instant::now(), self.deadline);
         match result {
             Ok(dns::Answer::Records(rs)) => {
-                let found: Vec<T> = rs.iter().filter_map(|r| pick(&r.data)).collect();
-                if found.is_empty() {
-                    Answer::NoData
-                } else {
-                    Answer::Records(found)
+                for r in &rs {
+                    each(&r.data);
                 }
+                Answer::Records(())
             }
             Ok(dns::Answer::NxDomain) | Err(Failure::BadName) => Answer::NxDomain,
             Ok(dns::Answer::NoData) => Answer::NoData,

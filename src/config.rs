@@ -29,7 +29,8 @@ impl Net {
     pub fn parse(s: &str) -> Option<Net> {
         let (a, len) = match s.split_once('/') {
             Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
-                (a, l.parse::<u8>().ok()?)
+                // As u16, whose parser the binary has anyway, then cut.
+                (a, u8::try_from(l.parse::<u16>().ok()?).ok()?)
             }
             Some(_) => return None,
             None => (s, u8::MAX),
@@ -240,11 +241,9 @@ impl Config {
     }
 
     /// The clients not checked (`--auth-skip`, or loopback).
-    pub fn auth_skip(&self) -> Vec<Net> {
-        match &self.auth_skip {
-            Some(nets) => nets.clone(),
-            None => crate::auth::default_skip().to_vec(),
-        }
+    pub fn auth_skip(&self) -> &[Net] {
+        const LOOPBACK: [Net; 2] = crate::auth::default_skip();
+        self.auth_skip.as_deref().unwrap_or(&LOOPBACK)
     }
 
     /// Is `domain` one we receive for? Exact, case-insensitive.

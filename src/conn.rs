@@ -182,8 +182,8 @@ struct Incoming<'s> {
     forged: ForgedFilter,
     /// The filter's output for one piece of content.
     filtered: Vec<u8>,
-    /// ` spf=RESULT` for the log line, when the sender was checked.
-    auth_log: String,
+    /// The SPF result for the log line, when the sender was checked.
+    spf: Option<crate::spf::SpfResult>,
     id: String,
     sender: String,
     recipients: Vec<String>,
@@ -410,10 +410,9 @@ impl<'a> Conn<'a> {
             session.storage_checked(false);
             return;
         }
-        let cfg = Arc::clone(&self.cfg);
-        if cfg.auth && !auth::skipped(&cfg.auth_skip(), self.peer.ip()) {
+        if self.cfg.auth && !auth::skipped(self.cfg.auth_skip(), self.peer.ip()) {
             let check = self.run_spf(session);
-            if cfg.spf_reject && check.result() == crate::spf::SpfResult::Fail {
+            if self.cfg.spf_reject && check.result() == crate::spf::SpfResult::Fail {
                 session.sender_refused(Reply::line(550, &check.reject_text()));
                 return;
             }
@@ -721,7 +720,8 @@ impl<'a> Conn<'a> {
             .map(|c| c.headers(&self.cfg.hostname))
             .unwrap_or_default();
         for (i, rcpt) in copies.iter().enumerate() {
-            let fields = auth_fields.clone() + &trace::headers(&t, env, rcpt);
+            let mut fields = auth_fields.clone();
+            fields.push_str(&trace::headers(&t, env, rcpt));
             delivery.write_to(i, fields.as_bytes()).map_err(|e| {
                 warn!("{} storage error: {e}", self.sid);
                 failure(&e)
@@ -731,11 +731,7 @@ impl<'a> Conn<'a> {
             delivery: Some(delivery),
             forged: ForgedFilter::new(&self.cfg.hostname),
             filtered: Vec::new(),
-            auth_log: self
-                .spf
-                .as_ref()
-                .map(|c| format!(" spf={}", c.result().as_str()))
-                .unwrap_or_default(),
+            spf: self.spf.as_ref().map(SpfCheck::result),
             id,
             sender: env.sender.clone(),
             recipients: env.recipients.iter().map(|r| r.address.clone()).collect(),
@@ -753,13 +749,14 @@ impl<'a> Conn<'a> {
             .join(",");
         if r.code() == 250 {
             info!(
-                "{} accepted id={} from=<{}> to={} client={} size={size}{} files={}",
+                "{} accepted id={} from=<{}> to={} client={} size={size}{}{} files={}",
                 self.sid,
                 m.id,
                 m.sender,
                 to,
                 client(self.peer),
-                m.auth_log,
+                if m.spf.is_some() { " spf=" } else { "" },
+                m.spf.map_or("", |r| r.as_str()),
                 m.files.join(",")
             );
         } else {

@@ -299,6 +299,141 @@ pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<Vec<
         .collect())
 }
 
+// ---------------------------------------------------------------- DNS client sockets
+
+/// A non-blocking, close-on-exec client socket of `addr`'s family, UDP or
+/// TCP. The resolver waits with `poll_one` before each call, so none of
+/// them blocks and every wait is bounded by the query's deadline.
+pub fn client_socket(addr: &SocketAddr, udp: bool) -> io::Result<OwnedFd> {
+    let family = if addr.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    let kind = if udp {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_STREAM
+    };
+    // SAFETY: plain syscall with constant arguments; returns a new fd or -1.
+    let fd =
+        check(unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) })?;
+    Ok(owned(fd))
+}
+
+/// `connect` on a non-blocking socket: true when connected at once, false
+/// while it is in progress (wait until writable, then `take_error`).
+pub fn connect(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<bool> {
+    let (storage, len) = to_sockaddr(addr);
+    // SAFETY: `storage` is a valid sockaddr of `len` bytes for the duration of the call.
+    let ret = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &storage as *const _ as *const libc::sockaddr,
+            len,
+        )
+    };
+    match check(ret) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `SO_ERROR`: how a non-blocking `connect` ended (Ok: connected).
+pub fn take_error(fd: &OwnedFd) -> io::Result<()> {
+    let mut err: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: pointers to a live c_int and to its exact size.
+    check(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            &mut err as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    })?;
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(err))
+    }
+}
+
+/// `sendto` with `MSG_NOSIGNAL`: one datagram to `addr`.
+pub fn send_to(fd: &OwnedFd, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+    let (storage, len) = to_sockaddr(addr);
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes and `storage`
+    // is a valid sockaddr of `len` bytes, both for the duration of the call.
+    check_size(unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            &storage as *const _ as *const libc::sockaddr,
+            len,
+        )
+    })
+}
+
+/// `recvfrom` with `MSG_DONTWAIT` into `buf`: the bytes read and who sent
+/// them (a datagram longer than `buf` is cut to it).
+pub fn recv_from(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    // SAFETY: all-zero sockaddr_storage is valid; the kernel writes at most `len` bytes.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `storage`
+    // and `len` are live and correctly sized.
+    let n = check_size(unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+            &mut storage as *mut _ as *mut libc::sockaddr,
+            &mut len,
+        )
+    })?;
+    Ok((n, from_sockaddr(&storage)?))
+}
+
+/// `recv` with `MSG_DONTWAIT` into `buf`; 0 means the peer closed.
+pub fn recv_into(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; recv writes
+    // at most that many.
+    check_size(unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    })
+}
+
+/// Waits up to `timeout_ms` until `fd` is readable, or with `write`
+/// writable (an error or a hang-up counts: the next call reports it).
+/// False on time-out and on EINTR.
+pub fn poll_one(fd: &OwnedFd, write: bool, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: if write { libc::POLLOUT } else { libc::POLLIN },
+        revents: 0,
+    };
+    // SAFETY: `p` is one live pollfd, and we pass a count of 1.
+    let ret = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(err);
+    }
+    Ok(p.revents != 0)
+}
+
 // ---------------------------------------------------------------- pipes and signals
 
 /// `pipe2(O_CLOEXEC)`: (read end, write end).

@@ -3,7 +3,6 @@
 //! tests step time without sleeping.
 
 use super::Answer;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Longest time anything stays cached, whatever the TTL says: one day
@@ -14,17 +13,23 @@ pub const MAX_TTL_SECS: u32 = 86_400;
 pub const MAX_NEGATIVE_SECS: u32 = 3 * 3600;
 
 struct Entry {
+    /// The name as given to `put`; matched ignoring ASCII case.
+    name: String,
+    qtype: u16,
     answer: Answer,
     expires: Instant,
     bytes: usize,
 }
 
-/// Keyed by the lower-cased name and the type.
+/// Keyed by the name (ignoring case) and the type. A plain list: at most
+/// `max_entries` (1,024 by default) short names, scanned in a few
+/// microseconds, against the milliseconds of the query it saves; a hash
+/// table would cost more code than it saves time here.
 pub struct Cache {
     max_entries: usize,
     max_bytes: usize,
     bytes: usize,
-    map: HashMap<(String, u16), Entry>,
+    entries: Vec<Entry>,
 }
 
 impl Cache {
@@ -33,16 +38,22 @@ impl Cache {
             max_entries,
             max_bytes,
             bytes: 0,
-            map: HashMap::new(),
+            entries: Vec::new(),
         }
+    }
+
+    fn find(&self, name: &str, qtype: u16) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.qtype == qtype && e.name.eq_ignore_ascii_case(name))
     }
 
     /// The cached answer, its TTLs lowered by the time it has spent here.
     pub fn get(&mut self, name: &str, qtype: u16, now: Instant) -> Option<Answer> {
-        let key = (name.to_ascii_lowercase(), qtype);
-        let e = self.map.get(&key)?;
+        let i = self.find(name, qtype)?;
+        let e = self.entries.get(i)?;
         if now >= e.expires {
-            self.remove(&key);
+            self.remove(i);
             return None;
         }
         let left = (e.expires - now).as_secs() as u32;
@@ -68,43 +79,43 @@ impl Cache {
         if ttl == 0 || bytes > self.max_bytes || self.max_entries == 0 {
             return;
         }
-        let key = (name.to_ascii_lowercase(), qtype);
-        self.remove(&key);
-        while self.map.len() >= self.max_entries || self.bytes + bytes > self.max_bytes {
-            let Some(k) = self
-                .map
-                .iter()
+        if let Some(i) = self.find(name, qtype) {
+            self.remove(i);
+        }
+        while self.entries.len() >= self.max_entries || self.bytes + bytes > self.max_bytes {
+            let Some(i) = (self.entries.iter().enumerate())
                 .min_by_key(|(_, e)| e.expires)
-                .map(|(k, _)| k.clone())
+                .map(|(i, _)| i)
             else {
                 break;
             };
-            self.remove(&k);
+            self.remove(i);
         }
         self.bytes += bytes;
-        let expires = now + Duration::from_secs(ttl as u64);
-        self.map.insert(
-            key,
-            Entry {
-                answer,
-                expires,
-                bytes,
-            },
-        );
+        self.entries.push(Entry {
+            name: name.to_owned(),
+            qtype,
+            answer,
+            expires: now + Duration::from_secs(ttl as u64),
+            bytes,
+        });
     }
 
-    fn remove(&mut self, key: &(String, u16)) {
-        if let Some(e) = self.map.remove(key) {
+    /// Removes entry `i`. The callers found `i` in the list; the test
+    /// only lets the compiler drop `swap_remove`'s panic path.
+    fn remove(&mut self, i: usize) {
+        if i < self.entries.len() {
+            let e = self.entries.swap_remove(i);
             self.bytes -= e.bytes;
         }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 
     /// Bytes accounted for (names and record data, estimated).

@@ -13,7 +13,7 @@ pub mod transport;
 pub mod wire;
 
 use crate::sys::AtomicU64;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -165,7 +165,7 @@ pub struct Resolver {
 }
 
 /// The answer of glibc and musl when resolv.conf names no server.
-const FALLBACK_SERVER: &str = "127.0.0.1:53";
+const FALLBACK_SERVER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 53));
 
 impl Resolver {
     pub fn new(config: ResolverConfig) -> Resolver {
@@ -274,7 +274,7 @@ impl Resolver {
             self.config.servers.clone()
         };
         if addrs.is_empty() {
-            addrs.push(FALLBACK_SERVER.parse().expect("constant address"));
+            addrs.push(FALLBACK_SERVER);
         }
         let secs = self
             .config
@@ -353,34 +353,28 @@ pub enum Step {
 /// NXDOMAIN and no-data are cached for min(SOA TTL, SOA MINIMUM) from the
 /// authority section (RFC 2308 section 5), and not at all without a SOA.
 pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Step, Failure> {
-    let mut cur = chain
-        .seen
-        .last()
-        .cloned()
-        .unwrap_or_else(|| m.question.name.clone());
-    let first = cur.clone();
+    // The names are borrowed from the chain as it grows, not copied: the
+    // current one is its last (or the question, for an empty chain).
+    let start = chain.seen.len();
     loop {
-        let owned = |r: &&Record| r.name == cur && r.class == wire::CLASS_IN;
-        let recs: Vec<Record> = m
-            .answers
-            .iter()
-            .filter(owned)
-            .filter(|r| r.rtype == qtype)
-            .cloned()
-            .collect();
-        if let Some(min) = recs.iter().map(|r| r.ttl).min() {
-            let ttl = chain.ttl.min(min);
-            let recs = recs
-                .into_iter()
-                .map(|r| Record {
-                    ttl: r.ttl.min(ttl),
-                    ..r
-                })
-                .collect();
+        let cur = chain.seen.last().unwrap_or(&m.question.name);
+        let owned = |r: &Record| r.name == *cur && r.class == wire::CLASS_IN;
+        // One pass: the records of the type, and the shortest TTL of
+        // the chain and of them, which each record's TTL is then cut to.
+        let mut ttl = chain.ttl;
+        let mut recs = Vec::new();
+        for r in m.answers.iter().filter(|r| owned(r) && r.rtype == qtype) {
+            ttl = ttl.min(r.ttl);
+            recs.push(r.clone());
+        }
+        if !recs.is_empty() {
+            for r in &mut recs {
+                r.ttl = r.ttl.min(ttl);
+            }
             return Ok(Step::Done(Answer::Records(recs), ttl));
         }
-        let Some((target, ttl)) = m.answers.iter().filter(owned).find_map(|r| match &r.data {
-            Rdata::Cname(t) => Some((t.clone(), r.ttl)),
+        let Some((target, ttl)) = m.answers.iter().find_map(|r| match &r.data {
+            Rdata::Cname(t) if owned(r) => Some((t.clone(), r.ttl)),
             _ => None,
         }) else {
             break;
@@ -389,8 +383,7 @@ pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Ste
             return Err(Failure::CnameChain);
         }
         chain.ttl = chain.ttl.min(ttl);
-        chain.seen.push(target.clone());
-        cur = target;
+        chain.seen.push(target);
     }
     let soa_ttl = m.authority.iter().find_map(|r| match r.data {
         Rdata::Soa { minimum, .. } => Some(r.ttl.min(minimum)),
@@ -402,9 +395,12 @@ pub fn interpret(m: &wire::Message, qtype: u16, chain: &mut Chain) -> Result<Ste
             chain.ttl.min(soa_ttl.unwrap_or(0)),
         ));
     }
+    let first = start.checked_sub(1).and_then(|i| chain.seen.get(i));
+    let first = first.unwrap_or(&m.question.name);
+    let cur = chain.seen.last().unwrap_or(&m.question.name);
     if cur != first && soa_ttl.is_none() {
         // The server gave the CNAME but not what it points to: ask again.
-        return Ok(Step::Follow(cur));
+        return Ok(Step::Follow(cur.clone()));
     }
     Ok(Step::Done(
         Answer::NoData,

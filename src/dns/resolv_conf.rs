@@ -30,10 +30,12 @@ pub struct ResolvConf {
 /// Parses the text of a resolv.conf file.
 pub fn parse(text: &str) -> ResolvConf {
     let mut conf = ResolvConf::default();
-    for line in text.lines() {
+    // A '\r' before the '\n' is white space to the word splitter below.
+    for line in text.split('\n') {
         // '#' and ';' start a comment, at the start of a line or after a
         // value (busybox accepts both; neither can occur in an address).
-        let line = line.split(['#', ';']).next().unwrap_or("");
+        let end = line.bytes().position(|b| b == b'#' || b == b';');
+        let line = end.and_then(|e| line.get(..e)).unwrap_or(line);
         let mut words = line.split_ascii_whitespace();
         match words.next() {
             Some("nameserver") => {

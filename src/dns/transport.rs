@@ -10,8 +10,9 @@
 use super::wire::{self, Message};
 use crate::sys;
 use crate::sys::AtomicU64;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -41,19 +42,22 @@ fn random_u16() -> io::Result<u16> {
 }
 
 /// A UDP socket on a random port ≥ 1024 of the server's address family.
-fn random_port_socket(server: &SocketAddr) -> io::Result<UdpSocket> {
+fn random_port_socket(server: &SocketAddr) -> io::Result<OwnedFd> {
     let ip = match server {
         SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
+    let sock = sys::client_socket(server, true)?;
     for _ in 0..PORT_TRIES {
         let port = 1024 + random_u16()? % (65535 - 1024);
-        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)) {
-            return Ok(s);
+        // A failed bind (the port is in use) leaves the socket unbound.
+        if sys::bind(&sock, &SocketAddr::new(ip, port)).is_ok() {
+            return Ok(sock);
         }
     }
     // The kernel's ephemeral ports are randomised too (Linux since 2.6.24).
-    UdpSocket::bind(SocketAddr::new(ip, 0))
+    sys::bind(&sock, &SocketAddr::new(ip, 0))?;
+    Ok(sock)
 }
 
 /// Does `m` answer our question? The name is compared in presentation
@@ -110,33 +114,50 @@ fn remaining(deadline: Instant) -> Option<Duration> {
         .filter(|d| !d.is_zero())
 }
 
+/// Waits until `sock` is readable (`write`: writable), at most until
+/// `deadline`. The wait is rounded up to whole milliseconds, so it never
+/// wakes just before the deadline and spins.
+fn wait(sock: &OwnedFd, write: bool, deadline: Instant) -> Result<(), ExchangeError> {
+    loop {
+        let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
+        let ms = left
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(left.subsec_nanos().div_ceil(1_000_000)))
+            .min(i32::MAX as u64) as i32;
+        if sys::poll_one(sock, write, ms).map_err(|_| ExchangeError::Io)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Did a non-blocking call find nothing to do yet (or get interrupted)?
+fn again(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 fn udp(ask: &Ask<'_>, query: &[u8], id: u16) -> Result<Message, ExchangeError> {
     let (server, deadline, dropped) = (ask.server, ask.deadline, ask.dropped);
     let sock = random_port_socket(&server).map_err(|_| ExchangeError::Io)?;
-    sock.send_to(query, server).map_err(|_| ExchangeError::Io)?;
+    sys::send_to(&sock, query, &server).map_err(|_| ExchangeError::Io)?;
     let mut buf = vec![0u8; UDP_BUFFER];
     loop {
-        let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
-        sock.set_read_timeout(Some(left))
-            .map_err(|_| ExchangeError::Io)?;
-        let (n, from) = match sock.recv_from(&mut buf) {
+        wait(&sock, false, deadline)?;
+        let (n, from) = match sys::recv_from(&sock, &mut buf) {
             Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ExchangeError::Timeout);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if again(&e) => continue,
             Err(_) => return Err(ExchangeError::Io),
         };
         if from != server {
             drop_answer(dropped, server, "source address");
             continue;
         }
-        match wire::parse_response(&buf[..n]) {
+        // n ≤ the buffer's length (the kernel wrote it); `get` saves a
+        // panic path the compiler cannot see is dead.
+        match wire::parse_response(buf.get(..n).unwrap_or_default()) {
             Ok(m) if matches(&m, id, ask.name, ask.qtype) => return Ok(m),
             Ok(_) => drop_answer(dropped, server, "ID or question"),
             // Unparseable but from the right address: could be a spoofed
@@ -153,19 +174,29 @@ fn drop_answer(dropped: &AtomicU64, server: SocketAddr, why: &str) {
 
 fn tcp(ask: &Ask<'_>, query: &[u8], id: u16) -> Result<Message, ExchangeError> {
     let (server, deadline, dropped) = (ask.server, ask.deadline, ask.dropped);
-    let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
-    let mut s = TcpStream::connect_timeout(&server, left).map_err(tcp_err)?;
+    remaining(deadline).ok_or(ExchangeError::Timeout)?;
+    let s = sys::client_socket(&server, false).map_err(|_| ExchangeError::Io)?;
+    if !sys::connect(&s, &server).map_err(|_| ExchangeError::Io)? {
+        wait(&s, true, deadline)?;
+        sys::take_error(&s).map_err(|_| ExchangeError::Io)?;
+    }
     // RFC 1035 4.2.2: a two-octet length, then the message.
     let mut out = (query.len() as u16).to_be_bytes().to_vec();
     out.extend_from_slice(query);
-    s.set_write_timeout(Some(remaining(deadline).ok_or(ExchangeError::Timeout)?))
-        .map_err(tcp_err)?;
-    s.write_all(&out).map_err(tcp_err)?;
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        wait(&s, true, deadline)?;
+        match sys::send(&s, rest, true) {
+            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+            Err(e) if again(&e) => {}
+            Err(_) => return Err(ExchangeError::Io),
+        }
+    }
     let mut len = [0u8; 2];
-    read_exact_until(&mut s, &mut len, deadline)?;
+    read_exact_until(&s, &mut len, deadline)?;
     // The length is at most 65535: a fixed, small bound on this buffer.
     let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
-    read_exact_until(&mut s, &mut buf, deadline)?;
+    read_exact_until(&s, &mut buf, deadline)?;
     match wire::parse_response(&buf) {
         Ok(m) if matches(&m, id, ask.name, ask.qtype) && !m.truncated => Ok(m),
         Ok(_) => {
@@ -176,28 +207,20 @@ fn tcp(ask: &Ask<'_>, query: &[u8], id: u16) -> Result<Message, ExchangeError> {
     }
 }
 
-fn tcp_err(e: io::Error) -> ExchangeError {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ExchangeError::Timeout,
-        _ => ExchangeError::Io,
-    }
-}
-
-/// `read_exact` with the socket's read timeout renewed to what is left
-/// of `deadline` before each read, so a slow sender cannot stretch it.
+/// Fills `buf` from the stream, each read waiting at most until
+/// `deadline`, so a slow sender cannot stretch it.
 fn read_exact_until(
-    s: &mut TcpStream,
+    s: &OwnedFd,
     mut buf: &mut [u8],
     deadline: Instant,
 ) -> Result<(), ExchangeError> {
     while !buf.is_empty() {
-        let left = remaining(deadline).ok_or(ExchangeError::Timeout)?;
-        s.set_read_timeout(Some(left)).map_err(tcp_err)?;
-        match s.read(buf) {
+        wait(s, false, deadline)?;
+        match sys::recv_into(s, buf) {
             Ok(0) => return Err(ExchangeError::Io),
-            Ok(n) => buf = &mut buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(tcp_err(e)),
+            Ok(n) => buf = buf.get_mut(n..).unwrap_or_default(),
+            Err(e) if again(&e) => {}
+            Err(_) => return Err(ExchangeError::Io),
         }
     }
     Ok(())

@@ -305,7 +305,9 @@ fn push_label(out: &mut String, label: &[u8]) {
             out.push(b as char);
         } else {
             out.push('\\');
-            out.push_str(&format!("{b:03}"));
+            for d in [b / 100, b / 10 % 10, b % 10] {
+                out.push(char::from(b'0' + d));
+            }
         }
     }
 }
@@ -393,7 +395,9 @@ fn read_rdata(
 ) -> Result<Rdata, WireError> {
     let name_at = |pos: usize| -> Result<(Name, usize), WireError> {
         // Bound the name to the record so it cannot borrow trailing bytes.
-        let (n, next) = read_name(&msg[..end], pos)?;
+        // (`end` is within `msg`: the record's data was taken from it.)
+        let within = msg.get(..end).ok_or(WireError::Truncated)?;
+        let (n, next) = read_name(within, pos)?;
         Ok((n, next))
     };
     let data = match rtype {
@@ -426,10 +430,11 @@ fn read_rdata(
             let (_rname, next) = name_at(next)?;
             // SERIAL REFRESH RETRY EXPIRE MINIMUM: five 32-bit fields.
             exact(next + 20, end)?;
-            let m = &msg[end - 4..end];
+            // MINIMUM: the data's last four octets.
+            let minimum = rdata.last_chunk::<4>().ok_or(WireError::BadRdata)?;
             Rdata::Soa {
                 mname,
-                minimum: u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
+                minimum: u32::from_be_bytes(*minimum),
             }
         }
         _ => Rdata::Other,
@@ -453,9 +458,11 @@ fn read_strings(mut rdata: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
     }
     let mut out = Vec::new();
     while let Some((&len, rest)) = rdata.split_first() {
-        let s = rest.get(..len as usize).ok_or(WireError::BadRdata)?;
+        let (s, tail) = rest
+            .split_at_checked(len as usize)
+            .ok_or(WireError::BadRdata)?;
         out.push(s.to_vec());
-        rdata = &rest[len as usize..];
+        rdata = tail;
     }
     Ok(out)
 }

@@ -12,6 +12,12 @@ pub enum Mode {
     Explain,
 }
 
+/// A syntax error in a record or a macro string: a `permerror` before
+/// any lookup (section 4.6). The evaluator needs only that it failed; the
+/// comment at each `Err` says which rule it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntaxError;
+
 /// One `%{...}` expansion (section 7.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Macro {
@@ -53,7 +59,7 @@ const DELIMITERS: &[u8] = b".-+,/_=";
 const MAX_KEEP: usize = 1000;
 
 /// Parses `s` (section 7.1). Errors are syntax errors (→ `permerror`).
-pub fn parse(s: &str, mode: Mode) -> Result<MacroString, &'static str> {
+pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
     let b = s.as_bytes();
     let mut out = MacroString {
         pieces: Vec::new(),
@@ -65,26 +71,29 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, &'static str> {
         if c != b'%' {
             let literal = (0x21..=0x7e).contains(&c) || (c == b' ' && mode == Mode::Explain);
             if !literal {
-                return Err("character not allowed in a macro string");
+                return Err(SyntaxError); // character not allowed in a macro string
             }
-            push_literal(&mut out, &s[i..i + 1]);
+            push_literal(&mut out, s.get(i..i + 1).unwrap_or_default());
             out.tail.push(c as char);
             i += 1;
             continue;
         }
-        let (piece, used) = match b.get(i + 1) {
-            Some(b'%') => (Piece::Literal("%".into()), 2),
-            Some(b'_') => (Piece::Literal(" ".into()), 2),
-            Some(b'-') => (Piece::Literal("%20".into()), 2),
-            Some(b'{') => expansion(&b[i + 2..], mode).map(|(m, n)| (Piece::Expand(m), n + 2))?,
-            _ => return Err("a % not followed by %, _, - or {"),
+        let literal = match b.get(i + 1) {
+            Some(b'%') => "%",
+            Some(b'_') => " ",
+            Some(b'-') => "%20",
+            Some(b'{') => {
+                let (m, used) = expansion(b.get(i + 2..).unwrap_or_default(), mode)?;
+                out.pieces.push(Piece::Expand(m));
+                out.tail.clear();
+                i += used + 2;
+                continue;
+            }
+            _ => return Err(SyntaxError), // a % not followed by %, _, - or {
         };
-        match piece {
-            Piece::Literal(l) => push_literal(&mut out, &l),
-            p => out.pieces.push(p),
-        }
+        push_literal(&mut out, literal);
         out.tail.clear();
-        i += used;
+        i += 2;
     }
     Ok(out)
 }
@@ -99,13 +108,13 @@ fn push_literal(out: &mut MacroString, s: &str) {
 
 /// Parses what follows `%{` up to and with the `}`; returns the macro and
 /// the bytes used.
-fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
-    let letter = *b.first().ok_or("unterminated macro")?;
+fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), SyntaxError> {
+    let letter = *b.first().ok_or(SyntaxError)?; // unterminated macro
     let lower = letter.to_ascii_lowercase();
     let allowed =
         LETTERS.contains(&lower) || (mode == Mode::Explain && EXPLAIN_LETTERS.contains(&lower));
     if !allowed {
-        return Err("unknown macro letter");
+        return Err(SyntaxError); // unknown macro letter
     }
     let mut m = Macro {
         letter: lower,
@@ -125,7 +134,7 @@ fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
     if digits {
         // Section 7.3: the number of parts to keep is never zero.
         if keep == 0 {
-            return Err("macro transformer 0");
+            return Err(SyntaxError); // macro transformer 0
         }
         m.keep = Some(keep);
     }
@@ -138,7 +147,7 @@ fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), &'static str> {
         i += 1;
     }
     if b.get(i) != Some(&b'}') {
-        return Err("bad macro expansion");
+        return Err(SyntaxError); // bad macro expansion
     }
     Ok((m, i + 1))
 }
@@ -162,33 +171,50 @@ pub fn transform(value: &str, m: &Macro) -> String {
     } else {
         &m.delimiters
     };
-    let mut parts: Vec<&str> = value
-        .split(|c: char| c.is_ascii() && delims.contains(&(c as u8)))
-        .collect();
+    // Split at the delimiter bytes: they are ASCII, so never inside a
+    // character, and each cut is a char boundary (`get` never fails).
+    let mut parts: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if delims.contains(&b) {
+            parts.push(value.get(start..i).unwrap_or_default());
+            start = i + 1;
+        }
+    }
+    parts.push(value.get(start..).unwrap_or_default());
     if m.reverse {
         parts.reverse();
     }
-    if let Some(keep) = m.keep {
-        let skip = parts.len().saturating_sub(keep);
-        parts.drain(..skip);
+    let skip = m.keep.map_or(0, |keep| parts.len().saturating_sub(keep));
+    // Joined with '.', which URL escaping keeps: each part can be escaped
+    // on its own as it is appended.
+    let mut out = String::with_capacity(value.len());
+    for (i, part) in parts.iter().skip(skip).enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if m.url_escape {
+            url_escape(&mut out, part);
+        } else {
+            out.push_str(part);
+        }
     }
-    let joined = parts.join(".");
-    if m.url_escape {
-        url_escape(&joined)
-    } else {
-        joined
-    }
+    out
 }
 
-/// RFC 3986 percent-encoding of everything but the unreserved characters.
-fn url_escape(s: &str) -> String {
-    let mut out = String::new();
+/// Appends `s` with RFC 3986 percent-encoding of everything but the
+/// unreserved characters.
+fn url_escape(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            for n in [b >> 4, b & 15] {
+                out.push(
+                    char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase()),
+                );
+            }
         }
     }
-    out
 }

@@ -323,20 +323,19 @@ impl Eval<'_> {
 
     /// Section 5.5: the client's PTR names whose forward lookup gives the
     /// client's address back; the first 10 names only, lookup errors skip.
-    fn validated_names(&mut self) -> Vec<String> {
-        if let Some(names) = &self.ptr_names {
-            return names.clone();
-        }
-        let mut valid = Vec::new();
-        if let Answer::Records(names) = self.ptr(self.ip) {
-            for name in names.into_iter().take(MAX_PTR_NAMES) {
-                if let Ok(true) = self.address_match(&name, record::HOST, false) {
-                    valid.push(name);
+    fn validated_names(&mut self) -> &[String] {
+        if self.ptr_names.is_none() {
+            let mut valid = Vec::new();
+            if let Answer::Records(names) = self.ptr(self.ip) {
+                for name in names.into_iter().take(MAX_PTR_NAMES) {
+                    if let Ok(true) = self.address_match(&name, record::HOST, false) {
+                        valid.push(name);
+                    }
                 }
             }
+            self.ptr_names = Some(valid);
         }
-        self.ptr_names = Some(valid.clone());
-        valid
+        self.ptr_names.as_deref().unwrap_or_default()
     }
 
     /// Section 6.2: the expanded explanation of a `fail`, or none when
@@ -385,13 +384,22 @@ impl Eval<'_> {
                 break;
             }
         }
-        parts.reverse();
-        let mut name = parts.concat();
-        while name.len() > MAX_NAME {
-            match name.split_once('.') {
-                Some((_, rest)) => name = rest.to_owned(),
-                None => name.clear(),
-            }
+        let mut name = String::with_capacity(len);
+        for part in parts.iter().rev() {
+            name.push_str(part);
+        }
+        // Where the kept labels start: after the first dot that leaves at
+        // most 253 characters, or past the end when no dot does.
+        let mut start = 0;
+        while name.len() - start > MAX_NAME {
+            let rest = name.as_bytes().get(start..).unwrap_or_default();
+            start = match rest.iter().position(|&b| b == b'.') {
+                Some(dot) => start + dot + 1,
+                None => name.len(),
+            };
+        }
+        if start > 0 {
+            name = name.get(start..).unwrap_or_default().to_owned();
         }
         name
     }
@@ -407,10 +415,12 @@ impl Eval<'_> {
             b'p' => self.p_macro(domain),
             b'v' => if self.ip.is_ipv4() { "in-addr" } else { "ip6" }.to_owned(),
             b'h' => self.q.helo.to_owned(),
-            b'c' => self.ip.to_string(),
+            // format! rather than to_string: one shared formatter, not a
+            // copy of ToString per type.
+            b'c' => format!("{}", self.ip),
             b'r' if !self.q.receiver.is_empty() => self.q.receiver.to_owned(),
             b'r' => "unknown".to_owned(),
-            b't' => self.q.now_unix.to_string(),
+            b't' => format!("{}", self.q.now_unix),
             _ => String::new(),
         }
     }
@@ -524,7 +534,7 @@ fn qualifier_result(q: Qualifier) -> SpfResult {
 pub fn valid_domain(domain: &str) -> bool {
     let name = domain.strip_suffix('.').unwrap_or(domain);
     name.len() <= MAX_NAME
-        && name.contains('.')
+        && name.as_bytes().contains(&b'.')
         && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
@@ -570,15 +580,20 @@ fn in_net6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
 /// case, as in the section 7.4 examples).
 fn dotted(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => format!("{v4}"),
         IpAddr::V6(v6) => {
-            let nibbles: Vec<String> = v6
-                .octets()
-                .iter()
-                .flat_map(|b| [b >> 4, b & 15])
-                .map(|n| format!("{n:X}"))
-                .collect();
-            nibbles.join(".")
+            let mut out = String::with_capacity(63);
+            for b in v6.octets() {
+                for n in [b >> 4, b & 15] {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push(
+                        char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase()),
+                    );
+                }
+            }
+            out
         }
     }
 }

@@ -2,7 +2,7 @@
 //! from the network: the parser is linear in its length, allocates only
 //! in proportion to it, and answers any byte string with a value.
 
-use super::macros::{self, MacroString, Mode};
+use super::macros::{self, MacroString, Mode, SyntaxError};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The qualifier of a directive (section 4.6.2); `+` when absent.
@@ -63,13 +63,14 @@ pub fn is_spf1(txt: &[u8]) -> bool {
 
 /// Parses a whole record; any syntax error makes it a `permerror`
 /// (section 4.6), found before a single term is evaluated.
-pub fn parse(txt: &[u8]) -> Result<Record, &'static str> {
+pub fn parse(txt: &[u8]) -> Result<Record, SyntaxError> {
     if !is_spf1(txt) {
-        return Err("not a v=spf1 record");
+        return Err(SyntaxError); // not a v=spf1 record
     }
-    let text = std::str::from_utf8(&txt[6..]).map_err(|_| "not ASCII")?;
+    let rest = txt.get(6..).unwrap_or_default(); // is_spf1: 6 bytes at least
+    let text = std::str::from_utf8(rest).map_err(|_| SyntaxError)?; // not ASCII
     if !text.is_ascii() {
-        return Err("not ASCII");
+        return Err(SyntaxError); // not ASCII
     }
     let mut rec = Record::default();
     // Section 4.6.1: terms are separated by one or more spaces.
@@ -92,7 +93,7 @@ fn modifier_name(term: &str) -> Option<(&str, &str)> {
     ok.then_some((name, value))
 }
 
-fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), &'static str> {
+fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), SyntaxError> {
     let slot = if name.eq_ignore_ascii_case("redirect") {
         &mut rec.redirect
     } else if name.eq_ignore_ascii_case("exp") {
@@ -105,64 +106,84 @@ fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), &'static st
     };
     // Section 6: redirect and exp each appear at most once.
     if slot.is_some() {
-        return Err("modifier given twice");
+        return Err(SyntaxError); // modifier given twice
     }
     *slot = Some(domain_spec(value)?);
     Ok(())
 }
 
-fn directive(term: &str) -> Result<Directive, &'static str> {
-    let (qualifier, rest) = match term.as_bytes()[0] {
-        b'+' => (Qualifier::Pass, &term[1..]),
-        b'-' => (Qualifier::Fail, &term[1..]),
-        b'~' => (Qualifier::SoftFail, &term[1..]),
-        b'?' => (Qualifier::Neutral, &term[1..]),
+fn directive(term: &str) -> Result<Directive, SyntaxError> {
+    let (qualifier, rest) = match term.split_at_checked(1) {
+        Some(("+", rest)) => (Qualifier::Pass, rest),
+        Some(("-", rest)) => (Qualifier::Fail, rest),
+        Some(("~", rest)) => (Qualifier::SoftFail, rest),
+        Some(("?", rest)) => (Qualifier::Neutral, rest),
         _ => (Qualifier::Pass, term),
     };
-    let end = rest.find([':', '/']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| b == b':' || b == b'/')
+        .unwrap_or(rest.len());
     let (name, arg) = rest.split_at(end);
     Ok(Directive {
         qualifier,
-        mechanism: mechanism(&name.to_ascii_lowercase(), arg)?,
+        mechanism: mechanism(name, arg)?,
     })
 }
 
-fn mechanism(name: &str, arg: &str) -> Result<Mechanism, &'static str> {
-    Ok(match name {
-        "all" if arg.is_empty() => Mechanism::All,
-        "include" => Mechanism::Include(domain_spec(colon(arg)?)?),
-        "exists" => Mechanism::Exists(domain_spec(colon(arg)?)?),
-        "a" => {
-            let (spec, cidr) = spec_and_cidr(arg)?;
+/// A mechanism by its name (in any case: section 4.6.1) and the rest of
+/// the term. Tested by kind of argument, so each parser is called once.
+fn mechanism(name: &str, arg: &str) -> Result<Mechanism, SyntaxError> {
+    let is = |m: &str| name.eq_ignore_ascii_case(m);
+    if is("a") || is("mx") {
+        let (spec, cidr) = spec_and_cidr(arg)?;
+        return Ok(if is("a") {
             Mechanism::A(spec, cidr)
-        }
-        "mx" => {
-            let (spec, cidr) = spec_and_cidr(arg)?;
+        } else {
             Mechanism::Mx(spec, cidr)
-        }
-        "ptr" if arg.is_empty() => Mechanism::Ptr(None),
-        "ptr" => Mechanism::Ptr(Some(domain_spec(colon(arg)?)?)),
-        "ip4" => {
-            let (addr, len) = network(colon(arg)?, 32)?;
-            Mechanism::Ip4(addr.parse().map_err(|_| "bad ip4 address")?, len)
-        }
-        "ip6" => {
-            let (addr, len) = network(colon(arg)?, 128)?;
-            Mechanism::Ip6(addr.parse().map_err(|_| "bad ip6 address")?, len)
-        }
-        _ => return Err("unknown mechanism"),
-    })
+        });
+    }
+    if arg.is_empty() {
+        return if is("all") {
+            Ok(Mechanism::All)
+        } else if is("ptr") {
+            Ok(Mechanism::Ptr(None))
+        } else {
+            Err(SyntaxError) // unknown, or a mechanism that needs an argument
+        };
+    }
+    let arg = colon(arg)?;
+    if is("ip4") {
+        let (addr, len) = network(arg, 32)?;
+        return Ok(Mechanism::Ip4(addr.parse().map_err(|_| SyntaxError)?, len)); // bad ip4 address
+    }
+    if is("ip6") {
+        let (addr, len) = network(arg, 128)?;
+        return Ok(Mechanism::Ip6(addr.parse().map_err(|_| SyntaxError)?, len)); // bad ip6 address
+    }
+    let spec = domain_spec(arg)?;
+    if is("include") {
+        Ok(Mechanism::Include(spec))
+    } else if is("exists") {
+        Ok(Mechanism::Exists(spec))
+    } else if is("ptr") {
+        Ok(Mechanism::Ptr(Some(spec)))
+    } else {
+        Err(SyntaxError) // unknown mechanism ("all" takes no argument)
+    }
 }
 
-fn colon(arg: &str) -> Result<&str, &'static str> {
-    arg.strip_prefix(':').ok_or("mechanism needs an argument")
+fn colon(arg: &str) -> Result<&str, SyntaxError> {
+    arg.strip_prefix(':').ok_or(SyntaxError) // mechanism needs an argument
 }
 
 /// `[":" domain-spec] [dual-cidr-length]` of `a` and `mx` (section 5.3).
-fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), &'static str> {
+fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), SyntaxError> {
     let mut cidr = HOST;
     let mut rest = arg;
-    if let Some((head, len)) = rest.rsplit_once("//")
+    // The last "//" (a byte search: a str pattern costs its own searcher).
+    if let Some(i) = rest.as_bytes().windows(2).rposition(|w| w == b"//")
+        && let (Some(head), Some(len)) = (rest.get(..i), rest.get(i + 2..))
         && is_digits(len)
     {
         cidr.v6 = prefix(len, 128)?;
@@ -177,12 +198,12 @@ fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), &'static str>
     if rest.is_empty() {
         return Ok((None, cidr));
     }
-    let spec = rest.strip_prefix(':').ok_or("bad mechanism argument")?;
+    let spec = rest.strip_prefix(':').ok_or(SyntaxError)?; // bad mechanism argument
     Ok((Some(domain_spec(spec)?), cidr))
 }
 
 /// `address ["/" length]` of `ip4` and `ip6` (sections 5.6).
-fn network(arg: &str, max: u8) -> Result<(&str, u8), &'static str> {
+fn network(arg: &str, max: u8) -> Result<(&str, u8), SyntaxError> {
     match arg.split_once('/') {
         Some((addr, len)) => Ok((addr, prefix(len, max)?)),
         None => Ok((arg, max)),
@@ -194,33 +215,31 @@ fn is_digits(s: &str) -> bool {
 }
 
 /// A CIDR length: decimal without leading zeros, at most `max` (section 12).
-fn prefix(s: &str, max: u8) -> Result<u8, &'static str> {
+fn prefix(s: &str, max: u8) -> Result<u8, SyntaxError> {
     if !is_digits(s) || (s.len() > 1 && s.starts_with('0')) || s.len() > 3 {
-        return Err("bad CIDR length");
+        return Err(SyntaxError); // bad CIDR length
     }
-    let n: u16 = s.parse().map_err(|_| "bad CIDR length")?;
+    let n: u16 = s.parse().map_err(|_| SyntaxError)?; // bad CIDR length
     u8::try_from(n)
         .ok()
         .filter(|&n| n <= max)
-        .ok_or("CIDR length too large")
+        .ok_or(SyntaxError) // CIDR length too large
 }
 
 /// A `domain-spec` (section 7.1): a macro string that ends in a macro
 /// expansion or in `"." toplabel ["."]`.
-pub fn domain_spec(s: &str) -> Result<MacroString, &'static str> {
+pub fn domain_spec(s: &str) -> Result<MacroString, SyntaxError> {
     let ms = macros::parse(s, Mode::Domain)?;
     if ms.pieces.is_empty() {
-        return Err("empty domain-spec");
+        return Err(SyntaxError); // empty domain-spec
     }
     // A tail that is the whole string is a name without any expansion.
     let ends_in_expansion = ms.tail.is_empty();
     if !ends_in_expansion {
         let tail = ms.tail.strip_suffix('.').unwrap_or(&ms.tail);
-        let (_, top) = tail
-            .rsplit_once('.')
-            .ok_or("domain-spec without a top label")?;
+        let (_, top) = tail.rsplit_once('.').ok_or(SyntaxError)?; // domain-spec without a top label
         if !is_toplabel(top) {
-            return Err("bad top label");
+            return Err(SyntaxError); // bad top label
         }
     }
     Ok(ms)

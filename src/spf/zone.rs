@@ -60,15 +60,19 @@ fn key(name: &str) -> String {
 pub fn reverse_name(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+            let [a, b, c, d] = v4.octets();
+            format!("{}.in-addr.arpa", Ipv4Addr::new(d, c, b, a))
         }
         IpAddr::V6(v6) => {
-            let mut out = String::new();
-            for b in v6.octets().iter().rev() {
-                out.push_str(&format!("{:x}.{:x}.", b & 15, b >> 4));
+            let mut out = String::with_capacity(72);
+            for b in v6.octets().into_iter().rev() {
+                for n in [b & 15, b >> 4] {
+                    out.push(char::from_digit(u32::from(n), 16).unwrap_or('0'));
+                    out.push('.');
+                }
             }
-            out + "ip6.arpa"
+            out.push_str("ip6.arpa");
+            out
         }
     }
 }
