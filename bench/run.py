@@ -2,12 +2,17 @@
 """`make bench`: tinymx side by side with Postfix (smtpd → virtual →
 Maildir), aiosmtpd (→ Maildir with fsync), Postfix's smtp-sink (stores
 nothing) and the file system's own limit (the "ceiling"), with Postfix's
-smtp-source as the client. Writes bench/results.md and prints it.
+smtp-source as the client; and tinymx's own cost of checking senders
+(SPF against bench/dns_server.py, with --no-auth as the peer). Writes
+bench/results.md and prints it.
 
   python3 bench/run.py           the full run: 3 runs, medians (≤ 15 min)
   python3 bench/run.py --smoke   tiny counts, tinymx + ceiling + smtp-sink
                                  only; checks that every measurement gave a
                                  number and every mail arrived (make test)
+  python3 bench/run.py --auth-only   the sender-check row alone (SPF against
+                                 bench/dns_server.py; --no-auth, warm and
+                                 cold cache), 3 runs, printed (~1-2 min)
 
 Everything runs on 127.0.0.1; every server gets its own temporary
 directory (under $BENCH_DIR, default /var/tmp, which should be a disk; the
@@ -33,6 +38,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import dns_server  # bench/dns_server.py: the sender checks' DNS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -60,6 +67,7 @@ FULL = {
     "ceil20": 5000,      # operations over 20 threads (as many as (a) sends)
     "callgrind": (50, 250),  # mails for the two runs whose difference counts
     "peers": ("tinymx", "postfix", "aiosmtpd", "smtp-sink"),
+    "auth": (5000, 4 * KIB, 20),  # sender checks: as (a), spool on tmpfs
     # aiosmtpd waits for each fsync in its one event loop, so it is by far
     # the slowest on disk: fewer mails there keep the whole run within 15
     # minutes (rates are per second; the report says so).
@@ -76,6 +84,7 @@ SMOKE = {
     "ceil20": 200,
     "callgrind": None,
     "peers": ("tinymx", "smtp-sink"),
+    "auth": (50, 4 * KIB, 4),
     "fewer": {},
 }
 NAMES = {"tinymx": "tinymx", "postfix": "Postfix", "aiosmtpd": "aiosmtpd",
@@ -621,25 +630,26 @@ class PeakSampler(threading.Thread):
         return self.peak
 
 
-def smtp_source(port, n, size, sessions, subject, timeout):
+def smtp_source(port, n, size, sessions, subject, timeout, sender=SENDER):
     # -d: each session sends message after message (no reconnect).
     return subprocess.run(
         ["smtp-source", "-s", str(sessions), "-m", str(n), "-d", "-l", str(size),
-         "-S", subject, "-M", "smtp-source.bench", "-f", SENDER, "-t", RCPT,
+         "-S", subject, "-M", "smtp-source.bench", "-f", sender, "-t", RCPT,
          f"127.0.0.1:{port}"],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def workload(srv, n, size, sessions, timeout):
+def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0):
     """smtp-source → srv; timed until the last file is in new/ (durable
-    servers) or until smtp-source is done (smtp-sink)."""
+    servers) or until smtp-source is done (smtp-sink). ALREADY: files
+    that were in new/ before (not counted)."""
     sampler = PeakSampler(srv) if srv.multi_process else None
     if sampler:
         sampler.start()
     cpu0 = srv.cpu()
     t0 = time.monotonic()
     try:
-        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout)
+        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout, sender)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"smtp-source → {srv.name}: not done within {timeout}s")
     finally:
@@ -651,11 +661,12 @@ def workload(srv, n, size, sessions, timeout):
     if new:
         left = max(30.0, timeout - (sent - t0))
         try:
-            wait_until(lambda: count_files(new) >= n, f"{n} files in {srv.name}'s new/", left, 0.01)
+            wait_until(lambda: count_files(new) >= already + n, f"{n} files in {srv.name}'s new/",
+                       left, 0.01)
         except TimeoutError:
             pass
         end = time.monotonic()
-        arrived = count_files(new)
+        arrived = count_files(new) - already
     else:
         end = sent
         arrived = wait_until(lambda: srv.received() >= n and srv.received(), "smtp-sink's count", 10) \
@@ -752,6 +763,112 @@ def idle_memory(kind, base, count):
         stop(srv)
 
 
+# ------------------------------------------------------------------ sender checks
+
+
+AUTH_SENDER = f"a@{dns_server.SENDER_DOMAIN}"
+AUTH_HOST = "tinymx.bench"  # tinymx's -n, the authserv-id
+# (phase, tinymx's option, TTL of every DNS answer). Warm: normal TTLs,
+# and one message before the timed ones fills the cache. Cold: TTL 0,
+# which the resolver does not keep (dns::cache::Cache::put), so every
+# message asks the DNS server again.
+AUTH_PHASES = (("no-auth", "--no-auth", 3600),
+               ("warm", "--auth", 3600),
+               ("cold", "--auth", 0))
+AUTH_LABEL = {"no-auth": "--no-auth", "warm": "--auth, warm cache",
+              "cold": "--auth, cold cache"}
+AUTH_LOOKUPS = 2  # TXT for the sender's domain, TXT for its include
+
+
+def auth_fields(new):
+    """(files whose header has our `Authentication-Results: tinymx.bench;
+    spf=pass smtp.mailfrom=AUTH_SENDER`, files with any
+    Authentication-Results or Received-SPF field) in NEW."""
+    want = f"Authentication-Results: {AUTH_HOST}; spf=pass smtp.mailfrom={AUTH_SENDER}\n".encode()
+    passed = fields = 0
+    with os.scandir(new) as it:
+        for e in it:
+            with open(e.path, "rb") as f:
+                head = b"\n" + f.read(8192).split(b"\n\n", 1)[0] + b"\n"
+            passed += (b"\n" + want) in head
+            fields += b"\nAuthentication-Results:" in head or b"\nReceived-SPF:" in head
+    return passed, fields
+
+
+def auth_options(flag, dns):
+    return [flag, "--auth-skip", "none", "--dns", f"127.0.0.1:{dns.port}"]
+
+
+def auth_instructions(dns, n1, n2):
+    """Instructions per mail under callgrind (one session, the difference
+    between an N2- and an N1-mail run), by phase: exact where the CPU
+    times of a shared machine are not."""
+    out = {}
+    for phase, flag, ttl in AUTH_PHASES:
+        dns.ttl = ttl
+        i1, i2 = (callgrind_instructions("tinymx", TMPFS, n, auth_options(flag, dns), AUTH_SENDER)
+                  for n in (n1, n2))
+        out[phase] = (i2 - i1) / (n2 - n1)
+        log(f"  callgrind tinymx {AUTH_LABEL[phase]}: {out[phase]:,.0f} instructions per mail")
+    return out
+
+
+def sender_checks(cfg, dns, run):
+    """tinymx with --no-auth, then --auth with a warm and a cold cache
+    (rotated by run), each on a fresh server whose spool is on tmpfs,
+    against DNS, the fixed zone answering at once on 127.0.0.1. The
+    clients are on loopback, which --auth skips by default: --auth-skip
+    none checks them."""
+    n, size, sessions = cfg["auth"]
+    out = {}
+    k = run % len(AUTH_PHASES)
+    for phase, flag, ttl in AUTH_PHASES[k:] + AUTH_PHASES[:k]:
+        dns.ttl = ttl
+        srv = start("tinymx", TMPFS, auth_options(flag, dns))
+        try:
+            dns.reset()
+            # The first message alone, untimed: it fills the warm cache
+            # (and is sent in every phase, so all three start alike).
+            p = smtp_source(srv.port, 1, size, 1, "bench first", 60, AUTH_SENDER)
+            if p.returncode != 0 or p.stderr.strip():
+                raise RuntimeError(f"smtp-source → tinymx {flag}: {p.stderr[-800:]}\n{srv.tail()}")
+            wait_until(lambda: count_files(srv.new_dir()) >= 1, "the first message", 30)
+            first, dns_cpu0 = dns.queries, dns.cpu
+            res = workload(srv, n, size, sessions, timeout=300, sender=AUTH_SENDER, already=1)
+            res["dns_first"] = first
+            res["dns_queries"] = dns.queries - first
+            res["dns_cpu_ms"] = (dns.cpu - dns_cpu0) / n * 1000
+            res["dns_errors"] = dns.errors
+            passed, fields = auth_fields(srv.new_dir())
+        finally:
+            stop(srv)
+        if srv.rusage:
+            res["ctx_per_mail"] = srv.rusage.ru_nvcsw / (n + 1)
+        # The row must measure what it says: every message checked and
+        # passed with --auth, none touched with --no-auth.
+        if flag == "--auth" and passed != n + 1:
+            raise RuntimeError(f"tinymx --auth ({phase}): {passed} of {n + 1} messages have "
+                               f"'Authentication-Results: {AUTH_HOST}; spf=pass "
+                               f"smtp.mailfrom={AUTH_SENDER}'")
+        if flag == "--no-auth" and (fields or first or res["dns_queries"]):
+            raise RuntimeError(f"tinymx --no-auth: {fields} messages with an "
+                               f"Authentication-Results or Received-SPF field, "
+                               f"{first + res['dns_queries']} DNS queries")
+        out[phase] = res
+        log(f"  sender checks {AUTH_LABEL[phase]}: {res['rate']:,.0f} mail/s, cpu "
+            f"{res['cpu_per_1000']:.3f} ms/mail, {res.get('ctx_per_mail', -1):.2f} sleeps/mail, "
+            f"DNS queries {first} + {res['dns_queries']:,} "
+            f"(DNS server cpu {res['dns_cpu_ms']:.3f} ms/mail)")
+    base = out["no-auth"]
+    for phase in ("warm", "cold"):
+        r = out[phase]
+        r["vs_no_auth"] = r["rate"] / base["rate"]
+        r["spf_cpu_ms"] = r["cpu_per_1000"] - base["cpu_per_1000"]
+        r["spf_user_ms"] = r["user_per_1000"] - base["user_per_1000"]
+    base["vs_no_auth"] = 1.0
+    return out
+
+
 # ------------------------------------------------------------------ callgrind
 
 
@@ -764,16 +881,18 @@ def callgrind_total(path):
     return total
 
 
-def callgrind_instructions(kind, base, n):
+def callgrind_instructions(kind, base, n, extra=(), sender=SENDER):
     """Instructions (user space, all threads) of one server process that
-    receives N × 4 KiB mails over one session, start to stop."""
+    receives N × 4 KiB mails over one session, start to stop. EXTRA:
+    more tinymx options."""
     d = make_workdir(base, f"callgrind-{kind}")
     os.chmod(d, 0o777)  # smtp-sink drops to nobody before it writes the output
     out = os.path.join(d, "callgrind.out")
     wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     try:
         if kind == "tinymx":
-            srv = Tinymx(base, ["--max-per-ip", "25", "--max-rate", "100000"], wrapper=wrapper)
+            srv = Tinymx(base, ["--max-per-ip", "25", "--max-rate", "100000", *extra],
+                         wrapper=wrapper)
         else:
             # As root, smtp-sink must drop to a user (-u), after which
             # callgrind cannot write its output: run it all as nobody.
@@ -783,7 +902,7 @@ def callgrind_instructions(kind, base, n):
             srv = SmtpSink(base, wrapper=wrapper)
         try:
             srv.wait_ready(timeout=120)
-            p = smtp_source(srv.port, n, 4 * KIB, 1, "callgrind", 300)
+            p = smtp_source(srv.port, n, 4 * KIB, 1, "callgrind", 300, sender)
             if p.returncode != 0:
                 raise RuntimeError(f"smtp-source under callgrind: {p.stderr[-500:]}")
             if srv.new_dir():
@@ -1012,6 +1131,7 @@ def report(cfg, info, runs, once, elapsed, smoke):
                      f"Postfix and aiosmtpd were not run under callgrind. "
                      f"`perf stat -e instructions`: {once.get('perf', '?')}.")
     lines.append("")
+    lines += auth_report(cfg, g, once)
     lines.append("## Every run\n")
     lines.append("| run | measure | " + " | ".join(NAMES[p] for p in peers) + " | ceiling |")
     lines.append("|---|---|" + "---:|" * (len(peers) + 1))
@@ -1025,7 +1145,106 @@ def report(cfg, info, runs, once, elapsed, smoke):
                     "c_disk": r.get(("ceiling", "disk", 1))}.get(wl)
             lines.append(f"| {i} | {label} | " + " | ".join(fmt(r.get((wl, p, metric)))
                                                           for p in peers) + f" | {fmt(ceil)} |")
+    lines.append("")
+    lines.append("Sender checks:\n")
+    lines += auth_runs(runs)
     return "\n".join(lines) + "\n"
+
+
+def auth_runs(runs):
+    lines = ["| run | tinymx | mail/s | vs --no-auth | CPU ms/mail | SPF CPU ms/mail | "
+             "sleeps/mail | DNS queries |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for i, r in enumerate(runs, 1):
+        for phase, _, _ in AUTH_PHASES:
+            a = lambda k: r.get(("auth", phase, k))  # noqa: E731
+            lines.append(f"| {i} | {AUTH_LABEL[phase]} | {fmt(a('rate'))} | "
+                         f"{ratio(a('vs_no_auth'), 1)} | {fmt3(a('cpu_per_1000'))} | "
+                         f"{fmt3(a('spf_cpu_ms'))} | {fmt(a('ctx_per_mail'))} | "
+                         f"{queries(a('dns_first'), a('dns_queries'))} |")
+    return lines
+
+
+def auth_only_report(cfg, info, runs, once, elapsed):
+    """`--auth-only`: the sender-check row alone, with its run's facts."""
+    med = {k: median([r.get(k) for r in runs]) for k in set().union(*runs)}
+    lines = ["# tinymx sender checks (run.py --auth-only): results\n",
+             f"- date: {info['date']}; whole run {elapsed / 60:.1f} min; {len(runs)} run(s), medians",
+             f"- machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}; "
+             f"load average {info['load']} at the start, {info['load_end']} at the end",
+             f"- {info['tinymx']}; client: Postfix's smtp-source {info['postfix']} on 127.0.0.1\n"]
+    lines += auth_report(cfg, lambda *k: med.get(k), once)
+    lines.append("## Every run\n")
+    lines += auth_runs(runs)
+    return "\n".join(lines) + "\n"
+
+
+def fmt3(v):
+    """Milliseconds per mail: three decimals (the SPF parts are small)."""
+    return "—" if v is None else f"{v:.3f}"
+
+
+def queries(first, timed):
+    if first is None or timed is None:
+        return "—"
+    return f"{first:,.0f} + {timed:,.0f}"
+
+
+def auth_report(cfg, g, once):
+    """The sender-check table (medians over the runs; the ratios and the
+    SPF CPU are per run, then the median)."""
+    n, size, sessions = cfg["auth"]
+    a = lambda phase, k: g("auth", phase, k)  # noqa: E731
+    instr = once.get("auth_instr") or {}
+    lines = [f"## Sender checks (SPF, a local DNS server answering at once)\n",
+             f"{n:,} × {size // KIB} KiB over {sessions} sessions from 127.0.0.1, spool on tmpfs "
+             f"(so the checks are not hidden behind fsyncs), each phase on a fresh tinymx with "
+             f"`--auth-skip none --dns 127.0.0.1:PORT` (loopback clients are skipped by default). "
+             f"The DNS server is `bench/dns_server.py`, a thread of the runner answering UDP at "
+             f"once from a fixed zone and never forwarding. Sender {AUTH_SENDER}: "
+             f"`{dns_server.SENDER_SPF}`, `_spf.{dns_server.SENDER_DOMAIN}`: `{dns_server.INCLUDE_SPF}`, so "
+             f"a pass after {AUTH_LOOKUPS} TXT lookups. Warm: TTL 3600, and one message before the "
+             f"timed ones fills the cache; cold: TTL 0, which the resolver does not cache, so every "
+             f"message asks again. Every stored message was checked: with `--auth` each has "
+             f"`Authentication-Results: {AUTH_HOST}; spf=pass smtp.mailfrom={AUTH_SENDER}`, with "
+             f"`--no-auth` none has an Authentication-Results or Received-SPF field.\n",
+             "| tinymx | mail/s | vs --no-auth | CPU ms/mail (server) | SPF CPU ms/mail | "
+             "… of which user | instructions/mail | SPF instructions/mail | "
+             "DNS queries (first mail + timed ones) | DNS server CPU ms/mail |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for phase, _, _ in AUTH_PHASES:
+        spf = phase != "no-auth"
+        i, i0 = instr.get(phase), instr.get("no-auth")
+        lines.append(f"| {AUTH_LABEL[phase]} | {fmt(a(phase, 'rate'))} | "
+                     f"{ratio(a(phase, 'vs_no_auth'), 1)} | {fmt3(a(phase, 'cpu_per_1000'))} | "
+                     f"{fmt3(a(phase, 'spf_cpu_ms')) if spf else '—'} | "
+                     f"{fmt3(a(phase, 'spf_user_ms')) if spf else '—'} | {fmt(i)} | "
+                     f"{fmt(i - i0) if spf and i is not None and i0 is not None else '—'} | "
+                     f"{queries(a(phase, 'dns_first'), a(phase, 'dns_queries'))} | "
+                     f"{fmt3(a(phase, 'dns_cpu_ms')) if spf else '—'} |")
+    lines.append("")
+    lines.append("SPF CPU = the server's CPU (user+sys, `/proc/PID/stat`) per mail with `--auth` "
+                 "minus that with `--no-auth` in the same run, then the median; so is the ratio. "
+                 "The DNS server's CPU (`time.thread_time()` of its thread) is not tinymx's; it "
+                 "shares the same CPUs with tinymx and smtp-source, so the cold rate pays for it "
+                 "too, as it would with a resolver on the same host.")
+    if instr:
+        n1, n2 = once["instr_n"]
+        lines.append(f"Instructions: callgrind's user-space total for tinymx over one session, "
+                     f"({n2} mails − {n1} mails) ÷ {n2 - n1} (the first mail, which fills the "
+                     f"warm cache, cancels out); SPF instructions = that minus --no-auth's. "
+                     f"Unlike the CPU times they do not depend on the machine's load.")
+    expect = {"no-auth": (0, 0), "warm": (AUTH_LOOKUPS, 0), "cold": (AUTH_LOOKUPS, AUTH_LOOKUPS * n)}
+    odd = [AUTH_LABEL[ph] for ph, (f, t) in expect.items()
+           if (a(ph, "dns_first"), a(ph, "dns_queries")) != (f, t)]
+    if odd:
+        lines.append(f"**DNS queries not as expected** (warm: {AUTH_LOOKUPS} + 0; cold: "
+                     f"{AUTH_LOOKUPS} + {AUTH_LOOKUPS * n:,}) for: {', '.join(odd)}.")
+    bad = [AUTH_LABEL[ph] for ph, _, _ in AUTH_PHASES if a(ph, "dns_errors")]
+    if bad:
+        lines.append(f"**The DNS server dropped malformed queries** in: {', '.join(bad)}.")
+    lines.append("")
+    return lines
 
 
 # ------------------------------------------------------------------ main
@@ -1067,10 +1286,14 @@ def main():
     sys.stderr.reconfigure(errors="backslashreplace")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--auth-only", action="store_true",
+                    help="only the sender checks (SPF against a local DNS server), full counts")
     ap.add_argument("--out", default=None, help="results file (default bench/results.md; "
-                    "--smoke: none)")
+                    "--smoke, --auth-only: none)")
     args = ap.parse_args()
     cfg = SMOKE if args.smoke else FULL
+    if args.auth_only:
+        cfg = dict(cfg, peers=("tinymx",), callgrind=None)
     check_tools(cfg)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = cfg["idle"] + 1000
@@ -1087,14 +1310,42 @@ def main():
     os.chmod(bindir, 0o755)
     shutil.copy2(BIN, os.path.join(bindir, "tinymx"))
     BIN = os.path.join(bindir, "tinymx")
+    # The sender checks' DNS server: a thread of this process on
+    # 127.0.0.1, a fixed zone, no upstream.
+    dns = dns_server.ZoneServer(dns_server.BENCH_ZONE).start()
     try:
-        measure(args, cfg)
+        measure(args, cfg, dns)
     finally:
+        dns.stop()
         remove_tree(bindir)
         remove_deferred()
 
 
-def measure(args, cfg):
+def measure_auth_only(args, cfg, dns):
+    info = machine_info()
+    t_start = time.monotonic()
+    runs = []
+    for run in range(cfg["runs"]):
+        log(f"run {run + 1} of {cfg['runs']}")
+        runs.append({("auth", phase, k): v for phase, res in sender_checks(cfg, dns, run).items()
+                     for k, v in res.items()})
+    once = {}
+    if shutil.which("valgrind"):
+        n1, n2 = FULL["callgrind"]
+        once["instr_n"] = (n1, n2)
+        once["auth_instr"] = auth_instructions(dns, n1, n2)
+    info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    text = auth_only_report(cfg, info, runs, once, time.monotonic() - t_start)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    print()
+    print(text, end="")
+
+
+def measure(args, cfg, dns):
+    if args.auth_only:
+        return measure_auth_only(args, cfg, dns)
     info = machine_info()
     if "tmpfs" in info["disk_fs"]:
         log(f"warning: {BASE} is tmpfs, so the 'disk' runs are not on a disk; set BENCH_DIR")
@@ -1146,6 +1397,9 @@ def measure(args, cfg):
                 log(f"  {wl} {kind}: {res['secs']:.2f}s, {res['rate']:,.0f} mail/s, "
                     f"{res['mbps']:.1f} MB/s, cpu {res['cpu_per_1000']:.2f} s/1000, "
                     f"peak {res['peak_kib']:,} KiB")
+        for phase, res in sender_checks(cfg, dns, run).items():
+            for k, v in res.items():
+                r[("auth", phase, k)] = v
         for kind in order:
             res = idle_memory(kind, BASE, cfg["idle"])
             for k, v in res.items():
@@ -1160,6 +1414,7 @@ def measure(args, cfg):
             i2 = callgrind_instructions(kind, TMPFS, n2)
             once["instr"][kind] = (i2 - i1) / (n2 - n1)
             log(f"  callgrind {kind}: {once['instr'][kind]:,.0f} instructions per mail")
+        once["auth_instr"] = auth_instructions(dns, n1, n2)
         once["perf"] = perf_instructions()
     once["size"] = stripped_size()
     elapsed = time.monotonic() - t_start
@@ -1184,10 +1439,22 @@ def measure(args, cfg):
                 need += [(wl, kind, "rate"), (wl, kind, "cpu_per_1000"), (wl, kind, "peak_kib")]
         for kind in peers:
             need += [("idle_kib", kind), ("per_session_kib", kind)]
-        bad = [k for k in need if not isinstance(r.get(k), (int, float)) or r.get(k) < 0
+        for phase, _, _ in AUTH_PHASES:
+            need += [("auth", phase, k) for k in ("rate", "cpu_per_1000", "vs_no_auth")]
+        need += [("auth", phase, "spf_cpu_ms") for phase in ("warm", "cold")]
+        bad = [k for k in need if not isinstance(r.get(k), (int, float))
+               or r.get(k) < 0 and k[-1] != "spf_cpu_ms"
                or (k[-1] in ("rate", "idle_kib", "peak_kib") or k[0] == "ceiling") and not r.get(k) > 0]
         if bad or not once["size"] > 0:
             sys.exit(f"bench-smoke: no number for {bad}")
+        # Cold and warm are what they say: the DNS server's counts.
+        an = cfg["auth"][0]
+        want = {"no-auth": (0, 0), "warm": (AUTH_LOOKUPS, 0), "cold": (AUTH_LOOKUPS, AUTH_LOOKUPS * an)}
+        got = {ph: (r.get(("auth", ph, "dns_first")), r.get(("auth", ph, "dns_queries")))
+               for ph in want}
+        if got != want:
+            sys.exit(f"bench-smoke: DNS queries (first message, the {an} after it) {got}, "
+                     f"want {want}")
         log(f"bench-smoke: ok ({len(need) + 1} numbers, every mail arrived) in {elapsed:.0f}s")
 
 
