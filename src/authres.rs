@@ -92,9 +92,23 @@ impl ForgedFilter {
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut rest = input;
         while let Some((&b, tail)) = rest.split_first() {
-            if self.phase == Phase::Body {
-                out.extend_from_slice(rest);
-                return;
+            match self.phase {
+                Phase::Body => {
+                    out.extend_from_slice(rest);
+                    return;
+                }
+                // Inside a field already decided, every byte up to the
+                // line's end passes (or goes) as it is: at once, not one
+                // by one (the header of every message comes through here).
+                Phase::Keep | Phase::Drop if b != b'\n' => {
+                    let n = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+                    if self.phase == Phase::Keep {
+                        out.extend_from_slice(&rest[..n]);
+                    }
+                    rest = &rest[n..];
+                    continue;
+                }
+                _ => {}
             }
             self.byte(b, out);
             rest = tail;
