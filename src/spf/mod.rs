@@ -551,15 +551,14 @@ fn query_name(name: &str) -> bool {
 
 /// `name` is `domain` or a name below it (section 5.5), ignoring case.
 fn is_within(name: &str, domain: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    let domain = domain
-        .strip_suffix('.')
-        .unwrap_or(domain)
-        .to_ascii_lowercase();
-    name == domain
-        || name
-            .strip_suffix(&domain)
-            .is_some_and(|head| head.ends_with('.'))
+    let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+    let domain = domain.strip_suffix('.').unwrap_or(domain).as_bytes();
+    // Compared in place, without lower-cased copies: the tail as long as
+    // `domain`, and what is before it.
+    let split = (name.len().checked_sub(domain.len())).and_then(|cut| name.split_at_checked(cut));
+    split.is_some_and(|(head, tail)| {
+        tail.eq_ignore_ascii_case(domain) && (head.is_empty() || head.ends_with(b"."))
+    })
 }
 
 fn in_net4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
