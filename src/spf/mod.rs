@@ -532,10 +532,9 @@ fn qualifier_result(q: Qualifier) -> SpfResult {
 /// Section 4.3: at least two labels of 1 to 63 octets, 253 in all (one
 /// trailing dot allowed).
 pub fn valid_domain(domain: &str) -> bool {
+    // A name that can be asked for, with a dot: so two labels at least.
     let name = domain.strip_suffix('.').unwrap_or(domain);
-    name.len() <= MAX_NAME
-        && name.as_bytes().contains(&b'.')
-        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+    name.as_bytes().contains(&b'.') && query_name(domain)
 }
 
 /// A name a DNS query can be made of: labels of 1 to 63 octets, 253 in
