@@ -259,19 +259,28 @@ impl SpfCheck {
     pub fn headers(&self, host: &str) -> String {
         let domain = &self.outcome.domain;
         let ip = self.client_ip;
-        let comment = match self.result() {
-            SpfResult::Pass => format!("domain of {domain} designates {ip} as permitted sender"),
-            SpfResult::Fail => {
-                format!("domain of {domain} does not designate {ip} as permitted sender")
-            }
-            SpfResult::SoftFail => {
-                format!("domain of {domain} discourages use of {ip} as permitted sender")
-            }
-            SpfResult::Neutral => format!("{ip} is neither permitted nor denied by {domain}"),
-            SpfResult::None => format!("{domain} does not publish SPF"),
-            SpfResult::TempError => format!("DNS failed for {domain}"),
-            SpfResult::PermError => format!("the SPF record of {domain} is invalid"),
+        // Each result's comment as a template, `%d` for the domain and `%i`
+        // for the client's address: seven constants and one loop are less
+        // code than seven formats.
+        let template = match self.result() {
+            SpfResult::Pass => "domain of %d designates %i as permitted sender",
+            SpfResult::Fail => "domain of %d does not designate %i as permitted sender",
+            SpfResult::SoftFail => "domain of %d discourages use of %i as permitted sender",
+            SpfResult::Neutral => "%i is neither permitted nor denied by %d",
+            SpfResult::None => "%d does not publish SPF",
+            SpfResult::TempError => "DNS failed for %d",
+            SpfResult::PermError => "the SPF record of %d is invalid",
         };
+        let ip_text = format!("{ip}");
+        let mut comment = String::new();
+        let mut rest = template;
+        while let Some((head, tail)) = rest.split_once('%') {
+            comment.push_str(head);
+            let (var, tail) = tail.split_at_checked(1).unwrap_or(("", tail));
+            comment.push_str(if var == "d" { domain } else { &ip_text });
+            rest = tail;
+        }
+        comment.push_str(rest);
         let identity = match self.identity {
             Identity::MailFrom => "mailfrom",
             Identity::Helo => "helo",

@@ -532,10 +532,9 @@ fn qualifier_result(q: Qualifier) -> SpfResult {
 /// Section 4.3: at least two labels of 1 to 63 octets, 253 in all (one
 /// trailing dot allowed).
 pub fn valid_domain(domain: &str) -> bool {
+    // A name that can be asked for, with a dot: so two labels at least.
     let name = domain.strip_suffix('.').unwrap_or(domain);
-    name.len() <= MAX_NAME
-        && name.as_bytes().contains(&b'.')
-        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+    name.as_bytes().contains(&b'.') && query_name(domain)
 }
 
 /// A name a DNS query can be made of: labels of 1 to 63 octets, 253 in
@@ -551,15 +550,14 @@ fn query_name(name: &str) -> bool {
 
 /// `name` is `domain` or a name below it (section 5.5), ignoring case.
 fn is_within(name: &str, domain: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    let domain = domain
-        .strip_suffix('.')
-        .unwrap_or(domain)
-        .to_ascii_lowercase();
-    name == domain
-        || name
-            .strip_suffix(&domain)
-            .is_some_and(|head| head.ends_with('.'))
+    let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+    let domain = domain.strip_suffix('.').unwrap_or(domain).as_bytes();
+    // Compared in place, without lower-cased copies: the tail as long as
+    // `domain`, and what is before it.
+    let split = (name.len().checked_sub(domain.len())).and_then(|cut| name.split_at_checked(cut));
+    split.is_some_and(|(head, tail)| {
+        tail.eq_ignore_ascii_case(domain) && (head.is_empty() || head.ends_with(b"."))
+    })
 }
 
 fn in_net4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
