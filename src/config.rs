@@ -30,14 +30,14 @@ impl Net {
         let (a, len) = match s.split_once('/') {
             Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
                 // As u16, whose parser the binary has anyway, then cut.
-                (a, u8::try_from(l.parse::<u16>().ok()?).ok()?)
+                (a, Some(u8::try_from(l.parse::<u16>().ok()?).ok()?))
             }
             Some(_) => return None,
-            None => (s, u8::MAX),
+            None => (s, None),
         };
         let addr: IpAddr = a.parse().ok()?;
         let bits = if addr.is_ipv4() { 32 } else { 128 };
-        let len = if len == u8::MAX { bits } else { len };
+        let len = len.unwrap_or(bits);
         let net = Net { addr, len };
         (len <= bits && net.masked(addr) == bits_of(addr)).then_some(net)
     }
