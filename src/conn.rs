@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Replies are sent once this much is queued, even mid-group.
 const REPLY_FLUSH_BYTES: usize = 4096;
@@ -427,10 +427,7 @@ impl<'a> Conn<'a> {
         let started = Instant::now();
         let (helo, _) = session.helo().unwrap_or((b"", false));
         let sender = session.envelope().map(|e| e.sender.as_str()).unwrap_or("");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = date::unix_now();
         let check = auth::check_spf(
             &self.shared.resolver,
             self.peer.ip(),
@@ -696,10 +693,7 @@ impl<'a> Conn<'a> {
         let id = format!("{}.{}", self.sid, self.messages + 1);
         let copies = env.deliveries();
         let mailboxes: Vec<&str> = copies.iter().map(|r| r.mailbox.as_str()).collect();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = date::unix_now();
         let date = date::rfc5322(now);
         let t = Trace {
             helo,

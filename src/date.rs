@@ -6,6 +6,15 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// Seconds since the epoch now (0 if the clock is before 1970), for
+/// `rfc5322`, session ids and SPF's `%{t}`.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
 /// `Sat, 28 Nov 2026 14:30:26 +0000`. The day always has two digits:
 /// §3.3 allows one or two (`1*2DIGIT`), two is the form every reader
 /// knows. The caller passes the clock, so tests can pick any moment.

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The kernel's queue of connections not yet accepted, per socket.
 const BACKLOG: i32 = 128;
@@ -475,10 +475,7 @@ impl Acceptor {
     /// Serves `sock` on a thread of its own; refuses it if no thread can
     /// be started.
     fn spawn(&self, sock: OwnedFd, peer: SocketAddr, slot: Slot) {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let secs = crate::date::unix_now();
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let sid = format!("{secs:X}-{:X}-{seq}", self.pid);
         let shared = Arc::clone(&self.shared);
