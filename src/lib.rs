@@ -6,6 +6,7 @@ pub mod authres;
 pub mod cli;
 pub mod config;
 pub mod conn;
+pub mod crypto;
 pub mod date;
 pub mod dns;
 pub mod groupsync;
