@@ -4,3 +4,17 @@
 //! input (keys and signatures come from DNS and the message) is.
 
 pub mod sha2;
+
+#[cfg(test)]
+pub mod testjson;
+
+/// The vector files (tests/vectors/wycheproof/, Apache-2.0), read at test
+/// time from the source tree. Under qemu the tests run from the same
+/// checkout, so the path holds there too.
+#[cfg(test)]
+pub fn vector_file(name: &str) -> testjson::Json {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/wycheproof/");
+    let text = std::fs::read_to_string(format!("{path}{name}"))
+        .unwrap_or_else(|e| panic!("{path}{name}: {e}"));
+    testjson::Json::parse(&text)
+}
