@@ -8,6 +8,7 @@ pub mod config;
 pub mod conn;
 pub mod crypto;
 pub mod date;
+pub mod dkim;
 pub mod dns;
 pub mod groupsync;
 pub mod hook;
