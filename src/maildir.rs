@@ -445,6 +445,47 @@ impl Delivery<'_> {
         Ok(())
     }
 
+    /// Puts `head` in front of copy `i`, for header fields known only
+    /// after the final dot (the DKIM and DMARC results): a new tmp file
+    /// gets `head` and then the old one's bytes (`sys::copy_all`: in the
+    /// kernel, no fsync of the old file, which is unlinked at once), and
+    /// takes the old one's place. Before `prepare`.
+    pub fn prepend(&mut self, i: usize, head: &[u8]) -> Result<(), StoreError> {
+        let spool = self.spool;
+        let c = &mut self.copies[i];
+        let old = c.file.take().expect("prepend after prepare");
+        let (name, mut file) = loop {
+            let name = spool.unique_name();
+            fault(Step::Create).map_err(at(Step::Create, &c.mailbox))?;
+            match sys::create_excl_at(c.tmp_dir.as_fd(), &name, FILE_MODE) {
+                Ok(f) => break (name, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    c.file = Some(old);
+                    return Err(at(Step::Create, &c.mailbox)(e));
+                }
+            }
+        };
+        let copied = fault(Step::Write)
+            .and_then(|()| file.write_all(head))
+            .and_then(|()| sys::copy_all(old.as_fd(), file.as_fd()).map(|_| ()));
+        // Whichever file is not kept is removed now.
+        let (keep_name, keep_file, gone) = match copied {
+            Ok(()) => (name, file, std::mem::take(&mut c.name)),
+            Err(e) => {
+                drop(file);
+                let _ = sys::unlink_at(c.tmp_dir.as_fd(), &name);
+                c.file = Some(old);
+                return Err(at(Step::Write, &c.mailbox)(e));
+            }
+        };
+        drop(old);
+        let _ = sys::unlink_at(c.tmp_dir.as_fd(), &gone);
+        c.name = keep_name;
+        c.file = Some(keep_file);
+        Ok(())
+    }
+
     /// Makes every copy durable in its `new/`. On success returns the
     /// stored names as `MAILBOX/new/NAME`. (The driver uses `prepare` and
     /// `publish` so a filter can run in between; tests use this.)
@@ -690,6 +731,44 @@ mod tests {
         assert!(files(&root.join("a/tmp")).is_empty());
         assert!(files(&root.join("b/new")).is_empty());
         assert!(files(&root.join("b/tmp")).is_empty());
+    }
+
+    #[test]
+    fn prepend_puts_fields_in_front_and_leaves_one_tmp_file() {
+        let (dir, s) = spool();
+        let mut d = s.begin(&["a", "b"]).unwrap();
+        d.write_to(0, b"T: a\n").unwrap();
+        d.write_to(1, b"T: b\n").unwrap();
+        // More than the fallback's 16 KiB buffer.
+        let body: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        d.write_all(&body).unwrap();
+        d.prepend(0, b"A-R: 1\n").unwrap();
+        d.prepend(1, b"A-R: 2\n").unwrap();
+        d.prepend(1, b"X: 0\n").unwrap();
+        let root = dir.path().join("spool");
+        assert_eq!(files(&root.join("b/tmp")).len(), 1);
+        let names = d.commit().unwrap();
+        let a = std::fs::read(root.join(&names[0])).unwrap();
+        let b = std::fs::read(root.join(&names[1])).unwrap();
+        assert_eq!(&a[..12], b"A-R: 1\nT: a\n");
+        assert_eq!(&b[..17], b"X: 0\nA-R: 2\nT: b\n");
+        assert_eq!(&a[12..], &body[..]);
+        assert_eq!(&b[17..], &body[..]);
+        assert!(files(&root.join("a/tmp")).is_empty());
+        assert!(files(&root.join("b/tmp")).is_empty());
+    }
+
+    #[test]
+    fn a_failed_prepend_keeps_the_copy_as_it_was() {
+        let (dir, s) = spool();
+        let mut d = s.begin(&["a"]).unwrap();
+        d.write_all(b"msg").unwrap();
+        fail_at(Step::Write, 0, libc::ENOSPC);
+        assert!(d.prepend(0, b"H: x\n").unwrap_err().is_no_space());
+        let root = dir.path().join("spool");
+        assert_eq!(files(&root.join("a/tmp")).len(), 1);
+        let names = d.commit().unwrap();
+        assert_eq!(std::fs::read(root.join(&names[0])).unwrap(), b"msg");
     }
 
     #[test]

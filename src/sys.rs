@@ -659,7 +659,8 @@ pub fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates a new file `name` in `dir` for writing; fails if it exists
+/// Creates a new file `name` in `dir` for writing (and reading back:
+/// `maildir::Delivery::prepend` copies it); fails if it exists
 /// (`O_CREAT | O_EXCL`), never follows a symlink.
 pub fn create_excl_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<std::fs::File> {
     let c = CName::new(name)?;
@@ -669,7 +670,7 @@ pub fn create_excl_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<
         libc::openat(
             dir.as_raw_fd(),
             c.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
             mode as libc::c_uint,
         )
     })?;
@@ -1071,6 +1072,84 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Appends every byte of `from` (read from offset 0, whatever its file
+/// position) to `to` at its current position: `copy_file_range(2)`, which
+/// copies inside the kernel (a reflink on btrfs and XFS), or, where the
+/// kernel or file system has no such call (Linux before 4.5, some FUSE
+/// and network file systems), `pread` and `write` through a small buffer.
+/// The raw syscall, as for `getrandom`: static musl builds must not rely
+/// on a libc symbol std refers to weakly.
+pub fn copy_all(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut off: i64 = 0;
+    loop {
+        // SAFETY: both descriptors are live; `off` is a valid i64 the
+        // kernel reads and advances; a NULL output offset means "the file
+        // position", as for write(2).
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_copy_file_range,
+                from.as_raw_fd(),
+                &mut off as *mut i64,
+                to.as_raw_fd(),
+                std::ptr::null_mut::<i64>(),
+                1usize << 30,
+                0u32,
+            )
+        };
+        if n > 0 {
+            continue;
+        }
+        if n == 0 {
+            return Ok(off as u64);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // Nothing was copied by the failing call: go on from `off`.
+            Some(libc::ENOSYS | libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP) => break,
+            _ => return Err(err),
+        }
+    }
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        // SAFETY: `buf` is valid for writes of its length; `from` is live.
+        let n = unsafe {
+            libc::pread(
+                from.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                off as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n == 0 {
+            return Ok(off as u64);
+        }
+        let mut chunk = &buf[..n as usize];
+        while !chunk.is_empty() {
+            // SAFETY: `chunk` is valid for reads of its length; `to` is live.
+            let w = unsafe {
+                libc::write(to.as_raw_fd(), chunk.as_ptr() as *const libc::c_void, chunk.len())
+            };
+            if w < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            chunk = &chunk[w as usize..];
+        }
+        off += n as i64;
+    }
+}
+
 /// The index of network interface `name` (`if_nametoindex(3)`), for an
 /// IPv6 link-local nameserver's `%scope`; None when there is no such one.
 pub fn if_nametoindex(name: &str) -> Option<u32> {
@@ -1084,6 +1163,39 @@ pub fn if_nametoindex(name: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    /// Both ways of `copy_all`: file to file (copy_file_range) and file to
+    /// pipe, where the kernel refuses copy_file_range (EINVAL) and the
+    /// pread/write fallback does the work.
+    #[test]
+    fn copy_all_copies_every_byte_either_way() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let dir = std::env::temp_dir().join(format!("tinymx-copy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i * 31) as u8).collect();
+        let mut from = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join("from"))
+            .unwrap();
+        from.write_all(&data).unwrap();
+        let mut to = std::fs::File::create(dir.join("to")).unwrap();
+        to.write_all(b"head").unwrap();
+        assert_eq!(copy_all(from.as_fd(), to.as_fd()).unwrap(), 40_000);
+        let got = std::fs::read(dir.join("to")).unwrap();
+        assert_eq!(&got[..4], b"head");
+        assert_eq!(&got[4..], &data[..]);
+        let (r, w) = pipe().unwrap();
+        assert_eq!(copy_all(from.as_fd(), w.as_fd()).unwrap(), 40_000);
+        drop(w);
+        let mut piped = Vec::new();
+        std::fs::File::from(r).read_to_end(&mut piped).unwrap();
+        assert_eq!(piped, data);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn getrandom_fills_the_buffer() {
