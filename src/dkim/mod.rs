@@ -5,4 +5,5 @@
 //! - `canon`: simple and relaxed canonicalization, the body streamed.
 
 pub mod canon;
+pub mod signature;
 pub mod tags;
