@@ -98,6 +98,12 @@ size-check: build
 # busybox (the init script, the examples/ hooks and the --exec tests run
 # under busybox sh), PyYAML and pip (tests/spf/suite.py downloads the RFC
 # 7208 test suite once and reads it).
+# dkimpy, the DKIM peer of tests/dkim.rs (PyNaCl for its Ed25519), pinned,
+# in a virtual environment of the tests' own.
+DKIM_VENV      := tests/.venv
+DKIMPY_VERSION := 1.1.8
+PYNACL_VERSION := 1.6.2
+
 test-deps:
 	@missing=""; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
@@ -106,10 +112,16 @@ test-deps:
 	command -v readelf >/dev/null || missing="$$missing binutils"; \
 	python3 -c 'import yaml' 2>/dev/null || missing="$$missing python3-yaml"; \
 	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+	@$(DKIM_VENV)/bin/python -c 'import dkim, nacl' 2>/dev/null || { \
+		echo "test-deps: creating $(DKIM_VENV) with dkimpy $(DKIMPY_VERSION), PyNaCl $(PYNACL_VERSION)"; \
+		rm -rf $(DKIM_VENV) && python3 -m venv $(DKIM_VENV) && \
+		$(DKIM_VENV)/bin/pip install -q dkimpy==$(DKIMPY_VERSION) pynacl==$(PYNACL_VERSION); }
 
 clean:
 	$(CARGO) clean
