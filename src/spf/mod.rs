@@ -10,7 +10,6 @@ mod tests;
 pub mod zone;
 
 pub use crate::dns::RecordType;
-use macros::MacroString;
 use record::{Cidr, Mechanism, Qualifier, Record};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
@@ -190,9 +189,12 @@ impl Eval<'_> {
         if !valid_domain(domain) {
             return (SpfResult::None, None);
         }
-        let rec = match self.select(domain) {
-            Ok(rec) => rec,
+        let txt = match self.select(domain) {
+            Ok(txt) => txt,
             Err(result) => return (result, None),
+        };
+        let Ok(rec) = record::parse(&txt) else {
+            return (SpfResult::PermError, None);
         };
         for d in &rec.directives {
             match self.matches(&d.mechanism, domain) {
@@ -224,20 +226,20 @@ impl Eval<'_> {
         }
     }
 
-    /// Section 4.5: the single `v=spf1` record of `domain`.
-    fn select(&mut self, domain: &str) -> Result<Record, SpfResult> {
+    /// Section 4.5: the single `v=spf1` record of `domain`, unparsed.
+    fn select(&mut self, domain: &str) -> Result<Vec<u8>, SpfResult> {
         let records = match self.ask(domain, RecordType::Txt) {
             Answer::Records(r) => r,
             Answer::TempFail => return Err(SpfResult::TempError),
             Answer::NxDomain | Answer::NoData => return Err(SpfResult::None),
         };
-        let mut spf = records.iter().filter_map(|r| match r {
-            Rr::Txt(t) if record::is_spf1(t) => Some(t),
+        let mut spf = records.into_iter().filter_map(|r| match r {
+            Rr::Txt(t) if record::is_spf1(&t) => Some(t),
             _ => None,
         });
         match (spf.next(), spf.next()) {
             (None, _) => Err(SpfResult::None),
-            (Some(r), None) => record::parse(r).map_err(|_| SpfResult::PermError),
+            (Some(r), None) => Ok(r),
             (Some(_), Some(_)) => Err(SpfResult::PermError),
         }
     }
@@ -261,17 +263,17 @@ impl Eval<'_> {
             }
             Mechanism::A(spec, cidr) => {
                 self.count_term()?;
-                let target = self.target(spec.as_ref(), domain);
+                let target = self.target(*spec, domain);
                 self.address_match(&target, *cidr, true)
             }
             Mechanism::Mx(spec, cidr) => {
                 self.count_term()?;
-                let target = self.target(spec.as_ref(), domain);
+                let target = self.target(*spec, domain);
                 self.mx_match(&target, *cidr)
             }
             Mechanism::Ptr(spec) => {
                 self.count_term()?;
-                let target = self.target(spec.as_ref(), domain);
+                let target = self.target(*spec, domain);
                 let names = self.validated_names();
                 Ok(names.iter().any(|n| is_within(n, &target)))
             }
@@ -352,7 +354,7 @@ impl Eval<'_> {
     /// Section 6.2: the expanded explanation of a `fail`, or none when
     /// anything about it goes wrong.
     fn explain(&mut self, rec: &Record, domain: &str) -> Option<String> {
-        let name = self.expand_name(rec.exp.as_ref()?, domain);
+        let name = self.expand_name(rec.exp?, domain);
         if !valid_domain(&name) {
             return None;
         }
@@ -371,7 +373,7 @@ impl Eval<'_> {
     }
 
     /// A domain-spec's target, or the current domain when there is none.
-    fn target(&mut self, spec: Option<&MacroString>, domain: &str) -> String {
+    fn target(&mut self, spec: Option<&str>, domain: &str) -> String {
         spec.map_or_else(|| domain.to_owned(), |s| self.expand_name(s, domain))
     }
 
@@ -380,12 +382,16 @@ impl Eval<'_> {
     /// left and stop once more than 253 characters are there, so a record
     /// of many long macros costs no more than the name it makes: cutting
     /// that suffix at its first dots gives the same name as cutting all.
-    fn expand_name(&mut self, spec: &MacroString, domain: &str) -> String {
+    fn expand_name(&mut self, spec: &str, domain: &str) -> String {
+        // Checked when the record was parsed (`record::domain_spec`).
+        let Ok(spec) = macros::parse(spec, macros::Mode::Domain) else {
+            return String::new();
+        };
         let mut parts = Vec::new();
         let mut len = 0;
         for piece in spec.pieces.iter().rev() {
             let part = match piece {
-                macros::Piece::Literal(l) => l.clone(),
+                macros::Piece::Literal(l) => (*l).to_owned(),
                 macros::Piece::Expand(m) => {
                     macros::transform(&self.macro_value(m.letter, domain), m)
                 }
