@@ -64,15 +64,21 @@ impl Lookup for DnsLookup<'_> {
     /// Looks `name` up; each record's data as SPF takes it (TXT strings
     /// joined, names in plain form: see `plain_name`).
     fn lookup(&mut self, name: &str, rtype: RecordType) -> Answer<Vec<Rr>> {
-        let result = self
-            .resolver
-            .lookup_at(name, rtype, Instant::now(), self.deadline);
+        let mut got = Answer::NoData;
+        let result =
+            self.resolver
+                .lookup_with(name, rtype, Instant::now(), self.deadline, &mut |a, _| {
+                    got = match a {
+                        dns::Answer::Records(rs) => {
+                            Answer::Records(rs.iter().filter_map(|r| spf_rr(&r.data)).collect())
+                        }
+                        dns::Answer::NxDomain => Answer::NxDomain,
+                        dns::Answer::NoData => Answer::NoData,
+                    }
+                });
         match result {
-            Ok(dns::Answer::Records(rs)) => {
-                Answer::Records(rs.into_iter().filter_map(|r| spf_rr(r.data)).collect())
-            }
-            Ok(dns::Answer::NxDomain) | Err(Failure::BadName) => Answer::NxDomain,
-            Ok(dns::Answer::NoData) => Answer::NoData,
+            Ok(()) => got,
+            Err(Failure::BadName) => Answer::NxDomain,
             Err(f) => {
                 if self.failed.is_none() {
                     self.failed = Some((format!("{rtype:?} {name}"), f));
@@ -87,12 +93,12 @@ impl Lookup for DnsLookup<'_> {
 /// form, as SPF will ask for them again (`foo:bar.example.com`, not the
 /// resolver's escaped `foo\058bar.example.com`); a name no query can
 /// carry is skipped. (The resolver gives only records of the type asked.)
-fn spf_rr(d: Rdata) -> Option<Rr> {
+fn spf_rr(d: &Rdata) -> Option<Rr> {
     Some(match d {
         Rdata::Txt(parts) => Rr::Txt(parts.concat()),
-        Rdata::A(a) => Rr::A(a),
-        Rdata::Aaaa(a) => Rr::Aaaa(a),
-        Rdata::Mx(pref, n) => Rr::Mx(pref, n.plain()?),
+        Rdata::A(a) => Rr::A(*a),
+        Rdata::Aaaa(a) => Rr::Aaaa(*a),
+        Rdata::Mx(pref, n) => Rr::Mx(*pref, n.plain()?),
         Rdata::Ptr(n) => Rr::Ptr(n.plain()?),
         _ => return None,
     })
@@ -352,16 +358,16 @@ mod tests {
         // from the wire as foo\058bar\047baz.example.com.
         let odd = || Name("foo\\058bar\\047baz.example.com".into());
         assert_eq!(
-            spf_rr(Rdata::Mx(0, odd())),
+            spf_rr(&Rdata::Mx(0, odd())),
             Some(Rr::Mx(0, "foo:bar/baz.example.com".to_string()))
         );
         assert_eq!(
-            spf_rr(Rdata::Ptr(odd())),
+            spf_rr(&Rdata::Ptr(odd())),
             Some(Rr::Ptr("foo:bar/baz.example.com".to_string()))
         );
         // A '.' inside a label cannot be asked for: skipped.
-        assert_eq!(spf_rr(Rdata::Mx(5, Name("a\\046b.example".into()))), None);
-        assert_eq!(spf_rr(Rdata::Other), None);
+        assert_eq!(spf_rr(&Rdata::Mx(5, Name("a\\046b.example".into()))), None);
+        assert_eq!(spf_rr(&Rdata::Other), None);
     }
 
     #[test]
