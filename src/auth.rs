@@ -10,7 +10,7 @@
 use crate::config::Net;
 use crate::dns::{self, Failure, Rdata, RecordType, Resolver};
 use crate::safe;
-use crate::spf::{self, Answer, Lookup, Outcome, Query, SpfResult};
+use crate::spf::{self, Answer, Lookup, Outcome, Query, Rr, SpfResult};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -58,45 +58,27 @@ impl<'r> DnsLookup<'r> {
             failed: None,
         }
     }
+}
 
-    /// The records of `name`, as SPF's answer. Generic only in the thin
-    /// part that picks each record's data: the lookup, and the dropping of
-    /// what it returned, is `fetch`, one copy for the five types.
-    fn records<T>(
-        &mut self,
-        name: &str,
-        rtype: RecordType,
-        pick: impl Fn(&Rdata) -> Option<T>,
-    ) -> Answer<Vec<T>> {
-        let mut found = Vec::new();
-        let mut each = |d: &Rdata| {
-            if let Some(x) = pick(d) {
-                found.push(x);
-            }
-        };
-        match self.fetch(name, rtype, &mut each) {
-            Answer::Records(()) if !found.is_empty() => Answer::Records(found),
-            Answer::Records(()) | Answer::NoData => Answer::NoData,
-            Answer::NxDomain => Answer::NxDomain,
-            Answer::TempFail => Answer::TempFail,
-        }
-    }
-
-    /// Looks `name` up and hands each record's data to `each`; the answer
-    /// says what SPF makes of the lookup.
-    fn fetch(&mut self, name: &str, rtype: RecordType, each: &mut dyn FnMut(&Rdata)) -> Answer<()> {
-        let result = self
-            .resolver
-            .lookup_at(name, rtype, Instant::now(), self.deadline);
+impl Lookup for DnsLookup<'_> {
+    /// Looks `name` up; each record's data as SPF takes it (TXT strings
+    /// joined, names in plain form: see `plain_name`).
+    fn lookup(&mut self, name: &str, rtype: RecordType) -> Answer<Vec<Rr>> {
+        let mut got = Answer::NoData;
+        let result =
+            self.resolver
+                .lookup_with(name, rtype, Instant::now(), self.deadline, &mut |a, _| {
+                    got = match a {
+                        dns::Answer::Records(rs) => {
+                            Answer::Records(rs.iter().filter_map(|r| spf_rr(&r.data)).collect())
+                        }
+                        dns::Answer::NxDomain => Answer::NxDomain,
+                        dns::Answer::NoData => Answer::NoData,
+                    }
+                });
         match result {
-            Ok(dns::Answer::Records(rs)) => {
-                for r in &rs {
-                    each(&r.data);
-                }
-                Answer::Records(())
-            }
-            Ok(dns::Answer::NxDomain) | Err(Failure::BadName) => Answer::NxDomain,
-            Ok(dns::Answer::NoData) => Answer::NoData,
+            Ok(()) => got,
+            Err(Failure::BadName) => Answer::NxDomain,
             Err(f) => {
                 if self.failed.is_none() {
                     self.failed = Some((format!("{rtype:?} {name}"), f));
@@ -107,54 +89,19 @@ impl<'r> DnsLookup<'r> {
     }
 }
 
-impl Lookup for DnsLookup<'_> {
-    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>> {
-        self.records(name, RecordType::Txt, |d| match d {
-            Rdata::Txt(parts) => Some(parts.concat()),
-            _ => None,
-        })
-    }
-
-    fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>> {
-        self.records(name, RecordType::A, |d| match d {
-            Rdata::A(a) => Some(*a),
-            _ => None,
-        })
-    }
-
-    fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>> {
-        self.records(name, RecordType::Aaaa, |d| match d {
-            Rdata::Aaaa(a) => Some(*a),
-            _ => None,
-        })
-    }
-
-    fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>> {
-        self.records(name, RecordType::Mx, mx_of)
-    }
-
-    fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {
-        let name = spf::zone::reverse_name(ip);
-        self.records(&name, RecordType::Ptr, ptr_of)
-    }
-}
-
-/// An MX record as SPF takes it: the exchange in plain form, as SPF will
-/// ask for it again (`foo:bar.example.com`, not the resolver's escaped
-/// `foo\058bar.example.com`); an exchange no query can name is skipped.
-fn mx_of(d: &Rdata) -> Option<(u16, String)> {
-    match d {
-        Rdata::Mx(pref, n) => Some((*pref, n.plain()?)),
-        _ => None,
-    }
-}
-
-/// A PTR record's name in plain form, as `mx_of`.
-fn ptr_of(d: &Rdata) -> Option<String> {
-    match d {
-        Rdata::Ptr(n) => n.plain(),
-        _ => None,
-    }
+/// A record's data as SPF takes it. MX exchanges and PTR names in plain
+/// form, as SPF will ask for them again (`foo:bar.example.com`, not the
+/// resolver's escaped `foo\058bar.example.com`); a name no query can
+/// carry is skipped. (The resolver gives only records of the type asked.)
+fn spf_rr(d: &Rdata) -> Option<Rr> {
+    Some(match d {
+        Rdata::Txt(parts) => Rr::Txt(parts.concat()),
+        Rdata::A(a) => Rr::A(*a),
+        Rdata::Aaaa(a) => Rr::Aaaa(*a),
+        Rdata::Mx(pref, n) => Rr::Mx(*pref, n.plain()?),
+        Rdata::Ptr(n) => Rr::Ptr(n.plain()?),
+        _ => return None,
+    })
 }
 
 /// Which identity SPF checked (RFC 7208 section 2.3, 2.4).
@@ -411,16 +358,16 @@ mod tests {
         // from the wire as foo\058bar\047baz.example.com.
         let odd = || Name("foo\\058bar\\047baz.example.com".into());
         assert_eq!(
-            mx_of(&Rdata::Mx(0, odd())),
-            Some((0, "foo:bar/baz.example.com".to_string()))
+            spf_rr(&Rdata::Mx(0, odd())),
+            Some(Rr::Mx(0, "foo:bar/baz.example.com".to_string()))
         );
         assert_eq!(
-            ptr_of(&Rdata::Ptr(odd())).as_deref(),
-            Some("foo:bar/baz.example.com")
+            spf_rr(&Rdata::Ptr(odd())),
+            Some(Rr::Ptr("foo:bar/baz.example.com".to_string()))
         );
         // A '.' inside a label cannot be asked for: skipped.
-        assert_eq!(mx_of(&Rdata::Mx(5, Name("a\\046b.example".into()))), None);
-        assert_eq!(ptr_of(&Rdata::A([192, 0, 2, 1].into())), None);
+        assert_eq!(spf_rr(&Rdata::Mx(5, Name("a\\046b.example".into()))), None);
+        assert_eq!(spf_rr(&Rdata::Other), None);
     }
 
     #[test]

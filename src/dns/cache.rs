@@ -50,6 +50,13 @@ impl Cache {
 
     /// The cached answer, its TTLs lowered by the time it has spent here.
     pub fn get(&mut self, name: &str, qtype: u16, now: Instant) -> Option<Answer> {
+        let (a, left) = self.find_live(name, qtype, now)?;
+        Some(a.clone().ttl_cut(left))
+    }
+
+    /// The cached answer where it lies and the seconds it has left, for a
+    /// caller that needs no copy; an expired entry is removed when met.
+    pub fn find_live(&mut self, name: &str, qtype: u16, now: Instant) -> Option<(&Answer, u32)> {
         let i = self.find(name, qtype)?;
         let e = self.entries.get(i)?;
         if now >= e.expires {
@@ -57,13 +64,8 @@ impl Cache {
             return None;
         }
         let left = (e.expires - now).as_secs() as u32;
-        let mut a = e.answer.clone();
-        if let Answer::Records(rs) = &mut a {
-            for r in rs {
-                r.ttl = r.ttl.min(left);
-            }
-        }
-        Some(a)
+        let e = self.entries.get(i)?;
+        Some((&e.answer, left))
     }
 
     /// Stores `answer` for `ttl` seconds (0: not stored). When full, the

@@ -97,6 +97,16 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The answer with each record's TTL at most `left` seconds.
+    pub fn ttl_cut(mut self, left: u32) -> Answer {
+        if let Answer::Records(rs) = &mut self {
+            for r in rs {
+                r.ttl = r.ttl.min(left);
+            }
+        }
+        self
+    }
+
     /// An estimate of the memory an answer takes, for the cache bound.
     pub fn size(&self) -> usize {
         let Answer::Records(rs) = self else { return 16 };
@@ -202,20 +212,39 @@ impl Resolver {
         now: Instant,
         deadline: Option<Instant>,
     ) -> LookupResult {
+        let mut copy = Answer::NoData;
+        self.lookup_with(name, rtype, now, deadline, &mut |a, left| {
+            copy = a.clone().ttl_cut(left)
+        })?;
+        Ok(copy)
+    }
+
+    /// `lookup_at`, the answer shown to `f` where it lies (in the cache,
+    /// or fresh before it is stored) with the seconds it has left: SPF
+    /// takes what it needs from it, and no copy of the records is made.
+    pub fn lookup_with(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        now: Instant,
+        deadline: Option<Instant>,
+        f: &mut dyn FnMut(&Answer, u32),
+    ) -> Result<(), Failure> {
         let qtype = rtype.code();
         let key = wire::presentation(name).key();
-        if let Some(a) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key, qtype, now)
         {
-            return Ok(a);
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((a, left)) = cache.find_live(&key, qtype, now) {
+                f(a, left);
+                return Ok(());
+            }
         }
         let (answer, ttl) = self.resolve(name, qtype, now, deadline)?;
+        // Fresh: the records' TTLs are already the chain's (`interpret`).
+        f(&answer, u32::MAX);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.put(&key, qtype, answer.clone(), ttl, now);
-        Ok(answer)
+        cache.put(&key, qtype, answer, ttl, now);
+        Ok(())
     }
 
     /// Queries until the CNAME chain ends: usually one query, as a

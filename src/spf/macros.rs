@@ -20,7 +20,7 @@ pub struct SyntaxError;
 
 /// One `%{...}` expansion (section 7.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Macro {
+pub struct Macro<'a> {
     /// The macro letter, in lower case.
     pub letter: u8,
     /// An upper-case letter asks for URL escaping (section 7.3).
@@ -30,23 +30,25 @@ pub struct Macro {
     /// The `r` transformer: reverse the parts.
     pub reverse: bool,
     /// The delimiters to split on; empty means `.`.
-    pub delimiters: Vec<u8>,
+    pub delimiters: &'a [u8],
 }
 
-/// A piece of a macro string: literal text or an expansion.
+/// A piece of a macro string: literal text or an expansion. Both borrow
+/// the string parsed (or are the constant text of `%%`, `%_`, `%-`), so
+/// a parsed macro string owns no text of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    Literal(String),
-    Expand(Macro),
+pub enum Piece<'a> {
+    Literal(&'a str),
+    Expand(Macro<'a>),
 }
 
 /// A parsed macro string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MacroString {
-    pub pieces: Vec<Piece>,
-    /// The literal text after the last expansion (`%%`, `%_`, `%-`
-    /// included, as in the grammar), for the `domain-end` check.
-    pub tail: String,
+pub struct MacroString<'a> {
+    pub pieces: Vec<Piece<'a>>,
+    /// The plain text after the last `macro-expand` (which in the grammar
+    /// includes `%%`, `%_`, `%-`), for the `domain-end` check.
+    pub tail: &'a str,
 }
 
 /// The letters valid anywhere, and those valid only in explanations.
@@ -59,24 +61,36 @@ const DELIMITERS: &[u8] = b".-+,/_=";
 const MAX_KEEP: usize = 1000;
 
 /// Parses `s` (section 7.1). Errors are syntax errors (→ `permerror`).
-pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
+/// A run of plain characters is one literal piece, a slice of `s`.
+pub fn parse(s: &str, mode: Mode) -> Result<MacroString<'_>, SyntaxError> {
     let b = s.as_bytes();
     let mut out = MacroString {
         pieces: Vec::new(),
-        tail: String::new(),
+        tail: "",
     };
+    // Where the current run of plain characters, and the tail, start.
+    let mut run = 0;
+    let mut tail = 0;
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c != b'%' {
-            let literal = (0x21..=0x7e).contains(&c) || (c == b' ' && mode == Mode::Explain);
+    loop {
+        let c = b.get(i).copied();
+        if c.is_some_and(|c| c != b'%') {
+            let literal = c.is_some_and(|c| (0x21..=0x7e).contains(&c))
+                || (c == Some(b' ') && mode == Mode::Explain);
             if !literal {
                 return Err(SyntaxError); // character not allowed in a macro string
             }
-            push_literal(&mut out, s.get(i..i + 1).unwrap_or_default());
-            out.tail.push(c as char);
             i += 1;
             continue;
+        }
+        // The end, or a '%': the plain run before it is one piece. (`i`
+        // is at an ASCII byte or the end, so `get` never fails.)
+        if i > run {
+            out.pieces
+                .push(Piece::Literal(s.get(run..i).unwrap_or_default()));
+        }
+        if c.is_none() {
+            break;
         }
         let literal = match b.get(i + 1) {
             Some(b'%') => "%",
@@ -85,30 +99,25 @@ pub fn parse(s: &str, mode: Mode) -> Result<MacroString, SyntaxError> {
             Some(b'{') => {
                 let (m, used) = expansion(b.get(i + 2..).unwrap_or_default(), mode)?;
                 out.pieces.push(Piece::Expand(m));
-                out.tail.clear();
                 i += used + 2;
+                run = i;
+                tail = i;
                 continue;
             }
             _ => return Err(SyntaxError), // a % not followed by %, _, - or {
         };
-        push_literal(&mut out, literal);
-        out.tail.clear();
+        out.pieces.push(Piece::Literal(literal));
         i += 2;
+        run = i;
+        tail = i;
     }
+    out.tail = s.get(tail..).unwrap_or_default();
     Ok(out)
-}
-
-fn push_literal(out: &mut MacroString, s: &str) {
-    if let Some(Piece::Literal(l)) = out.pieces.last_mut() {
-        l.push_str(s);
-    } else {
-        out.pieces.push(Piece::Literal(s.into()));
-    }
 }
 
 /// Parses what follows `%{` up to and with the `}`; returns the macro and
 /// the bytes used.
-fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), SyntaxError> {
+fn expansion(b: &[u8], mode: Mode) -> Result<(Macro<'_>, usize), SyntaxError> {
     let letter = *b.first().ok_or(SyntaxError)?; // unterminated macro
     let lower = letter.to_ascii_lowercase();
     let allowed =
@@ -121,7 +130,7 @@ fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), SyntaxError> {
         url_escape: letter.is_ascii_uppercase(),
         keep: None,
         reverse: false,
-        delimiters: Vec::new(),
+        delimiters: &[],
     };
     let mut i = 1;
     let mut digits = false;
@@ -142,10 +151,11 @@ fn expansion(b: &[u8], mode: Mode) -> Result<(Macro, usize), SyntaxError> {
         m.reverse = true;
         i += 1;
     }
-    while let Some(&d) = b.get(i).filter(|d| DELIMITERS.contains(d)) {
-        m.delimiters.push(d);
+    let start = i;
+    while b.get(i).is_some_and(|d| DELIMITERS.contains(d)) {
         i += 1;
     }
+    m.delimiters = b.get(start..i).unwrap_or_default();
     if b.get(i) != Some(&b'}') {
         return Err(SyntaxError); // bad macro expansion
     }
@@ -169,7 +179,7 @@ pub fn transform(value: &str, m: &Macro) -> String {
     let delims: &[u8] = if m.delimiters.is_empty() {
         b"."
     } else {
-        &m.delimiters
+        m.delimiters
     };
     // Split at the delimiter bytes: they are ASCII, so never inside a
     // character, and each cut is a char boundary (`get` never fails).

@@ -9,7 +9,7 @@ pub mod record;
 mod tests;
 pub mod zone;
 
-use macros::MacroString;
+pub use crate::dns::RecordType;
 use record::{Cidr, Mechanism, Qualifier, Record};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
@@ -27,20 +27,25 @@ pub enum Answer<T> {
     TempFail,
 }
 
-/// The DNS questions SPF asks. CNAMEs are followed by the implementation;
-/// every name is absolute, without the trailing dot.
+/// One record of an answer, of the type asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rr {
+    /// A TXT record's strings joined without a separator (section 3.3).
+    Txt(Vec<u8>),
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    /// Preference, exchange.
+    Mx(u16, String),
+    Ptr(String),
+}
+
+/// The DNS question SPF asks: the records of `rtype` at `name` (for PTR,
+/// the reverse name of an address, `in-addr.arpa`/`ip6.arpa`). CNAMEs
+/// are followed by the implementation; every name is absolute, without
+/// the trailing dot. One method, not one per type: one copy of the
+/// adapter and of the evaluator's guard, not five.
 pub trait Lookup {
-    /// TXT records of `name`, each one's strings joined without a separator
-    /// (section 3.3).
-    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>>;
-    /// A records of `name`.
-    fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>>;
-    /// AAAA records of `name`.
-    fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>>;
-    /// MX records as (preference, exchange).
-    fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>>;
-    /// PTR records of the reverse name of `ip` (`in-addr.arpa`/`ip6.arpa`).
-    fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>>;
+    fn lookup(&mut self, name: &str, rtype: RecordType) -> Answer<Vec<Rr>>;
 }
 
 /// The result of `check_host()` (section 2.6).
@@ -184,9 +189,12 @@ impl Eval<'_> {
         if !valid_domain(domain) {
             return (SpfResult::None, None);
         }
-        let rec = match self.select(domain) {
-            Ok(rec) => rec,
+        let txt = match self.select(domain) {
+            Ok(txt) => txt,
             Err(result) => return (result, None),
+        };
+        let Ok(rec) = record::parse(&txt) else {
+            return (SpfResult::PermError, None);
         };
         for d in &rec.directives {
             match self.matches(&d.mechanism, domain) {
@@ -218,17 +226,20 @@ impl Eval<'_> {
         }
     }
 
-    /// Section 4.5: the single `v=spf1` record of `domain`.
-    fn select(&mut self, domain: &str) -> Result<Record, SpfResult> {
-        let records = match self.txt(domain) {
+    /// Section 4.5: the single `v=spf1` record of `domain`, unparsed.
+    fn select(&mut self, domain: &str) -> Result<Vec<u8>, SpfResult> {
+        let records = match self.ask(domain, RecordType::Txt) {
             Answer::Records(r) => r,
             Answer::TempFail => return Err(SpfResult::TempError),
             Answer::NxDomain | Answer::NoData => return Err(SpfResult::None),
         };
-        let mut spf = records.iter().filter(|r| record::is_spf1(r));
+        let mut spf = records.into_iter().filter_map(|r| match r {
+            Rr::Txt(t) if record::is_spf1(&t) => Some(t),
+            _ => None,
+        });
         match (spf.next(), spf.next()) {
             (None, _) => Err(SpfResult::None),
-            (Some(r), None) => record::parse(r).map_err(|_| SpfResult::PermError),
+            (Some(r), None) => Ok(r),
             (Some(_), Some(_)) => Err(SpfResult::PermError),
         }
     }
@@ -237,12 +248,8 @@ impl Eval<'_> {
     fn matches(&mut self, m: &Mechanism, domain: &str) -> Matched {
         match m {
             Mechanism::All => Ok(true),
-            Mechanism::Ip4(net, len) => {
-                Ok(matches!(self.ip, IpAddr::V4(ip) if in_net4(ip, *net, *len)))
-            }
-            Mechanism::Ip6(net, len) => {
-                Ok(matches!(self.ip, IpAddr::V6(ip) if in_net6(ip, *net, *len)))
-            }
+            Mechanism::Ip4(net, len) => Ok(in_net(self.ip, IpAddr::V4(*net), *len)),
+            Mechanism::Ip6(net, len) => Ok(in_net(self.ip, IpAddr::V6(*net), *len)),
             Mechanism::Include(spec) => {
                 self.count_term()?;
                 let target = self.expand_name(spec, domain);
@@ -256,17 +263,17 @@ impl Eval<'_> {
             }
             Mechanism::A(spec, cidr) => {
                 self.count_term()?;
-                let target = self.target(spec.as_ref(), domain);
+                let target = self.target(*spec, domain);
                 self.address_match(&target, *cidr, true)
             }
             Mechanism::Mx(spec, cidr) => {
                 self.count_term()?;
-                let target = self.target(spec.as_ref(), domain);
+                let target = self.target(*spec, domain);
                 self.mx_match(&target, *cidr)
             }
             Mechanism::Ptr(spec) => {
                 self.count_term()?;
-                let target = self.target(spec.as_ref(), domain);
+                let target = self.target(*spec, domain);
                 let names = self.validated_names();
                 Ok(names.iter().any(|n| is_within(n, &target)))
             }
@@ -274,7 +281,7 @@ impl Eval<'_> {
                 self.count_term()?;
                 let target = self.expand_name(spec, domain);
                 // Section 5.7: always an A query, whatever the client's family.
-                match self.a(&target) {
+                match self.ask(&target, RecordType::A) {
                     Answer::Records(_) => Ok(true),
                     Answer::TempFail => Err(SpfResult::TempError),
                     Answer::NxDomain | Answer::NoData => self.void().map(|_| false),
@@ -286,16 +293,17 @@ impl Eval<'_> {
     /// Section 5.3: an address of `name` (A or AAAA by the client's
     /// family) within the prefix. `void` counts an empty answer.
     fn address_match(&mut self, name: &str, cidr: Cidr, void: bool) -> Matched {
-        let found = match self.ip {
-            IpAddr::V4(ip) => self
-                .a(name)
-                .map(|v| v.iter().any(|a| in_net4(ip, *a, cidr.v4))),
-            IpAddr::V6(ip) => self
-                .aaaa(name)
-                .map(|v| v.iter().any(|a| in_net6(ip, *a, cidr.v6))),
+        let rtype = if self.ip.is_ipv4() {
+            RecordType::A
+        } else {
+            RecordType::Aaaa
         };
-        match found {
-            Answer::Records(m) => Ok(m),
+        match self.ask(name, rtype) {
+            Answer::Records(rs) => Ok(rs.iter().any(|r| match *r {
+                Rr::A(a) => in_net(self.ip, IpAddr::V4(a), cidr.v4),
+                Rr::Aaaa(a) => in_net(self.ip, IpAddr::V6(a), cidr.v6),
+                _ => false,
+            })),
             Answer::TempFail => Err(SpfResult::TempError),
             Answer::NxDomain | Answer::NoData if void => self.void().map(|_| false),
             Answer::NxDomain | Answer::NoData => Ok(false),
@@ -305,7 +313,7 @@ impl Eval<'_> {
     /// Section 5.4: the addresses of `name`'s MX hosts, at most 10 of them
     /// (section 4.6.4: more is a permerror).
     fn mx_match(&mut self, name: &str, cidr: Cidr) -> Matched {
-        let hosts = match self.mx(name) {
+        let hosts = match self.ask(name, RecordType::Mx) {
             Answer::Records(h) => h,
             Answer::TempFail => return Err(SpfResult::TempError),
             Answer::NxDomain | Answer::NoData => return self.void().map(|_| false),
@@ -313,8 +321,10 @@ impl Eval<'_> {
         if hosts.len() > MAX_MX_NAMES {
             return Err(SpfResult::PermError);
         }
-        for (_, host) in &hosts {
-            if self.address_match(host, cidr, false)? {
+        for h in &hosts {
+            if let Rr::Mx(_, host) = h
+                && self.address_match(host, cidr, false)?
+            {
                 return Ok(true);
             }
         }
@@ -326,9 +336,12 @@ impl Eval<'_> {
     fn validated_names(&mut self) -> &[String] {
         if self.ptr_names.is_none() {
             let mut valid = Vec::new();
-            if let Answer::Records(names) = self.ptr(self.ip) {
-                for name in names.into_iter().take(MAX_PTR_NAMES) {
-                    if let Ok(true) = self.address_match(&name, record::HOST, false) {
+            let reverse = zone::reverse_name(self.ip);
+            if let Answer::Records(names) = self.ask(&reverse, RecordType::Ptr) {
+                for rr in names.into_iter().take(MAX_PTR_NAMES) {
+                    if let Rr::Ptr(name) = rr
+                        && let Ok(true) = self.address_match(&name, record::HOST, false)
+                    {
                         valid.push(name);
                     }
                 }
@@ -341,25 +354,26 @@ impl Eval<'_> {
     /// Section 6.2: the expanded explanation of a `fail`, or none when
     /// anything about it goes wrong.
     fn explain(&mut self, rec: &Record, domain: &str) -> Option<String> {
-        let name = self.expand_name(rec.exp.as_ref()?, domain);
+        let name = self.expand_name(rec.exp?, domain);
         if !valid_domain(&name) {
             return None;
         }
-        let Answer::Records(mut txt) = self.txt(&name) else {
+        let Answer::Records(mut txt) = self.ask(&name, RecordType::Txt) else {
             return None;
         };
         if txt.len() != 1 {
             return None;
         }
-        let text = String::from_utf8(txt.pop()?)
-            .ok()
-            .filter(|t| t.is_ascii())?;
+        let Some(Rr::Txt(t)) = txt.pop() else {
+            return None;
+        };
+        let text = String::from_utf8(t).ok().filter(|t| t.is_ascii())?;
         let ms = macros::parse(&text, macros::Mode::Explain).ok()?;
         Some(macros::expand(&ms, &mut |l| self.macro_value(l, domain)))
     }
 
     /// A domain-spec's target, or the current domain when there is none.
-    fn target(&mut self, spec: Option<&MacroString>, domain: &str) -> String {
+    fn target(&mut self, spec: Option<&str>, domain: &str) -> String {
         spec.map_or_else(|| domain.to_owned(), |s| self.expand_name(s, domain))
     }
 
@@ -368,12 +382,16 @@ impl Eval<'_> {
     /// left and stop once more than 253 characters are there, so a record
     /// of many long macros costs no more than the name it makes: cutting
     /// that suffix at its first dots gives the same name as cutting all.
-    fn expand_name(&mut self, spec: &MacroString, domain: &str) -> String {
+    fn expand_name(&mut self, spec: &str, domain: &str) -> String {
+        // Checked when the record was parsed (`record::domain_spec`).
+        let Ok(spec) = macros::parse(spec, macros::Mode::Domain) else {
+            return String::new();
+        };
         let mut parts = Vec::new();
         let mut len = 0;
         for piece in spec.pieces.iter().rev() {
             let part = match piece {
-                macros::Piece::Literal(l) => l.clone(),
+                macros::Piece::Literal(l) => (*l).to_owned(),
                 macros::Piece::Expand(m) => {
                     macros::transform(&self.macro_value(m.letter, domain), m)
                 }
@@ -460,63 +478,19 @@ impl Eval<'_> {
     }
 
     /// Asks one question, unless `name` cannot be asked ([`query_name`])
-    /// or the deadline has passed.
-    fn ask<T>(
-        &mut self,
-        name: &str,
-        f: impl FnOnce(&mut dyn Lookup, &str) -> Answer<Vec<T>>,
-    ) -> Answer<Vec<T>> {
+    /// or the deadline has passed. (A reverse name always can be.)
+    fn ask(&mut self, name: &str, rtype: RecordType) -> Answer<Vec<Rr>> {
         if !query_name(name) {
             Answer::NxDomain
         } else if self.expired() {
             Answer::TempFail
         } else {
-            non_empty(f(&mut *self.dns, name))
+            match self.dns.lookup(name, rtype) {
+                // An empty list of records is the "no data" of section 4.6.4.
+                Answer::Records(r) if r.is_empty() => Answer::NoData,
+                other => other,
+            }
         }
-    }
-
-    fn txt(&mut self, name: &str) -> Answer<Vec<Vec<u8>>> {
-        self.ask(name, |d, n| d.txt(n))
-    }
-
-    fn a(&mut self, name: &str) -> Answer<Vec<Ipv4Addr>> {
-        self.ask(name, |d, n| d.a(n))
-    }
-
-    fn aaaa(&mut self, name: &str) -> Answer<Vec<Ipv6Addr>> {
-        self.ask(name, |d, n| d.aaaa(n))
-    }
-
-    fn mx(&mut self, name: &str) -> Answer<Vec<(u16, String)>> {
-        self.ask(name, |d, n| d.mx(n))
-    }
-
-    fn ptr(&mut self, ip: IpAddr) -> Answer<Vec<String>> {
-        if self.expired() {
-            Answer::TempFail
-        } else {
-            non_empty(self.dns.ptr(ip))
-        }
-    }
-}
-
-impl<T> Answer<T> {
-    /// Maps the records, keeping the other answers.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
-        match self {
-            Answer::Records(r) => Answer::Records(f(r)),
-            Answer::NxDomain => Answer::NxDomain,
-            Answer::NoData => Answer::NoData,
-            Answer::TempFail => Answer::TempFail,
-        }
-    }
-}
-
-/// An empty list of records is the "no data" of section 4.6.4.
-fn non_empty<T>(a: Answer<Vec<T>>) -> Answer<Vec<T>> {
-    match a {
-        Answer::Records(r) if r.is_empty() => Answer::NoData,
-        other => other,
     }
 }
 
@@ -560,18 +534,10 @@ fn is_within(name: &str, domain: &str) -> bool {
     })
 }
 
-fn in_net4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(len.min(32)))
-        .unwrap_or(0);
-    u32::from(ip) & mask == u32::from(net) & mask
-}
-
-fn in_net6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
-    let mask = u128::MAX
-        .checked_shl(128 - u32::from(len.min(128)))
-        .unwrap_or(0);
-    u128::from(ip) & mask == u128::from(net) & mask
+/// Is `ip` in `net`/`len`? (`config::Net`'s test: the same family, the
+/// prefix's bits equal.)
+fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    crate::config::Net { addr: net, len }.contains(ip)
 }
 
 /// Section 7.3 `%{i}`: dotted quad, or 32 dot-separated hex nibbles (upper

@@ -2,7 +2,7 @@
 //! from the network: the parser is linear in its length, allocates only
 //! in proportion to it, and answers any byte string with a value.
 
-use super::macros::{self, MacroString, Mode, SyntaxError};
+use super::macros::{self, Mode, SyntaxError};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The qualifier of a directive (section 4.6.2); `+` when absent.
@@ -24,33 +24,35 @@ pub struct Cidr {
 /// The full-length default: the address itself.
 pub const HOST: Cidr = Cidr { v4: 32, v6: 128 };
 
-/// A mechanism (section 5) with its arguments.
+/// A mechanism (section 5) with its arguments. A domain-spec is the
+/// record's own text, checked by [`domain_spec`] and parsed again as it
+/// is expanded: the parsed record owns nothing but its list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mechanism {
+pub enum Mechanism<'a> {
     All,
-    Include(MacroString),
-    A(Option<MacroString>, Cidr),
-    Mx(Option<MacroString>, Cidr),
-    Ptr(Option<MacroString>),
+    Include(&'a str),
+    A(Option<&'a str>, Cidr),
+    Mx(Option<&'a str>, Cidr),
+    Ptr(Option<&'a str>),
     Ip4(Ipv4Addr, u8),
     Ip6(Ipv6Addr, u8),
-    Exists(MacroString),
+    Exists(&'a str),
 }
 
 /// A qualified mechanism.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Directive {
+pub struct Directive<'a> {
     pub qualifier: Qualifier,
-    pub mechanism: Mechanism,
+    pub mechanism: Mechanism<'a>,
 }
 
 /// A parsed `v=spf1` record: directives in order and the two modifiers
 /// of section 6 (unknown modifiers are checked for syntax, then dropped).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Record {
-    pub directives: Vec<Directive>,
-    pub redirect: Option<MacroString>,
-    pub exp: Option<MacroString>,
+pub struct Record<'a> {
+    pub directives: Vec<Directive<'a>>,
+    pub redirect: Option<&'a str>,
+    pub exp: Option<&'a str>,
 }
 
 /// True when a TXT record is an SPF version 1 record (section 4.5):
@@ -63,7 +65,7 @@ pub fn is_spf1(txt: &[u8]) -> bool {
 
 /// Parses a whole record; any syntax error makes it a `permerror`
 /// (section 4.6), found before a single term is evaluated.
-pub fn parse(txt: &[u8]) -> Result<Record, SyntaxError> {
+pub fn parse(txt: &[u8]) -> Result<Record<'_>, SyntaxError> {
     if !is_spf1(txt) {
         return Err(SyntaxError); // not a v=spf1 record
     }
@@ -93,7 +95,7 @@ fn modifier_name(term: &str) -> Option<(&str, &str)> {
     ok.then_some((name, value))
 }
 
-fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), SyntaxError> {
+fn modifier<'a>(rec: &mut Record<'a>, name: &str, value: &'a str) -> Result<(), SyntaxError> {
     let slot = if name.eq_ignore_ascii_case("redirect") {
         &mut rec.redirect
     } else if name.eq_ignore_ascii_case("exp") {
@@ -112,7 +114,7 @@ fn modifier(rec: &mut Record, name: &str, value: &str) -> Result<(), SyntaxError
     Ok(())
 }
 
-fn directive(term: &str) -> Result<Directive, SyntaxError> {
+fn directive(term: &str) -> Result<Directive<'_>, SyntaxError> {
     let (qualifier, rest) = match term.split_at_checked(1) {
         Some(("+", rest)) => (Qualifier::Pass, rest),
         Some(("-", rest)) => (Qualifier::Fail, rest),
@@ -133,7 +135,7 @@ fn directive(term: &str) -> Result<Directive, SyntaxError> {
 
 /// A mechanism by its name (in any case: section 4.6.1) and the rest of
 /// the term. Tested by kind of argument, so each parser is called once.
-fn mechanism(name: &str, arg: &str) -> Result<Mechanism, SyntaxError> {
+fn mechanism<'a>(name: &str, arg: &'a str) -> Result<Mechanism<'a>, SyntaxError> {
     let is = |m: &str| name.eq_ignore_ascii_case(m);
     if is("a") || is("mx") {
         let (spec, cidr) = spec_and_cidr(arg)?;
@@ -178,7 +180,7 @@ fn colon(arg: &str) -> Result<&str, SyntaxError> {
 }
 
 /// `[":" domain-spec] [dual-cidr-length]` of `a` and `mx` (section 5.3).
-fn spec_and_cidr(arg: &str) -> Result<(Option<MacroString>, Cidr), SyntaxError> {
+fn spec_and_cidr(arg: &str) -> Result<(Option<&str>, Cidr), SyntaxError> {
     let mut cidr = HOST;
     let mut rest = arg;
     // The last "//" (a byte search: a str pattern costs its own searcher).
@@ -228,7 +230,7 @@ fn prefix(s: &str, max: u8) -> Result<u8, SyntaxError> {
 
 /// A `domain-spec` (section 7.1): a macro string that ends in a macro
 /// expansion or in `"." toplabel ["."]`.
-pub fn domain_spec(s: &str) -> Result<MacroString, SyntaxError> {
+pub fn domain_spec(s: &str) -> Result<&str, SyntaxError> {
     let ms = macros::parse(s, Mode::Domain)?;
     if ms.pieces.is_empty() {
         return Err(SyntaxError); // empty domain-spec
@@ -236,13 +238,13 @@ pub fn domain_spec(s: &str) -> Result<MacroString, SyntaxError> {
     // A tail that is the whole string is a name without any expansion.
     let ends_in_expansion = ms.tail.is_empty();
     if !ends_in_expansion {
-        let tail = ms.tail.strip_suffix('.').unwrap_or(&ms.tail);
+        let tail = ms.tail.strip_suffix('.').unwrap_or(ms.tail);
         let (_, top) = tail.rsplit_once('.').ok_or(SyntaxError)?; // domain-spec without a top label
         if !is_toplabel(top) {
             return Err(SyntaxError); // bad top label
         }
     }
-    Ok(ms)
+    Ok(s)
 }
 
 /// `toplabel` (section 7.1): letters, digits and inner hyphens, not all
