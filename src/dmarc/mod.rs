@@ -322,7 +322,7 @@ fn under(x: &str, org: &str) -> bool {
 /// questions asked.
 pub fn evaluate(inp: &Inputs, txt: &mut dyn FnMut(&str) -> Answer<Vec<Vec<u8>>>) -> DmarcOutcome {
     let a = norm(inp.from_domain);
-    if a.is_empty() || a.len() > from::MAX_DOMAIN {
+    if a.len() > from::MAX_DOMAIN || !crate::smtp::address::is_domain(a.as_bytes(), true) {
         return DmarcOutcome::without_policy(DmarcResult::PermError, Some("no Author Domain"));
     }
     let mut ev = Eval {

@@ -895,8 +895,10 @@ fn authres_forms() {
         out.authres(""),
         "dmarc=permerror reason=\"more than one From field\""
     );
-    let mut z = Zone::new(&[]);
-    let out = run(&mut z, "", None, &[]);
-    assert_eq!(out.result, DmarcResult::PermError);
-    assert!(z.asked.is_empty());
+    for bad in ["", ".", "a..example.com", "a b.example.com", "[192.0.2.1]"] {
+        let mut z = Zone::new(&[]);
+        let out = run(&mut z, bad, None, &[]);
+        assert_eq!(out.result, DmarcResult::PermError, "{bad}");
+        assert!(z.asked.is_empty());
+    }
 }
