@@ -22,8 +22,12 @@
 /// A Domain Owner Assessment Policy (section 4.7, `p=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
+    /// "The Domain Owner offers no expression of preference."
     None,
+    /// "The Domain Owner considers such mail to be suspicious."
     Quarantine,
+    /// "The Domain Owner considers all such failures to be a clear
+    /// indication that the use of the domain name is not valid."
     Reject,
 }
 
@@ -52,8 +56,11 @@ impl Policy {
 /// Organizational Domain, `u` (the default) not known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Psd {
+    /// `psd=y`: the domain is a PSD.
     Yes,
+    /// `psd=n`: the domain is an Organizational Domain.
     No,
+    /// `psd=u` or absent: the tree walk decides.
     Unknown,
 }
 
@@ -66,8 +73,9 @@ pub struct Record {
     /// `p=`; None when absent (section 4.7: then "as if it included
     /// p=none") or invalid.
     pub p: Option<Policy>,
-    /// `sp=`, `np=`; None when absent or invalid.
+    /// `sp=` (existing subdomains); None when absent or invalid.
     pub sp: Option<Policy>,
+    /// `np=` (non-existent subdomains); None when absent or invalid.
     pub np: Option<Policy>,
     /// A `p=`, `sp=` or `np=` that is present with a value outside
     /// `dmarc-request`. Section 4.10.1 decides what then happens, not the
@@ -76,9 +84,11 @@ pub struct Record {
     /// `rua=` holds at least one syntactically valid URI (section 4.10.1's
     /// test for a record with a bad policy).
     pub rua_ok: bool,
-    /// `adkim=s`, `aspf=s`; anything else is the default `r`.
+    /// `adkim=s`; anything else is the default `r` (relaxed).
     pub adkim_strict: bool,
+    /// `aspf=s`; anything else is the default `r` (relaxed).
     pub aspf_strict: bool,
+    /// `psd=`.
     pub psd: Psd,
     /// `t=y`.
     pub testing: bool,
