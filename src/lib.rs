@@ -9,6 +9,7 @@ pub mod conn;
 pub mod crypto;
 pub mod date;
 pub mod dkim;
+pub mod dmarc;
 pub mod dns;
 pub mod groupsync;
 pub mod hook;
