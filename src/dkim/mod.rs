@@ -7,3 +7,4 @@
 pub mod canon;
 pub mod signature;
 pub mod tags;
+pub mod verify;
