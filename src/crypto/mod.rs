@@ -3,6 +3,7 @@
 //! through here, so constant time is not a goal; correctness on hostile
 //! input (keys and signatures come from DNS and the message) is.
 
+pub mod rsa;
 pub mod sha2;
 
 #[cfg(test)]
