@@ -4,6 +4,7 @@
 //! input (keys and signatures come from DNS and the message) is.
 
 pub mod ed25519;
+pub mod rsa;
 pub mod sha2;
 
 #[cfg(test)]
