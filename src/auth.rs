@@ -8,6 +8,8 @@
 //! the only I/O, bounded by its per-query time-outs and by the deadline.
 
 use crate::config::Net;
+use crate::dkim::verify as dkim;
+use crate::dmarc::{self, DmarcOutcome, DmarcResult};
 use crate::dns::{self, Failure, Rdata, RecordType, Resolver};
 use crate::safe;
 use crate::spf::{self, Answer, Lookup, Outcome, Query, Rr, SpfResult};
@@ -269,6 +271,153 @@ fn quoted(s: &str) -> String {
     }
     q.push('"');
     q
+}
+
+/// All the lookups after the final dot (DKIM keys; DMARC next) end by
+/// then: the client waits for its reply meanwhile.
+pub const MESSAGE_BUDGET: Duration = Duration::from_secs(20);
+
+/// What was checked about one message, beyond its envelope's SPF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageAuth {
+    /// One outcome per DKIM-Signature field, in the message's order.
+    pub dkim: Vec<dkim::Outcome>,
+    pub dmarc: DmarcOutcome,
+    /// The From address and its domain (RFC 9989's Author Domain), empty
+    /// unless the message has exactly one From with one address.
+    pub from: String,
+    pub from_domain: String,
+}
+
+impl MessageAuth {
+    /// The best DKIM result (pass, then policy, fail, neutral,
+    /// temperror, permerror), `none` for an unsigned message: what
+    /// TINYMX_DKIM says.
+    pub fn dkim_best(&self) -> &'static str {
+        use dkim::Verdict::*;
+        [Pass, Policy, Fail, Neutral, TempError, PermError]
+            .into_iter()
+            .find(|v| self.dkim.iter().any(|o| o.verdict == *v))
+            .map_or("none", dkim::Verdict::as_str)
+    }
+
+    /// The `d=` of every signature that passed, once each, space-separated
+    /// (TINYMX_DKIM_DOMAINS).
+    pub fn dkim_domains(&self) -> String {
+        let mut out: Vec<&str> = Vec::new();
+        for o in &self.dkim {
+            if o.verdict == dkim::Verdict::Pass && !out.contains(&o.domain.as_str()) {
+                out.push(&o.domain);
+            }
+        }
+        out.join(" ")
+    }
+
+    /// The resinfo of each result for Authentication-Results (RFC 8601
+    /// section 2.2; `reason` before the properties, as its grammar says;
+    /// RFC 6008 for `header.b`).
+    fn resinfos(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.dkim.is_empty() {
+            out.push("dkim=none".to_string());
+        }
+        out.extend(self.dkim.iter()
+            .map(|o| {
+                let mut r = format!("dkim={}", o.verdict.as_str());
+                if let Some(why) = &o.reason {
+                    r.push_str(&format!(" reason={}", quoted(why)));
+                }
+                if !o.domain.is_empty() {
+                    r.push_str(&format!(
+                        " header.d={} header.s={} header.b={}",
+                        o.domain,
+                        o.selector,
+                        pvalue(&o.b)
+                    ));
+                }
+                r
+            }));
+        out.push(self.dmarc.authres(&self.from_domain));
+        out
+    }
+}
+
+/// Checks what only the whole message shows: DKIM (`verifier` has been
+/// fed the message), then DMARC over the From domain, `spf` and the DKIM
+/// results. All lookups end within MESSAGE_BUDGET.
+pub fn check_message(resolver: &Resolver, verifier: dkim::Verifier, spf: &SpfCheck) -> MessageAuth {
+    let mut dns = DnsLookup::new(resolver, Some(Instant::now() + MESSAGE_BUDGET));
+    let author = dmarc::author(&verifier.field_values("from"));
+    let dkim = verifier.finish(&mut |name| txt(&mut dns, name));
+    let mut msg = MessageAuth {
+        dkim,
+        dmarc: DmarcOutcome::without_policy(DmarcResult::None, None),
+        from: String::new(),
+        from_domain: String::new(),
+    };
+    match author {
+        Ok((from, domain)) => {
+            let passed: Vec<String> = msg.dkim_domains().split(' ').filter(|d| !d.is_empty()).map(str::to_string).collect();
+            let inputs = dmarc::Inputs {
+                from_domain: &domain,
+                spf: Some((spf.result(), &spf.outcome.domain)),
+                dkim_pass_domains: &passed,
+            };
+            msg.dmarc = dmarc::evaluate(&inputs, &mut |name| txt(&mut dns, name));
+            msg.from = from;
+            msg.from_domain = domain;
+        }
+        // RFC 9989 section 5.3.1: no single Author Domain, no pass.
+        Err(why) => msg.dmarc = DmarcOutcome::without_policy(DmarcResult::PermError, Some(why)),
+    }
+    msg
+}
+
+/// The TXT records at `name`, each one's strings joined (for DKIM keys
+/// and DMARC records), through SPF's adapter and its failure mapping.
+pub fn txt(dns: &mut DnsLookup, name: &str) -> Answer<Vec<Vec<u8>>> {
+    match dns.lookup(name, RecordType::Txt) {
+        Answer::Records(rs) => {
+            let t: Vec<Vec<u8>> = rs
+                .into_iter()
+                .filter_map(|r| match r {
+                    spf::Rr::Txt(t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            if t.is_empty() { Answer::NoData } else { Answer::Records(t) }
+        }
+        Answer::NxDomain => Answer::NxDomain,
+        Answer::NoData => Answer::NoData,
+        Answer::TempFail => Answer::TempFail,
+    }
+}
+
+/// The Authentication-Results value for `spf` and `msg`, unfolded (for
+/// TINYMX_AUTH): `host; spf=… smtp.mailfrom=…; dkim=… header.d=…`.
+pub fn authres_value(spf: &SpfCheck, msg: &MessageAuth, host: &str) -> String {
+    let mut v = spf.authres_value(host);
+    for r in msg.resinfos() {
+        v.push_str("; ");
+        v.push_str(&r);
+    }
+    v
+}
+
+/// The fields added above the trace fields of each copy: the
+/// Authentication-Results field, one result per line, then Received-SPF.
+pub fn headers(spf: &SpfCheck, msg: &MessageAuth, host: &str) -> String {
+    let all = spf.headers(host);
+    let (first, rest) = all.split_once('\n').unwrap_or((&all, ""));
+    let mut out = String::with_capacity(all.len() + 128);
+    out.push_str(first);
+    for r in msg.resinfos() {
+        out.push_str(";\n\t");
+        out.push_str(&r);
+    }
+    out.push('\n');
+    out.push_str(rest);
+    out
 }
 
 /// Is the client in one of the `--auth-skip` networks?

@@ -259,6 +259,11 @@ pub static OPTIONS: &[Opt] = &[
         help: "      --spf-reject         answer an SPF fail with 550 5.7.23 at MAIL FROM
                            (default: the result is only recorded)
 " },
+    Opt { kind: Switch(|c| &mut c.dmarc_reject), reload: Live,
+        help: "      --dmarc-reject       answer a DMARC fail under p=reject with 550 5.7.1
+                           after the final dot, nothing stored (default: the
+                           result is only recorded; quarantine never refused)
+" },
     Opt { kind: Nameserver(|c| &mut c.dns_servers), reload: restart!(dns_servers),
         help: "      --dns ADDR[:PORT]    ask this nameserver instead of those in
                            /etc/resolv.conf; repeatable ([::1]:53 for IPv6)
@@ -1119,13 +1124,14 @@ mod tests {
         let c = run(&[
             "--no-auth",
             "--spf-reject",
+            "--dmarc-reject",
             "--dns",
             "192.0.2.53",
             "--dns",
             "[::1]:5353",
         ])
         .unwrap();
-        assert!(!c.auth && c.spf_reject);
+        assert!(!c.auth && c.spf_reject && c.dmarc_reject);
         let want: Vec<SocketAddr> = vec![
             "192.0.2.53:53".parse().unwrap(),
             "[::1]:5353".parse().unwrap(),

@@ -172,6 +172,9 @@ pub struct Config {
     pub auth_skip: Option<Vec<Net>>,
     /// `--spf-reject`: an SPF `fail` gets 550 5.7.23 at MAIL FROM.
     pub spf_reject: bool,
+    /// `--dmarc-reject`: a DMARC `fail` whose policy (after `t=y`) is
+    /// `reject` gets 550 5.7.1 after the final dot; nothing is stored.
+    pub dmarc_reject: bool,
     /// `--dns`: these nameservers instead of resolv.conf's.
     pub dns_servers: Vec<SocketAddr>,
     /// `--dns-timeout`: one query's limit; None: resolv.conf's, else 5 s.
@@ -218,6 +221,7 @@ impl Default for Config {
             auth: true,
             auth_skip: None,
             spf_reject: false,
+            dmarc_reject: false,
             dns_servers: Vec::new(),
             dns_timeout_secs: None,
         }

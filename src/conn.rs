@@ -184,6 +184,8 @@ struct Incoming<'s> {
     filtered: Vec<u8>,
     /// The SPF result for the log line, when the sender was checked.
     spf: Option<crate::spf::SpfResult>,
+    /// DKIM, fed the message as received, when the sender is checked.
+    dkim: Option<crate::dkim::verify::Verifier>,
     id: String,
     sender: String,
     recipients: Vec<String>,
@@ -214,6 +216,8 @@ struct Conn<'a> {
     hooks: Vec<hook::Job>,
     /// The current transaction's SPF check (None: not checked).
     spf: Option<SpfCheck>,
+    /// The last message's DKIM (and DMARC) results, for its hooks.
+    msg_auth: Option<auth::MessageAuth>,
 }
 
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
@@ -241,6 +245,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         messages: 0,
         hooks: Vec::new(),
         spf: None,
+        msg_auth: None,
     };
     debug!("{sid} connect from {}", client(peer));
     let end = conn.run();
@@ -486,6 +491,9 @@ impl<'a> Conn<'a> {
     fn on_body(&self, msg: &mut Option<Incoming<'a>>, bytes: &[u8]) -> Option<TempFailure> {
         let m = msg.as_mut()?;
         let d = m.delivery.as_mut()?;
+        if let Some(v) = &mut m.dkim {
+            v.update(bytes);
+        }
         let written = if m.forged.in_body() {
             d.write_all(bytes)
         } else {
@@ -521,7 +529,41 @@ impl<'a> Conn<'a> {
         };
         m.filtered.clear();
         m.forged.finish(&mut m.filtered);
-        if let Err(e) = d.write_all(&m.filtered).and_then(|()| d.prepare()) {
+        if let Err(e) = d.write_all(&m.filtered) {
+            return storage(e, self.sid);
+        }
+        // The results known only now go above the trace fields (RFC 8601
+        // section 5, RFC 7208 section 9.1), in front of each copy.
+        self.msg_auth = None;
+        if let (Some(spf), Some(v)) = (&self.spf, m.dkim.take()) {
+            let started = Instant::now();
+            let checked = auth::check_message(&self.shared.resolver, v, spf);
+            debug!(
+                "{} dkim={} dmarc={} ({:.3}s)",
+                self.sid,
+                checked.dkim_best(),
+                checked.dmarc.result.as_str(),
+                started.elapsed().as_secs_f64()
+            );
+            let fields = auth::headers(spf, &checked, &self.cfg.hostname);
+            for i in 0..d.len() {
+                if let Err(e) = d.prepend(i, fields.as_bytes()) {
+                    return storage(e, self.sid);
+                }
+            }
+            let refuse = self.cfg.dmarc_reject
+                && checked.dmarc.disposition() == crate::dmarc::Policy::Reject;
+            self.msg_auth = Some(checked);
+            if refuse {
+                // Dropping `d` removes every copy from tmp/.
+                info!("{} refused: DMARC fail, the domain's policy is reject", self.sid);
+                return Outcome::Refused(Reply::line(550, &format!(
+                    "5.7.1 DMARC: {} rejects mail that fails authentication",
+                    safe::reply_text(self.msg_auth.as_ref().map_or(&b""[..], |m| m.from_domain.as_bytes()), 255)
+                )));
+            }
+        }
+        if let Err(e) = d.prepare() {
             return storage(e, self.sid);
         }
         if m.forged.removed() > 0 {
@@ -625,9 +667,35 @@ impl<'a> Conn<'a> {
             "TINYMX_SPF_DOMAIN",
             spf.map(|c| c.outcome.domain.clone()).unwrap_or_default(),
         ));
+        let msg = self.msg_auth.as_ref();
         v.push((
             "TINYMX_AUTH",
-            spf.map(|c| c.authres_value(&self.cfg.hostname))
+            match (spf, msg) {
+                (Some(c), Some(m)) => auth::authres_value(c, m, &self.cfg.hostname),
+                (Some(c), None) => c.authres_value(&self.cfg.hostname),
+                _ => String::new(),
+            },
+        ));
+        v.push((
+            "TINYMX_DKIM",
+            msg.map(|m| m.dkim_best().to_string()).unwrap_or_default(),
+        ));
+        v.push((
+            "TINYMX_DKIM_DOMAINS",
+            msg.map(auth::MessageAuth::dkim_domains).unwrap_or_default(),
+        ));
+        v.push((
+            "TINYMX_DMARC",
+            msg.map(|m| m.dmarc.result.as_str().to_string())
+                .unwrap_or_default(),
+        ));
+        v.push((
+            "TINYMX_FROM",
+            msg.map(|m| safe::env_value(m.from.as_bytes())).unwrap_or_default(),
+        ));
+        v.push((
+            "TINYMX_FROM_DOMAIN",
+            msg.map(|m| safe::env_value(m.from_domain.as_bytes()))
                 .unwrap_or_default(),
         ));
         if with_header {
@@ -707,15 +775,9 @@ impl<'a> Conn<'a> {
             warn!("{} storage error: {e}", self.sid);
             failure(&e)
         })?;
-        // Above the trace fields (RFC 8601 section 5, RFC 7208 section 9.1).
-        let auth_fields = self
-            .spf
-            .as_ref()
-            .map(|c| c.headers(&self.cfg.hostname))
-            .unwrap_or_default();
+        // The authentication fields come at the end (finish_message).
         for (i, rcpt) in copies.iter().enumerate() {
-            let mut fields = auth_fields.clone();
-            fields.push_str(&trace::headers(&t, env, rcpt));
+            let fields = trace::headers(&t, env, rcpt);
             delivery.write_to(i, fields.as_bytes()).map_err(|e| {
                 warn!("{} storage error: {e}", self.sid);
                 failure(&e)
@@ -726,6 +788,10 @@ impl<'a> Conn<'a> {
             forged: ForgedFilter::new(&self.cfg.hostname),
             filtered: Vec::new(),
             spf: self.spf.as_ref().map(SpfCheck::result),
+            dkim: self
+                .spf
+                .as_ref()
+                .map(|_| crate::dkim::verify::Verifier::new(now)),
             id,
             sender: env.sender.clone(),
             recipients: env.recipients.iter().map(|r| r.address.clone()).collect(),

@@ -79,7 +79,7 @@ fn spf_pass_is_the_first_field_of_the_stored_copy() {
     let (added, rest) = stored(&s);
     assert_eq!(
         added,
-        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example\n".to_string()
+        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none\n".to_string()
             + &received_spf(
                 "pass",
                 "domain of pass.example designates 127.0.0.1 as permitted sender",
@@ -109,7 +109,7 @@ fn spf_pass_over_ipv6() {
     let (added, _) = stored(&s);
     assert!(
         added.starts_with(
-            "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example\n\
+            "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none\n\
              Received-SPF: pass (mx.test: domain of pass.example designates ::1 as permitted sender)\n\
              \tclient-ip=::1; "
         ),
@@ -151,7 +151,7 @@ fn fail_softfail_permerror_and_none_are_recorded_and_the_mail_accepted() {
         let (added, _) = stored(&s);
         assert_eq!(
             added,
-            format!("Authentication-Results: mx.test; spf={result} smtp.mailfrom={sender}\n")
+            format!("Authentication-Results: mx.test; spf={result} smtp.mailfrom={sender};\n\tdkim=none\n")
                 + &received_spf(result, comment, sender, "mailfrom"),
             "{sender}"
         );
@@ -175,7 +175,7 @@ fn no_answer_is_temperror_the_mail_is_accepted_and_warned_about_once() {
     for m in &msgs {
         assert!(
             m.starts_with(
-                b"Authentication-Results: mx.test; spf=temperror smtp.mailfrom=x@slow.example\n\
+                b"Authentication-Results: mx.test; spf=temperror smtp.mailfrom=x@slow.example;\n\tdkim=none\n\
                   Received-SPF: temperror (mx.test: DNS failed for slow.example)\n"
             ),
             "{}",
@@ -250,7 +250,7 @@ fn the_null_sender_is_checked_by_its_helo_name() {
     let (added, _) = stored(&s);
     assert_eq!(
         added,
-        "Authentication-Results: mx.test; spf=pass smtp.helo=client.example\n".to_string()
+        "Authentication-Results: mx.test; spf=pass smtp.helo=client.example;\n\tdkim=none\n".to_string()
             + &received_spf(
                 "pass",
                 "domain of client.example designates 127.0.0.1 as permitted sender",
@@ -276,7 +276,7 @@ Authentication-Results: mx.test; spf=pass (in the body: kept)\r\n";
     assert!(r.starts_with("250 "), "{r}");
     let (added, rest) = stored(&s);
     assert!(added.starts_with(
-        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example\n"
+        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none\n"
     ));
     assert_eq!(
         String::from_utf8(rest).unwrap(),
@@ -324,7 +324,7 @@ fn hooks_get_the_results() {
     let hook = write_script(
         d.path(),
         &format!(
-            "env | grep -E '^TINYMX_(SPF|AUTH)' | sort > {}\nexit 0\n",
+            "env | grep -E '^TINYMX_(SPF|AUTH|DKIM)' | sort > {}\nexit 0\n",
             out.display()
         ),
     );
@@ -334,7 +334,9 @@ fn hooks_get_the_results() {
     assert!(r.starts_with("250 "), "{r}");
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
-        "TINYMX_AUTH=mx.test; spf=pass smtp.mailfrom=alice@pass.example\n\
+        "TINYMX_AUTH=mx.test; spf=pass smtp.mailfrom=alice@pass.example; dkim=none\n\
+         TINYMX_DKIM=none\n\
+         TINYMX_DKIM_DOMAINS=\n\
          TINYMX_SPF=pass\n\
          TINYMX_SPF_DOMAIN=pass.example\n"
     );

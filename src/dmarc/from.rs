@@ -30,8 +30,9 @@ pub const MAX_DOMAIN: usize = 253;
 enum Tok {
     /// An atom (its span), or an encoded word.
     Atom(usize, usize),
-    /// A quoted-string (its content is never needed).
-    Quoted,
+    /// A quoted-string (its span, quotes included: a local part's, for
+    /// TINYMX_FROM).
+    Quoted(usize, usize),
     /// A domain-literal `[...]`.
     Literal,
     /// One of `< > @ , : ; .`.
@@ -96,8 +97,9 @@ fn tokens(v: &[u8]) -> Result<Vec<Tok>, &'static str> {
         } else if b == b'(' {
             i = skip_delimited(v, i, b')').ok_or(UNCLOSED)?;
         } else if b == b'"' {
+            let start = i;
             i = skip_delimited(v, i, b'"').ok_or(UNCLOSED)?;
-            out.push(Tok::Quoted);
+            out.push(Tok::Quoted(start, i));
         } else if b == b'[' {
             i = skip_delimited(v, i, b']').ok_or(UNCLOSED)?;
             out.push(Tok::Literal);
@@ -118,8 +120,9 @@ fn tokens(v: &[u8]) -> Result<Vec<Tok>, &'static str> {
     Ok(out)
 }
 
-/// The domain of an addr-spec `local-part "@" domain`, lower-cased.
-fn addr_spec(v: &[u8], t: &[Tok]) -> Result<String, &'static str> {
+/// An addr-spec `local-part "@" domain`: the address as written (CFWS
+/// left out) and the domain, lower-cased.
+fn addr_spec(v: &[u8], t: &[Tok]) -> Result<(String, String), &'static str> {
     let Some(at) = t.iter().position(|&x| x == Tok::Special(b'@')) else {
         return Err("From: no domain");
     };
@@ -129,7 +132,7 @@ fn addr_spec(v: &[u8], t: &[Tok]) -> Result<String, &'static str> {
     if local.is_empty()
         || !local
             .iter()
-            .all(|&x| matches!(x, Tok::Atom(..) | Tok::Quoted | Tok::Special(b'.')))
+            .all(|&x| matches!(x, Tok::Atom(..) | Tok::Quoted(..) | Tok::Special(b'.')))
     {
         return Err("From: not an address");
     }
@@ -161,7 +164,17 @@ fn addr_spec(v: &[u8], t: &[Tok]) -> Result<String, &'static str> {
     if name.len() > MAX_DOMAIN || !is_domain(&name, true) {
         return Err("From: not a domain");
     }
-    String::from_utf8(name).map_err(|_| "From: not a domain")
+    let domain = String::from_utf8(name).map_err(|_| "From: not a domain")?;
+    let mut address = Vec::new();
+    for &x in local {
+        match x {
+            Tok::Atom(s, e) | Tok::Quoted(s, e) => address.extend_from_slice(&v[s..e]),
+            _ => address.push(b'.'),
+        }
+    }
+    address.push(b'@');
+    address.extend_from_slice(domain.as_bytes());
+    Ok((String::from_utf8_lossy(&address).into_owned(), domain))
 }
 
 /// The Author Domain (RFC 9989 section 5.3.1) of a message whose From
@@ -173,6 +186,13 @@ fn addr_spec(v: &[u8], t: &[Tok]) -> Result<String, &'static str> {
 /// exactly one mailbox: no field, two fields, two mailboxes, a group, no
 /// domain, a domain literal, a syntax error.
 pub fn author_domain(from_fields: &[&[u8]]) -> Result<String, &'static str> {
+    author(from_fields).map(|(_, domain)| domain)
+}
+
+/// [`author_domain`], with the address as written (its local part as
+/// the message has it, CFWS left out, and the lower-cased domain): what
+/// TINYMX_FROM gives a script.
+pub fn author(from_fields: &[&[u8]]) -> Result<(String, String), &'static str> {
     let v = match from_fields {
         [] => return Err("no From field"),
         [v] => *v,
@@ -211,7 +231,7 @@ pub fn author_domain(from_fields: &[&[u8]]) -> Result<String, &'static str> {
     let (name, angle) = (&m[..lt], &m[lt + 1..]);
     if !name
         .iter()
-        .all(|&x| matches!(x, Tok::Atom(..) | Tok::Quoted | Tok::Special(b'.')))
+        .all(|&x| matches!(x, Tok::Atom(..) | Tok::Quoted(..) | Tok::Special(b'.')))
     {
         return Err(if name.contains(&Tok::Special(b':')) {
             "From: a group"
@@ -243,6 +263,21 @@ mod tests {
 
     fn one(v: &str) -> Result<String, &'static str> {
         author_domain(&[v.as_bytes()])
+    }
+
+    #[test]
+    fn the_address_for_scripts_keeps_the_local_part_as_written() {
+        let a = |v: &str| author(&[v.as_bytes()]);
+        assert_eq!(
+            a(" Alice (home) <Alice.Smith@Example.COM>"),
+            Ok(("Alice.Smith@example.com".into(), "example.com".into()))
+        );
+        assert_eq!(
+            a("\"J. Doe\" <\"j d\"@x.example.>"),
+            Ok(("\"j d\"@x.example".into(), "x.example".into()))
+        );
+        assert_eq!(a("bob @ b.example (Bob)"), Ok(("bob@b.example".into(), "b.example".into())));
+        assert_eq!(a("a@b.example, c@d.example"), Err("From: more than one mailbox"));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 pub mod from;
 pub mod record;
 
-pub use from::author_domain;
+pub use from::{author, author_domain};
 pub use record::{Policy, Psd, Record};
 
 use crate::spf::{Answer, SpfResult};
