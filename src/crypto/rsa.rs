@@ -9,7 +9,8 @@
 //! arithmetic is Montgomery multiplication on 32-bit limbs with 64-bit
 //! products, which compiles to plain multiply instructions on the 32-bit
 //! targets too. Verification handles no secret, so nothing is constant
-//! time.
+//! time. A verification takes about 6.5 KB of stack (x86_64, release),
+//! well within a session thread's 64 KiB.
 
 /// The largest modulus taken, in bits: RFC 8301 section 3.2 asks verifiers
 /// to handle 1024 to 4096; a larger key would only cost time.
@@ -136,17 +137,12 @@ fn from_be(b: &[u8]) -> Limbs {
     x
 }
 
-/// `x - y` over the first `x.len()` limbs into `out`; true on a borrow,
-/// that is when x < y.
-fn sub(x: &[u32], y: &[u32], out: &mut [u32]) -> bool {
-    let mut borrow = false;
-    for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
-        let (d, b1) = a.overflowing_sub(*b);
-        let (d, b2) = d.overflowing_sub(borrow as u32);
-        *o = d;
-        borrow = b1 | b2;
+/// x < y, for numbers of the same number of limbs.
+fn less(x: &[u32], y: &[u32]) -> bool {
+    match x.iter().rev().zip(y.iter().rev()).find(|(a, b)| a != b) {
+        Some((a, b)) => a < b,
+        None => false,
     }
-    borrow
 }
 
 impl PublicKey {
@@ -247,8 +243,7 @@ impl PublicKey {
         }
         let s = from_be(sig);
         // Step 2.b, RSAVP1 (section 5.2.2): s must be below n.
-        let mut tmp = [0u32; MAX];
-        if !sub(&s[..self.len], &self.n[..self.len], &mut tmp) {
+        if !less(&s[..self.len], &self.n[..self.len]) {
             return false;
         }
         let m = self.pow(&s);
@@ -321,11 +316,16 @@ impl PublicKey {
     /// x - n if x (plus `carry` * R) is at least n: keeps x below n when
     /// it was below 2n.
     fn reduce(&self, x: &mut Limbs, carry: bool) {
-        let mut d = [0u32; MAX];
-        let len = self.len;
-        let borrow = sub(&x[..len], &self.n[..len], &mut d);
-        if carry || !borrow {
-            x[..len].copy_from_slice(&d[..len]);
+        let (x, n) = (&mut x[..self.len], &self.n[..self.len]);
+        if carry || !less(x, n) {
+            // Modulo R, which drops the carry.
+            let mut borrow = false;
+            for (a, b) in x.iter_mut().zip(n) {
+                let (d, b1) = a.overflowing_sub(*b);
+                let (d, b2) = d.overflowing_sub(borrow as u32);
+                *a = d;
+                borrow = b1 | b2;
+            }
         }
     }
 
