@@ -184,7 +184,8 @@ mipsel_FEATURES := ,-soft-float
 #    directly, only through TINYMX_RUNNER.
 # All of them run against the x86_64 binary.
 CROSS_TESTS := --test server --test clients --test hardening --test service \
-               --test hooks --test examples --test mime --test auth
+               --test hooks --test examples --test mime --test auth \
+               --test dkim --test dmarc
 CROSS_SKIP := --skip memory_stays_bounded_while_max_conn_sessions_stream_20_mib_each \
               --skip sessions_that_go_quiet_give_their_buffers_back \
               --skip no_leaks_after_100k_messages_and_10k_sessions \

@@ -79,7 +79,7 @@ fn spf_pass_is_the_first_field_of_the_stored_copy() {
     let (added, rest) = stored(&s);
     assert_eq!(
         added,
-        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none\n".to_string()
+        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none;\n\tdmarc=none header.from=example.com\n".to_string()
             + &received_spf(
                 "pass",
                 "domain of pass.example designates 127.0.0.1 as permitted sender",
@@ -92,7 +92,13 @@ fn spf_pass_is_the_first_field_of_the_stored_copy() {
         l.iter()
             .any(|l| l.contains(" accepted ") && l.contains(" spf=pass "))
     });
-    assert_eq!(dns.asked(), [("pass.example".to_string(), 16)]);
+    // SPF's record, then DMARC's tree walk for the From domain
+    // (RFC 9989: _dmarc.example.com, then _dmarc.com).
+    let txt = |n: &str| (n.to_string(), 16);
+    assert_eq!(
+        dns.asked(),
+        [txt("pass.example"), txt("_dmarc.example.com"), txt("_dmarc.com")]
+    );
 }
 
 #[test]
@@ -109,7 +115,7 @@ fn spf_pass_over_ipv6() {
     let (added, _) = stored(&s);
     assert!(
         added.starts_with(
-            "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none\n\
+            "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none;\n\tdmarc=none header.from=example.com\n\
              Received-SPF: pass (mx.test: domain of pass.example designates ::1 as permitted sender)\n\
              \tclient-ip=::1; "
         ),
@@ -151,7 +157,7 @@ fn fail_softfail_permerror_and_none_are_recorded_and_the_mail_accepted() {
         let (added, _) = stored(&s);
         assert_eq!(
             added,
-            format!("Authentication-Results: mx.test; spf={result} smtp.mailfrom={sender};\n\tdkim=none\n")
+            format!("Authentication-Results: mx.test; spf={result} smtp.mailfrom={sender};\n\tdkim=none;\n\tdmarc=none header.from=example.com\n")
                 + &received_spf(result, comment, sender, "mailfrom"),
             "{sender}"
         );
@@ -175,7 +181,7 @@ fn no_answer_is_temperror_the_mail_is_accepted_and_warned_about_once() {
     for m in &msgs {
         assert!(
             m.starts_with(
-                b"Authentication-Results: mx.test; spf=temperror smtp.mailfrom=x@slow.example;\n\tdkim=none\n\
+                b"Authentication-Results: mx.test; spf=temperror smtp.mailfrom=x@slow.example;\n\tdkim=none;\n\tdmarc=none header.from=example.com\n\
                   Received-SPF: temperror (mx.test: DNS failed for slow.example)\n"
             ),
             "{}",
@@ -193,9 +199,10 @@ fn no_answer_is_temperror_the_mail_is_accepted_and_warned_about_once() {
         warnings[0].contains("DNS: no answer for Txt slow.example (Timeout)"),
         "{warnings:?}"
     );
-    // --dns-timeout 1 and 2 attempts (resolv.conf's default): 2 queries
-    // a message, nothing cached.
-    assert_eq!(dns.queries(), 4);
+    // --dns-timeout 1 and 2 attempts (resolv.conf's default): 2 SPF
+    // queries a message, nothing cached; then DMARC's 2 (_dmarc.example.com
+    // and _dmarc.com, NXDOMAIN without an SOA: not cached either).
+    assert_eq!(dns.queries(), 8);
 }
 
 #[test]
@@ -250,7 +257,7 @@ fn the_null_sender_is_checked_by_its_helo_name() {
     let (added, _) = stored(&s);
     assert_eq!(
         added,
-        "Authentication-Results: mx.test; spf=pass smtp.helo=client.example;\n\tdkim=none\n".to_string()
+        "Authentication-Results: mx.test; spf=pass smtp.helo=client.example;\n\tdkim=none;\n\tdmarc=none header.from=example.com\n".to_string()
             + &received_spf(
                 "pass",
                 "domain of client.example designates 127.0.0.1 as permitted sender",
@@ -276,7 +283,7 @@ Authentication-Results: mx.test; spf=pass (in the body: kept)\r\n";
     assert!(r.starts_with("250 "), "{r}");
     let (added, rest) = stored(&s);
     assert!(added.starts_with(
-        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none\n"
+        "Authentication-Results: mx.test; spf=pass smtp.mailfrom=alice@pass.example;\n\tdkim=none;\n\tdmarc=none header.from=bank.example\n"
     ));
     assert_eq!(
         String::from_utf8(rest).unwrap(),
@@ -324,7 +331,7 @@ fn hooks_get_the_results() {
     let hook = write_script(
         d.path(),
         &format!(
-            "env | grep -E '^TINYMX_(SPF|AUTH|DKIM)' | sort > {}\nexit 0\n",
+            "env | grep -E '^TINYMX_(SPF|AUTH|DKIM|DMARC|FROM)' | sort > {}\nexit 0\n",
             out.display()
         ),
     );
@@ -334,9 +341,12 @@ fn hooks_get_the_results() {
     assert!(r.starts_with("250 "), "{r}");
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
-        "TINYMX_AUTH=mx.test; spf=pass smtp.mailfrom=alice@pass.example; dkim=none\n\
+        "TINYMX_AUTH=mx.test; spf=pass smtp.mailfrom=alice@pass.example; dkim=none; dmarc=none header.from=example.com\n\
          TINYMX_DKIM=none\n\
          TINYMX_DKIM_DOMAINS=\n\
+         TINYMX_DMARC=none\n\
+         TINYMX_FROM=a@example.com\n\
+         TINYMX_FROM_DOMAIN=example.com\n\
          TINYMX_SPF=pass\n\
          TINYMX_SPF_DOMAIN=pass.example\n"
     );
