@@ -70,17 +70,26 @@ fn filter_exit_0_accepts_and_sees_the_file_in_tmp() {
         .lines()
         .filter(|l| !l.starts_with("TINYMX_BIN=") && !l.starts_with("TINYMX_RUNNER="))
         .collect();
-    let file = lines[2].strip_prefix("TINYMX_FILE=").unwrap();
+    let file = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("TINYMX_FILE="))
+        .unwrap();
     assert!(file.starts_with(tmp.to_str().unwrap()), "{file}");
     let session = r.trim_end().rsplit(' ').next().unwrap();
     let session = session.rsplit_once('.').unwrap().0;
     assert_eq!(
         lines,
         [
-            // Empty: a loopback client is not checked (--auth-skip).
+            // The sender-check ones are empty: a loopback client is not
+            // checked (--auth-skip).
             "TINYMX_AUTH=".to_string(),
             "TINYMX_CLIENT_IP=127.0.0.1".into(),
+            "TINYMX_DKIM=".into(),
+            "TINYMX_DKIM_DOMAINS=".into(),
+            "TINYMX_DMARC=".into(),
             format!("TINYMX_FILE={file}"),
+            "TINYMX_FROM=".into(),
+            "TINYMX_FROM_DOMAIN=".into(),
             "TINYMX_HELO=client.example".into(),
             "TINYMX_MAILBOX=bob".into(),
             "TINYMX_MESSAGE_ID=<m1@example.com>".into(),
