@@ -622,8 +622,9 @@ impl<'a> Conn<'a> {
         Outcome::Stored(m.id.clone())
     }
 
-    /// The TINYMX_* variables for one copy. Subject and Message-ID are read
-    /// from the file here for the filter; the exec worker reads them itself.
+    /// The TINYMX_* variables for one copy. Subject, Message-ID and Date are
+    /// read from the file here for the filter; the exec worker reads them
+    /// itself.
     fn vars(
         &self,
         session: &Session,
@@ -699,9 +700,7 @@ impl<'a> Conn<'a> {
                 .unwrap_or_default(),
         ));
         if with_header {
-            let (subject, id) = hook::subject_and_id(file);
-            v.push(("TINYMX_SUBJECT", subject));
-            v.push(("TINYMX_MESSAGE_ID", id));
+            hook::header_vars(file).push_to(&mut v);
         }
         v
     }

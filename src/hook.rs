@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 const OUTPUT_HEAD_BYTES: usize = 4096;
 /// Lines of stderr logged.
 const STDERR_LOG_LINES: usize = 5;
-/// Header bytes read to find Subject and Message-ID.
+/// Header bytes read to find Subject, Message-ID and Date.
 const HEADER_SCAN_BYTES: usize = 256 * 1024;
 /// Without pidfd (Linux < 5.3), how often a running hook is checked.
 const FALLBACK_POLL_MS: i32 = 50;
@@ -254,9 +254,28 @@ pub fn log_stderr(prefix: &str, stderr: &[u8]) {
     }
 }
 
-/// Subject (decoded, control characters removed) and Message-ID of the
-/// message in `file`, from its header only.
-pub fn subject_and_id(file: &Path) -> (String, String) {
+/// What a hook gets from the header of the message in `file`.
+pub struct HeaderVars {
+    /// Decoded, control characters removed.
+    pub subject: String,
+    /// As written, control characters removed.
+    pub message_id: String,
+    /// The Date field as seconds since the epoch (`date::parse`); empty
+    /// when absent, unparsable or present more than once.
+    pub date: String,
+}
+
+impl HeaderVars {
+    pub fn push_to(self, vars: &mut Vars) {
+        vars.push(("TINYMX_SUBJECT", self.subject));
+        vars.push(("TINYMX_MESSAGE_ID", self.message_id));
+        vars.push(("TINYMX_DATE", self.date));
+    }
+}
+
+/// Subject, Message-ID and Date of the message in `file`, from its header
+/// only.
+pub fn header_vars(file: &Path) -> HeaderVars {
     struct Root(Option<Vec<mime::header::Field>>);
     impl Handler for Root {
         fn start(&mut self, p: &Part) {
@@ -293,7 +312,18 @@ pub fn subject_and_id(file: &Path) -> (String, String) {
             .map(|f| mime::header::display(&f.value))
             .unwrap_or_default()
     };
-    (get("Subject"), get("Message-ID"))
+    let mut dates = headers
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case("Date"));
+    let date = match (dates.next(), dates.next()) {
+        (Some(f), None) => crate::date::parse(&f.value),
+        _ => None,
+    };
+    HeaderVars {
+        subject: get("Subject"),
+        message_id: get("Message-ID"),
+        date: date.map(|t| t.to_string()).unwrap_or_default(),
+    }
 }
 
 // ---------------------------------------------------------------- --exec pool
@@ -302,8 +332,8 @@ pub fn subject_and_id(file: &Path) -> (String, String) {
 pub struct Job {
     pub sid: String,
     pub file: PathBuf,
-    /// Variables known in the session; Subject, Message-ID are added by
-    /// the worker (reading the file is not the session's job).
+    /// Variables known in the session; Subject, Message-ID, Date are added
+    /// by the worker (reading the file is not the session's job).
     pub vars: Vars,
 }
 
@@ -402,9 +432,7 @@ fn run_job(inner: &Inner, mut job: Job) {
             return;
         }
     };
-    let (subject, id) = subject_and_id(&job.file);
-    job.vars.push(("TINYMX_SUBJECT", subject));
-    job.vars.push(("TINYMX_MESSAGE_ID", id));
+    header_vars(&job.file).push_to(&mut job.vars);
     let out = run(&inner.program, &job.vars, stdin, inner.timeout, false);
     let line = format!(
         "{} exec {} file={} {} duration={:.3}s",
@@ -446,6 +474,31 @@ mod tests {
         );
         let _ = std::fs::remove_file(&path);
         o
+    }
+
+    #[test]
+    fn header_vars_date_is_unix_seconds_of_the_one_date_field() {
+        let path = std::env::temp_dir().join(format!("tinymx-hdr-{}", std::process::id()));
+        let date = |head: &str| {
+            std::fs::write(&path, format!("{head}Subject: s\n\nbody\n")).unwrap();
+            header_vars(&path).date
+        };
+        assert_eq!(date("Date: Thu, 1 Jan 1970 01:00:01 +0100\n"), "1");
+        assert_eq!(
+            date("date: Tue, 01 Dec 2026\n 10:00:00 -0000\n"),
+            "1796119200"
+        );
+        assert_eq!(date("Date: Wed, 31 Dec 1969 23:59:59 +0000\n"), "-1");
+        assert_eq!(date(""), "", "absent");
+        assert_eq!(date("Date: yesterday\n"), "", "unparsable");
+        assert_eq!(
+            date("Date: Tue, 01 Dec 2026 10:00:00 GMT\n"),
+            "",
+            "obsolete zone"
+        );
+        let two = "Date: Tue, 01 Dec 2026 10:00:00 +0000\nDate: Tue, 01 Dec 2026 10:00:00 +0000\n";
+        assert_eq!(date(two), "", "two Date fields");
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

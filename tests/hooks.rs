@@ -24,7 +24,9 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
-const MSG: &[u8] = b"From: a@example.com\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= \x01x\r\nMessage-ID: <m1@example.com>\r\n\r\nhello\r\n";
+/// Its Date, folded and with a comment, is 2026-12-01 09:00:00 UTC.
+const MSG: &[u8] = b"From: a@example.com\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= \x01x\r\nMessage-ID: <m1@example.com>\r\nDate: Tue, 1 Dec 2026\r\n 10:00:00 +0100 (CET)\r\n\r\nhello\r\n";
+const MSG_DATE: &str = "1796115600";
 
 fn tmp_and_new(server: &Server, mailbox: &str) -> (usize, usize) {
     let base = server.spool.join(mailbox);
@@ -70,17 +72,27 @@ fn filter_exit_0_accepts_and_sees_the_file_in_tmp() {
         .lines()
         .filter(|l| !l.starts_with("TINYMX_BIN=") && !l.starts_with("TINYMX_RUNNER="))
         .collect();
-    let file = lines[2].strip_prefix("TINYMX_FILE=").unwrap();
+    let file = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("TINYMX_FILE="))
+        .unwrap();
     assert!(file.starts_with(tmp.to_str().unwrap()), "{file}");
     let session = r.trim_end().rsplit(' ').next().unwrap();
     let session = session.rsplit_once('.').unwrap().0;
     assert_eq!(
         lines,
         [
-            // Empty: a loopback client is not checked (--auth-skip).
+            // The sender-check ones are empty: a loopback client is not
+            // checked (--auth-skip).
             "TINYMX_AUTH=".to_string(),
             "TINYMX_CLIENT_IP=127.0.0.1".into(),
+            format!("TINYMX_DATE={MSG_DATE}"),
+            "TINYMX_DKIM=".into(),
+            "TINYMX_DKIM_DOMAINS=".into(),
+            "TINYMX_DMARC=".into(),
             format!("TINYMX_FILE={file}"),
+            "TINYMX_FROM=".into(),
+            "TINYMX_FROM_DOMAIN=".into(),
             "TINYMX_HELO=client.example".into(),
             "TINYMX_MAILBOX=bob".into(),
             "TINYMX_MESSAGE_ID=<m1@example.com>".into(),
@@ -226,6 +238,7 @@ fn exec_runs_once_per_mailbox_with_the_stored_file() {
         assert!(env.contains(&format!("TINYMX_RECIPIENT={mb}@example.org\n")));
         assert!(env.contains("TINYMX_SUBJECT=Grüße x\n"));
         assert!(env.contains("TINYMX_MESSAGE_ID=<m1@example.com>\n"));
+        assert!(env.contains(&format!("TINYMX_DATE={MSG_DATE}\n")), "{env}");
         assert_eq!(
             std::fs::read(d.path().join(format!("out/{mb}.stdin"))).unwrap(),
             std::fs::read(&stored[0]).unwrap()

@@ -1,16 +1,30 @@
 """dkimpy as tinymx's DKIM peer (tests/dkim.rs runs it).
 
     peer.py make DIR   keys, their DNS records and signed messages in DIR
+    peer.py key DIR    a fresh Ed25519 key in DIR; prints its DNS record
+    peer.py sign DIR FROM DATE MSGID SUBJECT BODY
+                       prints a message signed with DIR's key
 
 Writes DIR/zone.txt (one "NAME<TAB>TXT value" per key), DIR/NNN.eml (each
 message, CRLF line ends) and DIR/cases.txt ("NNN<TAB>VERDICT<TAB>WHAT" per
 message), where VERDICT is dkimpy's own verification of that message
-against the same keys: pass or fail. The keys are made fresh on each run
+against the same keys: pass or fail.
+
+`key` writes DIR/ed.key and prints "ed._domainkey.example.com<TAB>TXT
+value". `sign` prints (CRLF line ends, not dot-stuffed) a message From:
+FROM (an address) to bob@example.org, Date: DATE (seconds since 1970,
+written by email.utils.formatdate), Message-ID: MSGID (none if empty),
+Subject: SUBJECT, body BODY, with an ed25519-sha256 relaxed/relaxed
+signature of d=example.com, s=ed over From, To, Subject, Date and
+Message-ID (tests/examples.rs, the gateway, signs at test time).
+
+The keys are made fresh on each run
 (RSA with openssl, Ed25519 with PyNaCl); nothing is sent anywhere: the
 records are served by the test's DNS server on 127.0.0.1.
 """
 
 import base64
+import email.utils
 import os
 import subprocess
 import sys
@@ -143,8 +157,42 @@ def make(out):
             f.write("%s\t%s\t%s\n" % (n, v, what))
 
 
+def key(out):
+    os.makedirs(out, exist_ok=True)
+    seed = nacl.signing.SigningKey.generate()
+    with open(os.path.join(out, "ed.key"), "wb") as f:
+        f.write(base64.b64encode(bytes(seed)))
+    sys.stdout.write("ed._domainkey.%s\tv=DKIM1; k=ed25519; p=%s\n" % (
+        DOMAIN.decode(), base64.b64encode(bytes(seed.verify_key)).decode()))
+
+
+def sign_one(keydir, sender, date, msgid, subject, body):
+    with open(os.path.join(keydir, "ed.key"), "rb") as f:
+        priv = f.read()
+    head = [
+        "From: " + sender,
+        "To: bob@example.org",
+        "Subject: " + subject,
+        "Date: " + email.utils.formatdate(int(date)),
+    ]
+    if msgid:
+        head.append("Message-ID: " + msgid)
+    msg = ("\r\n".join(head) + "\r\n\r\n" + body + "\r\n").encode()
+    include = [b"from", b"to", b"subject", b"date"] + ([b"message-id"] if msgid else [])
+    sig = dkim.sign(
+        msg, b"ed", DOMAIN, priv,
+        canonicalize=(b"relaxed", b"relaxed"), signature_algorithm=b"ed25519-sha256",
+        include_headers=include,
+    )
+    sys.stdout.buffer.write(sig + msg)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "key":
+        key(sys.argv[2])
+    elif len(sys.argv) == 8 and sys.argv[1] == "sign":
+        sign_one(*sys.argv[2:])
     else:
         sys.exit(__doc__)
