@@ -244,9 +244,9 @@ pub static OPTIONS: &[Opt] = &[
     Opt { kind: Seconds(|c| &mut c.filter_timeout_secs), reload: Live,
         help: "      --filter-timeout SECS  kill the filter and answer 451 (default 60)\n" },
     Opt { kind: Switch(|c| &mut c.auth), reload: Live,
-        help: "      --auth               check each sender (SPF) and add the results to every
-                           copy as Authentication-Results and Received-SPF
-                           (the default)
+        help: "      --auth               check each sender (SPF) and message (DKIM, DMARC)
+                           and add the results to every copy as
+                           Authentication-Results and Received-SPF (the default)
 " },
     Opt { kind: SwitchOff(|c| &mut c.auth), reload: Live,
         help: "      --no-auth            no sender checks, no such fields\n" },
