@@ -1110,7 +1110,16 @@ pub fn copy_all(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<u64> {
             _ => return Err(err),
         }
     }
-    let mut buf = [0u8; 16 * 1024];
+    copy_by_reading(from, to, off)
+}
+
+/// `copy_all`'s fallback, from offset `off` on. Its buffer is on the heap
+/// and the function never inlined: a 16 KiB array in the caller's frame
+/// would be touched (stack probes) by every session thread, whether it
+/// ever copies or not.
+#[inline(never)]
+fn copy_by_reading(from: BorrowedFd<'_>, to: BorrowedFd<'_>, mut off: i64) -> io::Result<u64> {
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         // SAFETY: `buf` is valid for writes of its length; `from` is live.
         let n = unsafe {
