@@ -108,8 +108,9 @@ impl Body {
         self.length += bytes.len() as u64;
     }
 
-    /// Writes what is held before a content byte.
-    fn content(&mut self, b: u8) {
+    /// Writes what is held before content: the line ends of the empty
+    /// lines before it, and (relaxed) one SP for the white space.
+    fn flush_held(&mut self) {
         while self.held_crlf > 0 {
             self.held_crlf -= 1;
             self.emit(b"\r\n");
@@ -118,18 +119,30 @@ impl Body {
             self.held_wsp = false;
             self.emit(b" ");
         }
-        self.emit(&[b]);
     }
 
     /// Feeds body bytes: lines end in CRLF or, as the spool stores them,
-    /// in LF alone; a CR elsewhere is content.
+    /// in LF alone; a CR elsewhere is content. Runs of content go to the
+    /// hash as one slice (a byte at a time cost 10× in throughput).
     pub fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let relaxed = self.canon == Canon::Relaxed;
+        let special = |c: u8| c == b'\r' || c == b'\n' || (relaxed && (c == b' ' || c == b'\t'));
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
             if self.held_cr {
                 self.held_cr = false;
                 if b != b'\n' {
-                    self.content(b'\r');
+                    self.flush_held();
+                    self.emit(b"\r");
                 }
+            }
+            if !special(b) {
+                let run = bytes[i..].iter().position(|&c| special(c)).unwrap_or(bytes.len() - i);
+                self.flush_held();
+                self.emit(&bytes[i..i + run]);
+                i += run;
+                continue;
             }
             match b {
                 b'\n' => {
@@ -137,9 +150,9 @@ impl Body {
                     self.held_wsp = false;
                 }
                 b'\r' => self.held_cr = true,
-                b' ' | b'\t' if self.canon == Canon::Relaxed => self.held_wsp = true,
-                _ => self.content(b),
+                _ => self.held_wsp = true,
             }
+            i += 1;
         }
     }
 
@@ -150,7 +163,8 @@ impl Body {
     pub fn finish(mut self) -> ([u8; 32], u64) {
         if self.held_cr {
             self.held_cr = false;
-            self.content(b'\r');
+            self.flush_held();
+            self.emit(b"\r");
         }
         if self.length > 0 || self.canon == Canon::Simple {
             self.held_crlf = 0;
