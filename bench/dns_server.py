@@ -36,13 +36,20 @@ def wire_name(name):
 
 
 def txt(*strings):
-    """TXT rdata: each string ≤ 255 bytes, as one character-string."""
+    """TXT rdata: each string ≤ 255 bytes, as one character-string
+    (long_txt splits a longer value)."""
     out = b""
     for s in strings:
         b = s.encode("ascii")
         assert len(b) < 256, s
         out += bytes([len(b)]) + b
     return ("TXT", out)
+
+
+def long_txt(value):
+    """TXT rdata for a value of any length, in 255-byte strings (a DKIM
+    key record: the reader joins them)."""
+    return txt(*[value[i:i + 255] for i in range(0, len(value), 255)] or [""])
 
 
 def a(addr):
@@ -95,6 +102,14 @@ class ZoneServer:
         self.halt.set()
         self.thread.join(5)
         self.sock.close()
+
+    def add(self, zone):
+        """More records ({name: [rdata, ...]}), e.g. keys made at run time
+        (call while no query is in flight)."""
+        for name, rdatas in zone.items():
+            for rtype, data in rdatas:
+                self.table.setdefault((name.lower().rstrip("."), TYPE[rtype]), []).append(data)
+        self.names = {name for name, _ in self.table}
 
     def reset(self):
         """Counters to zero (call while no query is in flight)."""
@@ -183,11 +198,15 @@ class ZoneServer:
 SENDER_DOMAIN = "example.test"
 SENDER_SPF = "v=spf1 include:_spf.example.test ~all"
 INCLUDE_SPF = "v=spf1 ip4:127.0.0.0/8 ip6:::1 -all"
+# DMARC for the same domain (the DKIM row adds the keys at run time:
+# bench/dkim_sign.py makes them fresh).
+DMARC_RECORD = "v=DMARC1; p=reject"
 BENCH_ZONE = {
     SENDER_DOMAIN: [txt(SENDER_SPF), mx(10, "mx.example.test")],
     "_spf.example.test": [txt(INCLUDE_SPF)],
     "mx.example.test": [a("127.0.0.1"), aaaa("::1")],
     "1.0.0.127.in-addr.arpa": [ptr("mx.example.test")],
+    "_dmarc.example.test": [txt(DMARC_RECORD)],
 }
 
 

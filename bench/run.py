@@ -45,6 +45,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.environ.get("TINYMX_BIN") or os.path.join(
     ROOT, "target/x86_64-unknown-linux-musl/release/tinymx")
+# dkimpy's Python (make test-deps), which signs the DKIM row's messages,
+# and the DKIM microbenchmark (cargo build --release --example dkim_speed).
+DKIM_PY = os.environ.get("DKIM_PY") or os.path.join(ROOT, "tests/.venv/bin/python")
+DKIM_SPEED = os.environ.get("DKIM_SPEED_BIN") or os.path.join(
+    ROOT, "target/x86_64-unknown-linux-musl/release/examples/dkim_speed")
 VENV_PY = os.path.join(os.environ.get("BENCH_VENV") or os.path.join(HERE, ".venv"), "bin/python")
 BASE = os.environ.get("BENCH_DIR", "/var/tmp")
 TMPFS = "/dev/shm"
@@ -68,6 +73,11 @@ FULL = {
     "callgrind": (50, 250),  # mails for the two runs whose difference counts
     "peers": ("tinymx", "postfix", "aiosmtpd", "smtp-sink"),
     "auth": (5000, 4 * KIB, 20),  # sender checks: as (a), spool on tmpfs
+    "dkim": (5000, 20),  # DKIM-signed 4 KiB messages, sessions; tmpfs
+    # The microbenchmarks, each run: the body file, dkim_speed's rounds
+    # over it, sha256sum's tries; verifications per round, rounds.
+    "dkim_micro": {"hash_mib": 10, "hash_rounds": 5, "sha_tries": 7,
+                   "iters": 200, "rounds": 7},
     # aiosmtpd waits for each fsync in its one event loop, so it is by far
     # the slowest on disk: fewer mails there keep the whole run within 15
     # minutes (rates are per second; the report says so).
@@ -85,6 +95,8 @@ SMOKE = {
     "callgrind": None,
     "peers": ("tinymx", "smtp-sink"),
     "auth": (50, 4 * KIB, 4),
+    "dkim": (50, 4),
+    "dkim_micro": {"hash_mib": 1, "hash_rounds": 1, "sha_tries": 1, "iters": 3, "rounds": 1},
     "fewer": {},
 }
 NAMES = {"tinymx": "tinymx", "postfix": "Postfix", "aiosmtpd": "aiosmtpd",
@@ -630,16 +642,19 @@ class PeakSampler(threading.Thread):
         return self.peak
 
 
-def smtp_source(port, n, size, sessions, subject, timeout, sender=SENDER):
-    # -d: each session sends message after message (no reconnect).
+def smtp_source(port, n, size, sessions, subject, timeout, sender=SENDER, file=None):
+    # -d: each session sends message after message (no reconnect). -F: the
+    # message is FILE, each line sent + CRLF, instead of smtp-source's own
+    # header and SIZE bytes of payload.
+    content = ["-F", file] if file else ["-l", str(size), "-S", subject]
     return subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-m", str(n), "-d", "-l", str(size),
-         "-S", subject, "-M", "smtp-source.bench", "-f", sender, "-t", RCPT,
+        ["smtp-source", "-s", str(sessions), "-m", str(n), "-d", *content,
+         "-M", "smtp-source.bench", "-f", sender, "-t", RCPT,
          f"127.0.0.1:{port}"],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0):
+def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0, file=None):
     """smtp-source → srv; timed until the last file is in new/ (durable
     servers) or until smtp-source is done (smtp-sink). ALREADY: files
     that were in new/ before (not counted)."""
@@ -649,7 +664,7 @@ def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0):
     cpu0 = srv.cpu()
     t0 = time.monotonic()
     try:
-        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout, sender)
+        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout, sender, file)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"smtp-source → {srv.name}: not done within {timeout}s")
     finally:
@@ -777,14 +792,23 @@ AUTH_PHASES = (("no-auth", "--no-auth", 3600),
                ("cold", "--auth", 0))
 AUTH_LABEL = {"no-auth": "--no-auth", "warm": "--auth, warm cache",
               "cold": "--auth, cold cache"}
-AUTH_LOOKUPS = 2  # TXT for the sender's domain, TXT for its include
+# TXT for the sender's domain, TXT for its include, and DMARC's TXT at
+# _dmarc.example.test: after the final dot tinymx also verifies DKIM (the
+# smtp-source message has no signature: dkim=none, no key lookup) and
+# evaluates DMARC for the From domain, which SPF aligns with (dmarc=pass).
+AUTH_LOOKUPS = 3
+
+
+# What every message of the sender-check row gets (unsigned; From: the
+# sender, so SPF's pass aligns).
+AUTH_FIELD = (f"Authentication-Results: {AUTH_HOST}; spf=pass smtp.mailfrom={AUTH_SENDER};\n"
+              f"\tdkim=none;\n\tdmarc=pass (p=reject) header.from={dns_server.SENDER_DOMAIN}\n")
 
 
 def auth_fields(new):
-    """(files whose header has our `Authentication-Results: tinymx.bench;
-    spf=pass smtp.mailfrom=AUTH_SENDER`, files with any
+    """(files whose header has our AUTH_FIELD, files with any
     Authentication-Results or Received-SPF field) in NEW."""
-    want = f"Authentication-Results: {AUTH_HOST}; spf=pass smtp.mailfrom={AUTH_SENDER}\n".encode()
+    want = AUTH_FIELD.encode()
     passed = fields = 0
     with os.scandir(new) as it:
         for e in it:
@@ -848,8 +872,7 @@ def sender_checks(cfg, dns, run):
         # passed with --auth, none touched with --no-auth.
         if flag == "--auth" and passed != n + 1:
             raise RuntimeError(f"tinymx --auth ({phase}): {passed} of {n + 1} messages have "
-                               f"'Authentication-Results: {AUTH_HOST}; spf=pass "
-                               f"smtp.mailfrom={AUTH_SENDER}'")
+                               f"{AUTH_FIELD!r}")
         if flag == "--no-auth" and (fields or first or res["dns_queries"]):
             raise RuntimeError(f"tinymx --no-auth: {fields} messages with an "
                                f"Authentication-Results or Received-SPF field, "
@@ -869,6 +892,356 @@ def sender_checks(cfg, dns, run):
     return out
 
 
+# ------------------------------------------------------------------ DKIM
+
+
+# The DKIM row (issue 14): the same sender and domain as the sender-check
+# row, the messages signed by dkimpy with keys made fresh by each run
+# (bench/dkim_sign.py), the key records added to the DNS server's zone.
+DKIM_DOMAIN = dns_server.SENDER_DOMAIN
+DKIM_SIZE = 4 * KIB
+# (phase, tinymx's option, the message: rsa.eml or ed.eml). The --no-auth
+# peer gets the RSA-signed message, which it stores unchecked.
+DKIM_PHASES = (("no-auth", "--no-auth", "rsa"),
+               ("rsa", "--auth", "rsa"),
+               ("ed", "--auth", "ed"))
+DKIM_LABEL = {"no-auth": "--no-auth", "rsa": "--auth, RSA-2048 signature",
+              "ed": "--auth, Ed25519 signature"}
+DKIM_SELECTOR = {"rsa": "rsa2048", "ed": "ed25519"}
+# The first message's lookups: SPF's two TXT, the key, _dmarc.
+DKIM_LOOKUPS = 4
+
+
+def dkim_material(base):
+    """A directory of keys, key records and signed messages
+    (bench/dkim_sign.py under dkimpy's Python); the records go into the
+    DNS server's zone by the caller."""
+    d = make_workdir(base, "dkim")
+    p = subprocess.run([DKIM_PY, os.path.join(HERE, "dkim_sign.py"), d, DKIM_DOMAIN,
+                        str(DKIM_SIZE)], capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        shutil.rmtree(d, ignore_errors=True)
+        raise RuntimeError(f"dkim_sign.py exited {p.returncode}: {p.stderr[-800:]}")
+    os.chmod(d, 0o755)
+    return d
+
+
+def dkim_zone(material):
+    zone = {}
+    with open(os.path.join(material, "zone.txt")) as f:
+        for line in f:
+            name, value = line.rstrip("\n").split("\t")
+            zone[name] = [dns_server.long_txt(value)]
+    return zone
+
+
+def dkim_field(kind):
+    """The start of the Authentication-Results field of a checked message
+    of KIND (the rest: the signature's header.b, the DMARC result)."""
+    return (f"Authentication-Results: {AUTH_HOST}; spf=pass smtp.mailfrom={AUTH_SENDER};\n"
+            f"\tdkim=pass header.d={DKIM_DOMAIN} header.s={DKIM_SELECTOR[kind]} header.b=")
+
+
+DMARC_PASS = f";\n\tdmarc=pass (p=reject) header.from={DKIM_DOMAIN}\n"
+
+
+def dkim_fields(new, kind):
+    """(files with KIND's dkim=pass and dmarc=pass, files with any
+    Authentication-Results or Received-SPF field) in NEW."""
+    want = b"\n" + dkim_field(kind).encode()
+    passed = fields = 0
+    with os.scandir(new) as it:
+        for e in it:
+            with open(e.path, "rb") as f:
+                head = b"\n" + f.read(8192).split(b"\n\n", 1)[0] + b"\n"
+            passed += want in head and DMARC_PASS.encode() in head
+            fields += b"\nAuthentication-Results:" in head or b"\nReceived-SPF:" in head
+    return passed, fields
+
+
+def dkim_checks(cfg, dns, run, material):
+    """Mail/s of DKIM-signed 4 KiB messages with every check on (SPF at
+    MAIL FROM, DKIM and DMARC after the final dot), RSA-2048 and Ed25519,
+    against --no-auth; as sender_checks, warm cache (the first message
+    fills it), spool on tmpfs, phases rotated by run."""
+    n, sessions = cfg["dkim"]
+    dns.ttl = 3600
+    out = {}
+    k = run % len(DKIM_PHASES)
+    for phase, flag, kind in DKIM_PHASES[k:] + DKIM_PHASES[:k]:
+        msg = os.path.join(material, kind + ".eml")
+        srv = start("tinymx", TMPFS, auth_options(flag, dns))
+        try:
+            dns.reset()
+            p = smtp_source(srv.port, 1, 0, 1, "", 60, AUTH_SENDER, msg)
+            if p.returncode != 0 or p.stderr.strip():
+                raise RuntimeError(f"smtp-source → tinymx {flag}: {p.stderr[-800:]}\n{srv.tail()}")
+            wait_until(lambda: count_files(srv.new_dir()) >= 1, "the first message", 30)
+            first = dns.queries
+            res = workload(srv, n, DKIM_SIZE, sessions, timeout=300, sender=AUTH_SENDER,
+                           already=1, file=msg)
+            res["dns_first"] = first
+            res["dns_queries"] = dns.queries - first
+            res["dns_errors"] = dns.errors
+            passed, fields = dkim_fields(srv.new_dir(), kind)
+        finally:
+            stop(srv)
+        if srv.rusage:
+            res["ctx_per_mail"] = srv.rusage.ru_nvcsw / (n + 1)
+        if flag == "--auth" and passed != n + 1:
+            raise RuntimeError(f"tinymx --auth ({phase}): {passed} of {n + 1} messages have "
+                               f"{dkim_field(kind)!r}… and {DMARC_PASS!r}")
+        if flag == "--no-auth" and (fields or first or res["dns_queries"]):
+            raise RuntimeError(f"tinymx --no-auth: {fields} messages with an "
+                               f"Authentication-Results or Received-SPF field, "
+                               f"{first + res['dns_queries']} DNS queries")
+        out[phase] = res
+        log(f"  DKIM row {DKIM_LABEL[phase]}: {res['rate']:,.0f} mail/s, cpu "
+            f"{res['cpu_per_1000']:.3f} ms/mail, DNS queries {first} + {res['dns_queries']:,}")
+    base = out["no-auth"]
+    for phase in ("rsa", "ed"):
+        r = out[phase]
+        r["vs_no_auth"] = r["rate"] / base["rate"]
+        r["checks_cpu_ms"] = r["cpu_per_1000"] - base["cpu_per_1000"]
+    base["vs_no_auth"] = 1.0
+    return out
+
+
+def write_body(path, size):
+    """SIZE bytes of a base64 attachment's body (76 characters and LF per
+    line, as the spool stores it), the same bytes every run."""
+    import base64
+    import random
+    rnd = random.Random(14)
+    line = 57  # bytes per 76-character base64 line
+    raw = rnd.randbytes(size * 3 // 4 + line)
+    with open(path, "wb") as f:
+        left = size
+        for i in range(0, len(raw), line):
+            chunk = base64.b64encode(raw[i:i + line]) + b"\n"
+            if len(chunk) >= left:
+                f.write(chunk[:left - 1] + b"\n")
+                break
+            f.write(chunk)
+            left -= len(chunk)
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def sha256sum_secs(path, tries):
+    """The least CPU time (user+sys, of the child) `sha256sum PATH` took
+    in TRIES, less the least that `sha256sum /dev/null` took (its start-up),
+    and its digest."""
+    def best(p):
+        least, digest = None, None
+        for _ in range(tries):
+            c0 = children_cpu()
+            out = subprocess.run(["sha256sum", p], capture_output=True, text=True, check=True,
+                                 timeout=60).stdout
+            c = children_cpu() - c0
+            least = c if least is None else min(least, c)
+            digest = out.split()[0]
+        return least, digest
+    secs, digest = best(path)
+    start, _ = best("/dev/null")
+    return max(secs - start, 1e-6), start, digest
+
+
+def dkim_speed(*args, timeout=300):
+    p = subprocess.run([DKIM_SPEED, *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"dkim_speed {' '.join(map(str, args))} exited {p.returncode}: "
+                           f"{p.stderr[-800:]}")
+    return {f[0]: f[1:] for f in (line.split() for line in p.stdout.splitlines()) if f}
+
+
+def dkim_micro(cfg, material):
+    """dkim_speed's figures and sha256sum's on the same body file (on
+    tmpfs), one after the other."""
+    m = cfg["dkim_micro"]
+    d = tempfile.mkdtemp(prefix="tinymx-bench-body-", dir=TMPFS)
+    try:
+        body = os.path.join(d, "body")
+        size = m["hash_mib"] * MIB
+        write_body(body, size)
+        h = dkim_speed("hash", body, m["hash_rounds"])
+        secs, start, digest = sha256sum_secs(body, m["sha_tries"])
+        if h["hash-raw"][1] != digest:
+            raise RuntimeError(f"dkim_speed's SHA-256 of {body} is {h['hash-raw'][1]}, "
+                               f"sha256sum's {digest}")
+        v = dkim_speed("verify", material, m["iters"], m["rounds"])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    out = {"body_bytes": size, "sha256sum": size / secs / 1e6, "sha256sum_start_ms": start * 1e3}
+    for k in ("raw", "simple", "relaxed"):
+        out[k] = float(h[f"hash-{k}"][0])
+    for k in ("verify-rsa", "verify-ed", "op-rsa", "op-ed"):
+        out[k] = float(v[k][0])
+    log(f"  DKIM microbenchmarks: SHA-256 {out['raw']:.0f} MB/s, body simple {out['simple']:.1f}, "
+        f"relaxed {out['relaxed']:.1f}, sha256sum {out['sha256sum']:.0f} MB/s; verify RSA-2048 "
+        f"{out['verify-rsa']:.0f} µs, Ed25519 {out['verify-ed']:.0f} µs")
+    return out
+
+
+def dkim_instructions(dns, material, n1, n2):
+    """Instructions under callgrind: per verification in dkim_speed (the
+    difference between 25 and 5 verifications), and per mail in tinymx
+    (one session, N2 − N1 mails) by phase."""
+    out = {}
+    for kind in ("rsa", "ed"):
+        counts = []
+        for n in (5, 25):
+            d = tempfile.mkdtemp(prefix="tinymx-bench-callgrind-dkim-", dir=TMPFS)
+            try:
+                cg = os.path.join(d, "callgrind.out")
+                p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}",
+                                    DKIM_SPEED, "count", material, kind, str(n)],
+                                   capture_output=True, text=True, timeout=600)
+                if p.returncode != 0:
+                    raise RuntimeError(f"dkim_speed count under callgrind: {p.stderr[-500:]}")
+                counts.append(callgrind_total(cg))
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+        out[("verify", kind)] = (counts[1] - counts[0]) / 20
+        log(f"  callgrind dkim_speed {kind}: {out[('verify', kind)]:,.0f} instructions per "
+            f"verification")
+    dns.ttl = 3600
+    for phase, flag, kind in DKIM_PHASES:
+        msg = os.path.join(material, kind + ".eml")
+        i1, i2 = (callgrind_instructions("tinymx", TMPFS, n, auth_options(flag, dns), AUTH_SENDER,
+                                         msg) for n in (n1, n2))
+        out[("mail", phase)] = (i2 - i1) / (n2 - n1)
+        log(f"  callgrind tinymx {DKIM_LABEL[phase]}: {out[('mail', phase)]:,.0f} instructions "
+            f"per mail")
+    return out
+
+
+# Issue 14's goals for the microbenchmarks.
+GOAL_HASH_RATIO = 0.5   # body hash ≥ 0.5 × sha256sum's speed
+GOAL_RSA_US = 500       # RSA-2048 verification ≤ 0.5 ms
+GOAL_ED_US = 1000       # Ed25519 verification ≤ 1 ms
+
+
+def dkim_best(runs):
+    """The microbenchmarks' best over the runs (each already the best of
+    its rounds): the most MB/s, the fewest µs."""
+    best = {}
+    for r in runs:
+        m = r.get("dkim_micro")
+        if not m:
+            continue
+        for k, v in m.items():
+            if k.startswith(("verify-", "op-")):
+                best[k] = min(best.get(k, v), v)
+            else:
+                best[k] = max(best.get(k, v), v)
+    return best
+
+
+def dkim_report(cfg, runs, g, once):
+    """The DKIM section: the microbenchmarks (best over the runs), the
+    mail/s row (medians), the goals."""
+    b = dkim_best(runs)
+    if not b:
+        return []
+    instr = once.get("dkim_instr") or {}
+    m = cfg["dkim_micro"]
+    mib = b["body_bytes"] / MIB
+    sha = b["sha256sum"]
+
+    def goal(ok):
+        return "met" if ok else "missed"
+    lines = ["## DKIM and DMARC (issue 14)\n",
+             f"Microbenchmarks: `bench/dkim_speed.rs`, an example program on the tinymx library "
+             f"built with the shipped binary's release profile (opt-level z, LTO; "
+             f"`cargo build --release --example dkim_speed`), one thread, timed by its own "
+             f"CPU time (`CLOCK_THREAD_CPUTIME_ID`); best of {m['hash_rounds']} rounds (hash) or "
+             f"of {m['rounds']} rounds of {m['iters']} (verification) in each run, then the best "
+             f"of the {len(runs)} run(s). Body hash: a {mib:g} MiB base64 body (76 characters + "
+             f"LF per line, as the spool stores it), in 16 KiB pieces. `sha256sum` (GNU "
+             f"coreutils) on the same file on tmpfs in the same run: the child's CPU time "
+             f"(user+sys), best of {m['sha_tries']}, less its start-up (`sha256sum /dev/null`, "
+             f"{b['sha256sum_start_ms']:.1f} ms); the two digests are compared. Verification: "
+             f"a {DKIM_SIZE:,}-byte message signed by dkimpy (relaxed/relaxed, fresh keys each "
+             f"run), the whole `Verifier` (`new`, `update`, `finish` with the key record from "
+             f"a closure: no DNS), and the public-key operation alone.\n",
+             "| measure | tinymx | sha256sum | tinymx/sha256sum | goal | |",
+             "|---|---:|---:|---:|---|---|"]
+    for k, label in (("raw", "SHA-256 alone (`crypto::sha2::Sha256`), MB/s"),
+                     ("simple", "body hash, simple (`dkim::canon::Body`), MB/s"),
+                     ("relaxed", "body hash, relaxed (`dkim::canon::Body`), MB/s")):
+        r = b[k] / sha
+        g_ = (f"≥ {GOAL_HASH_RATIO} × sha256sum", goal(r >= GOAL_HASH_RATIO)) \
+            if k != "raw" else ("—", "")
+        lines.append(f"| {label} | {fmt(b[k])} | {fmt(sha)} | {r:.2f} | {g_[0]} | {g_[1]} |")
+    for kind, name, lim in (("rsa", "RSA-2048", GOAL_RSA_US), ("ed", "Ed25519", GOAL_ED_US)):
+        us = b[f"verify-{kind}"]
+        lines.append(f"| {name}: verification of a 4 KiB message, µs CPU | {us:,.0f} | — | — | "
+                     f"≤ {lim / 1000:g} ms | {goal(us <= lim)} |")
+        lines.append(f"| … of which the public-key operation alone, µs | "
+                     f"{b[f'op-{kind}']:,.0f} | — | — | — | |")
+        if instr.get(("verify", kind)):
+            lines.append(f"| … instructions per verification (callgrind) | "
+                         f"{fmt(instr[('verify', kind)])} | — | — | — | |")
+    lines.append("")
+    n, sessions = cfg["dkim"]
+    a = lambda phase, k: g("dkim", phase, k)  # noqa: E731
+    lines += [f"Mail/s with every check on: {n:,} DKIM-signed {DKIM_SIZE // KIB} KiB messages "
+              f"(the same file each time, sent by smtp-source -F) over {sessions} sessions from "
+              f"127.0.0.1, spool on tmpfs, each phase on a fresh tinymx with `--auth-skip none "
+              f"--dns 127.0.0.1:PORT` against `bench/dns_server.py`: SPF at MAIL FROM (2 TXT), "
+              f"after the final dot DKIM (the key at `SELECTOR._domainkey.{DKIM_DOMAIN}`) and "
+              f"DMARC (`_dmarc.{DKIM_DOMAIN}`: `{dns_server.DMARC_RECORD}`); TTL 3600, the first, "
+              f"untimed message fills the cache. `--no-auth` stores the RSA-signed message "
+              f"unchecked. Every stored message was read back: with `--auth` each has "
+              f"`spf=pass`, `dkim=pass header.d={DKIM_DOMAIN} header.s=SELECTOR` and "
+              f"`dmarc=pass (p=reject)`; with `--no-auth` none has a field. Medians of "
+              f"{len(runs)} run(s).\n",
+              "| tinymx | mail/s | vs --no-auth | CPU ms/mail (server) | checks' CPU ms/mail | "
+              "instructions/mail | checks' instructions/mail | DNS queries (first mail + timed "
+              "ones) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for phase, _, _ in DKIM_PHASES:
+        on = phase != "no-auth"
+        i, i0 = instr.get(("mail", phase)), instr.get(("mail", "no-auth"))
+        lines.append(f"| {DKIM_LABEL[phase]} | {fmt(a(phase, 'rate'))} | "
+                     f"{ratio(a(phase, 'vs_no_auth'), 1)} | {fmt3(a(phase, 'cpu_per_1000'))} | "
+                     f"{fmt3(a(phase, 'checks_cpu_ms')) if on else '—'} | {fmt(i)} | "
+                     f"{fmt(i - i0) if on and i is not None and i0 is not None else '—'} | "
+                     f"{queries(a(phase, 'dns_first'), a(phase, 'dns_queries'))} |")
+    lines.append("")
+    lines.append("Checks' CPU = the server's CPU (user+sys) per mail minus that with `--no-auth` "
+                 "in the same run, then the median; so is the ratio."
+                 + (f" Instructions: callgrind, one session, ({once['instr_n'][1]} − "
+                    f"{once['instr_n'][0]} mails) ÷ {once['instr_n'][1] - once['instr_n'][0]}."
+                    if instr.get(("mail", "no-auth")) else ""))
+    odd = [DKIM_LABEL[ph] for ph, flag, _ in DKIM_PHASES
+           if (a(ph, "dns_first"), a(ph, "dns_queries")) !=
+           ((DKIM_LOOKUPS, 0) if flag == "--auth" else (0, 0))]
+    if odd:
+        lines.append(f"**DNS queries not as expected** ({DKIM_LOOKUPS} + 0) for: {', '.join(odd)}.")
+    lines.append("")
+    return lines
+
+
+def dkim_runs(runs):
+    lines = ["| run | SHA-256 MB/s | body simple MB/s | body relaxed MB/s | sha256sum MB/s | "
+             "RSA-2048 µs | Ed25519 µs | --no-auth mail/s | RSA-2048 mail/s | Ed25519 mail/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, r in enumerate(runs, 1):
+        m = r.get("dkim_micro") or {}
+        lines.append(f"| {i} | {fmt(m.get('raw'))} | {fmt(m.get('simple'))} | "
+                     f"{fmt(m.get('relaxed'))} | {fmt(m.get('sha256sum'))} | "
+                     f"{fmt(m.get('verify-rsa'))} | {fmt(m.get('verify-ed'))} | " +
+                     " | ".join(fmt(r.get(("dkim", ph, "rate"))) for ph, _, _ in DKIM_PHASES)
+                     + " |")
+    return lines
+
+
 # ------------------------------------------------------------------ callgrind
 
 
@@ -881,7 +1254,7 @@ def callgrind_total(path):
     return total
 
 
-def callgrind_instructions(kind, base, n, extra=(), sender=SENDER):
+def callgrind_instructions(kind, base, n, extra=(), sender=SENDER, file=None):
     """Instructions (user space, all threads) of one server process that
     receives N × 4 KiB mails over one session, start to stop. EXTRA:
     more tinymx options."""
@@ -902,7 +1275,7 @@ def callgrind_instructions(kind, base, n, extra=(), sender=SENDER):
             srv = SmtpSink(base, wrapper=wrapper)
         try:
             srv.wait_ready(timeout=120)
-            p = smtp_source(srv.port, n, 4 * KIB, 1, "callgrind", 300, sender)
+            p = smtp_source(srv.port, n, 4 * KIB, 1, "callgrind", 300, sender, file)
             if p.returncode != 0:
                 raise RuntimeError(f"smtp-source under callgrind: {p.stderr[-500:]}")
             if srv.new_dir():
@@ -920,7 +1293,7 @@ def callgrind_instructions(kind, base, n, extra=(), sender=SENDER):
 
 
 def median(xs):
-    xs = [x for x in xs if x is not None]
+    xs = [x for x in xs if isinstance(x, (int, float))]
     return statistics.median(xs) if xs else None
 
 
@@ -1132,6 +1505,7 @@ def report(cfg, info, runs, once, elapsed, smoke):
                      f"`perf stat -e instructions`: {once.get('perf', '?')}.")
     lines.append("")
     lines += auth_report(cfg, g, once)
+    lines += dkim_report(cfg, runs, g, once)
     lines.append("## Every run\n")
     lines.append("| run | measure | " + " | ".join(NAMES[p] for p in peers) + " | ceiling |")
     lines.append("|---|---|" + "---:|" * (len(peers) + 1))
@@ -1148,6 +1522,9 @@ def report(cfg, info, runs, once, elapsed, smoke):
     lines.append("")
     lines.append("Sender checks:\n")
     lines += auth_runs(runs)
+    lines.append("")
+    lines.append("DKIM (microbenchmarks: each run's best of its rounds; mail/s):\n")
+    lines += dkim_runs(runs)
     return "\n".join(lines) + "\n"
 
 
@@ -1196,17 +1573,21 @@ def auth_report(cfg, g, once):
     n, size, sessions = cfg["auth"]
     a = lambda phase, k: g("auth", phase, k)  # noqa: E731
     instr = once.get("auth_instr") or {}
-    lines = [f"## Sender checks (SPF, a local DNS server answering at once)\n",
+    lines = [f"## Sender checks (SPF, and DMARC of an unsigned message; a local DNS server "
+             f"answering at once)\n",
              f"{n:,} × {size // KIB} KiB over {sessions} sessions from 127.0.0.1, spool on tmpfs "
              f"(so the checks are not hidden behind fsyncs), each phase on a fresh tinymx with "
              f"`--auth-skip none --dns 127.0.0.1:PORT` (loopback clients are skipped by default). "
              f"The DNS server is `bench/dns_server.py`, a thread of the runner answering UDP at "
              f"once from a fixed zone and never forwarding. Sender {AUTH_SENDER}: "
              f"`{dns_server.SENDER_SPF}`, `_spf.{dns_server.SENDER_DOMAIN}`: `{dns_server.INCLUDE_SPF}`, so "
-             f"a pass after {AUTH_LOOKUPS} TXT lookups. Warm: TTL 3600, and one message before the "
+             f"a pass after 2 TXT lookups; smtp-source's message is unsigned (dkim=none) with "
+             f"From: {AUTH_SENDER}, so DMARC asks `_dmarc.{dns_server.SENDER_DOMAIN}` "
+             f"(`{dns_server.DMARC_RECORD}`) and passes through SPF: {AUTH_LOOKUPS} TXT lookups "
+             f"per message. The \"SPF\" columns are all of these checks. Warm: TTL 3600, and one message before the "
              f"timed ones fills the cache; cold: TTL 0, which the resolver does not cache, so every "
              f"message asks again. Every stored message was checked: with `--auth` each has "
-             f"`Authentication-Results: {AUTH_HOST}; spf=pass smtp.mailfrom={AUTH_SENDER}`, with "
+             f"`{AUTH_FIELD.strip().replace(chr(10) + chr(9), ' ')}` (folded), with "
              f"`--no-auth` none has an Authentication-Results or Received-SPF field.\n",
              "| tinymx | mail/s | vs --no-auth | CPU ms/mail (server) | SPF CPU ms/mail | "
              "… of which user | instructions/mail | SPF instructions/mail | "
@@ -1261,6 +1642,13 @@ def check_tools(cfg):
         missing.append("postfix")
     if "aiosmtpd" in cfg["peers"] and not os.path.exists(VENV_PY):
         missing.append(f"{VENV_PY} with aiosmtpd (bench/install.sh)")
+    if cfg.get("dkim"):
+        if not os.access(DKIM_SPEED, os.X_OK):
+            missing.append(f"{DKIM_SPEED} (cargo build --release --example dkim_speed)")
+        if not os.path.exists(DKIM_PY):
+            missing.append(f"{DKIM_PY} with dkimpy (make test-deps)")
+        if not shutil.which("sha256sum"):
+            missing.append("sha256sum")
     if cfg["callgrind"] and not shutil.which("valgrind"):
         missing.append("valgrind")
     if missing:
@@ -1288,11 +1676,16 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--auth-only", action="store_true",
                     help="only the sender checks (SPF against a local DNS server), full counts")
+    ap.add_argument("--dkim-only", action="store_true",
+                    help="only the DKIM figures (microbenchmarks and mail/s with every check "
+                    "on), full counts")
     ap.add_argument("--out", default=None, help="results file (default bench/results.md; "
                     "--smoke, --auth-only: none)")
     args = ap.parse_args()
     cfg = SMOKE if args.smoke else FULL
     if args.auth_only:
+        cfg = dict(cfg, peers=("tinymx",), callgrind=None, dkim=None)
+    if args.dkim_only:
         cfg = dict(cfg, peers=("tinymx",), callgrind=None)
     check_tools(cfg)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -1310,13 +1703,25 @@ def main():
     os.chmod(bindir, 0o755)
     shutil.copy2(BIN, os.path.join(bindir, "tinymx"))
     BIN = os.path.join(bindir, "tinymx")
+    if cfg.get("dkim"):
+        global DKIM_SPEED
+        shutil.copy2(DKIM_SPEED, os.path.join(bindir, "dkim_speed"))
+        DKIM_SPEED = os.path.join(bindir, "dkim_speed")
     # The sender checks' DNS server: a thread of this process on
     # 127.0.0.1, a fixed zone, no upstream.
     dns = dns_server.ZoneServer(dns_server.BENCH_ZONE).start()
+    material = None
     try:
-        measure(args, cfg, dns)
+        if cfg.get("dkim"):
+            # Keys and signed messages, fresh for this run; their records
+            # join the zone.
+            material = dkim_material(TMPFS)
+            dns.add(dkim_zone(material))
+        measure(args, cfg, dns, material)
     finally:
         dns.stop()
+        if material:
+            shutil.rmtree(material, ignore_errors=True)
         remove_tree(bindir)
         remove_deferred()
 
@@ -1343,9 +1748,46 @@ def measure_auth_only(args, cfg, dns):
     print(text, end="")
 
 
-def measure(args, cfg, dns):
+def measure_dkim_only(args, cfg, dns, material):
+    """`--dkim-only`: the DKIM section alone, with its run's facts."""
+    info = machine_info()
+    t_start = time.monotonic()
+    runs = []
+    for run in range(cfg["runs"]):
+        log(f"run {run + 1} of {cfg['runs']}")
+        r = {("dkim", phase, k): v for phase, res in dkim_checks(cfg, dns, run, material).items()
+             for k, v in res.items()}
+        r["dkim_micro"] = dkim_micro(cfg, material)
+        runs.append(r)
+    once = {}
+    if shutil.which("valgrind"):
+        n1, n2 = FULL["callgrind"]
+        once["instr_n"] = (n1, n2)
+        once["dkim_instr"] = dkim_instructions(dns, material, n1, n2)
+    info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    med = {k: median([r.get(k) for r in runs]) for k in set().union(*runs)}
+    lines = ["# tinymx DKIM (run.py --dkim-only): results\n",
+             f"- date: {info['date']}; whole run {(time.monotonic() - t_start) / 60:.1f} min; "
+             f"{len(runs)} run(s)",
+             f"- machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}; "
+             f"load average {info['load']} at the start, {info['load_end']} at the end",
+             f"- {info['tinymx']}; client: Postfix's smtp-source {info['postfix']} on 127.0.0.1\n"]
+    lines += dkim_report(cfg, runs, lambda *k: med.get(k), once)
+    lines.append("## Every run\n")
+    lines += dkim_runs(runs)
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    print()
+    print(text, end="")
+
+
+def measure(args, cfg, dns, material=None):
     if args.auth_only:
         return measure_auth_only(args, cfg, dns)
+    if args.dkim_only:
+        return measure_dkim_only(args, cfg, dns, material)
     info = machine_info()
     if "tmpfs" in info["disk_fs"]:
         log(f"warning: {BASE} is tmpfs, so the 'disk' runs are not on a disk; set BENCH_DIR")
@@ -1400,6 +1842,10 @@ def measure(args, cfg, dns):
         for phase, res in sender_checks(cfg, dns, run).items():
             for k, v in res.items():
                 r[("auth", phase, k)] = v
+        for phase, res in dkim_checks(cfg, dns, run, material).items():
+            for k, v in res.items():
+                r[("dkim", phase, k)] = v
+        r["dkim_micro"] = dkim_micro(cfg, material)
         for kind in order:
             res = idle_memory(kind, BASE, cfg["idle"])
             for k, v in res.items():
@@ -1415,6 +1861,7 @@ def measure(args, cfg, dns):
             once["instr"][kind] = (i2 - i1) / (n2 - n1)
             log(f"  callgrind {kind}: {once['instr'][kind]:,.0f} instructions per mail")
         once["auth_instr"] = auth_instructions(dns, n1, n2)
+        once["dkim_instr"] = dkim_instructions(dns, material, n1, n2)
         once["perf"] = perf_instructions()
     once["size"] = stripped_size()
     elapsed = time.monotonic() - t_start
@@ -1442,9 +1889,15 @@ def measure(args, cfg, dns):
         for phase, _, _ in AUTH_PHASES:
             need += [("auth", phase, k) for k in ("rate", "cpu_per_1000", "vs_no_auth")]
         need += [("auth", phase, "spf_cpu_ms") for phase in ("warm", "cold")]
+        for phase, _, _ in DKIM_PHASES:
+            need += [("dkim", phase, k) for k in ("rate", "cpu_per_1000", "vs_no_auth")]
         bad = [k for k in need if not isinstance(r.get(k), (int, float))
                or r.get(k) < 0 and k[-1] != "spf_cpu_ms"
                or (k[-1] in ("rate", "idle_kib", "peak_kib") or k[0] == "ceiling") and not r.get(k) > 0]
+        micro = r.get("dkim_micro") or {}
+        bad += [("dkim_micro", k) for k in ("raw", "simple", "relaxed", "sha256sum", "verify-rsa",
+                                            "verify-ed", "op-rsa", "op-ed")
+                if not isinstance(micro.get(k), float) or not micro[k] > 0]
         if bad or not once["size"] > 0:
             sys.exit(f"bench-smoke: no number for {bad}")
         # Cold and warm are what they say: the DNS server's counts.
@@ -1454,6 +1907,12 @@ def measure(args, cfg, dns):
                for ph in want}
         if got != want:
             sys.exit(f"bench-smoke: DNS queries (first message, the {an} after it) {got}, "
+                     f"want {want}")
+        want = {ph: (DKIM_LOOKUPS, 0) if flag == "--auth" else (0, 0) for ph, flag, _ in DKIM_PHASES}
+        got = {ph: (r.get(("dkim", ph, "dns_first")), r.get(("dkim", ph, "dns_queries")))
+               for ph in want}
+        if got != want:
+            sys.exit(f"bench-smoke: DKIM row's DNS queries (first message, the rest) {got}, "
                      f"want {want}")
         log(f"bench-smoke: ok ({len(need) + 1} numbers, every mail arrived) in {elapsed:.0f}s")
 
