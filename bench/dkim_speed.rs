@@ -34,14 +34,13 @@ use tinymx::dkim::canon::{Body, Canon};
 use tinymx::dkim::verify::{Verdict, Verifier};
 use tinymx::spf::Answer;
 
-/// CPU time of this thread in nanoseconds: a preempted thread on a shared
-/// machine is not charged for the time others ran.
+/// CPU time of this thread in nanoseconds (`sys::thread_cpu_ns`): a
+/// preempted thread on a shared machine is not charged for the time
+/// others ran.
 fn cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec, which ts is.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    let t = tinymx::sys::thread_cpu_ns();
+    assert!(t > 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    t
 }
 
 /// The least CPU time, in ns, that one call of `f` took in `rounds` rounds
