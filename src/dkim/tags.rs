@@ -40,7 +40,7 @@ impl TagError {
 
 /// Folding white space as the field holds it: SP, HTAB, CR, LF (a field
 /// as stored keeps its folds; section 3.2 allows FWS around everything).
-fn fws(b: u8) -> bool {
+pub fn fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
