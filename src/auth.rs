@@ -316,13 +316,18 @@ impl MessageAuth {
     /// The `d=` of every signature that passed, once each, space-separated
     /// (TINYMX_DKIM_DOMAINS).
     pub fn dkim_domains(&self) -> String {
+        self.passed().join(" ")
+    }
+
+    /// The `d=` of every signature that passed, once each, in order.
+    fn passed(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for o in &self.dkim {
             if o.verdict == dkim::Verdict::Pass && !out.contains(&o.domain.as_str()) {
                 out.push(&o.domain);
             }
         }
-        out.join(" ")
+        out
     }
 
     /// Appends the resinfo of each result for Authentication-Results
@@ -371,13 +376,14 @@ pub fn check_message(resolver: &Resolver, verifier: dkim::Verifier, spf: &SpfChe
     };
     match author {
         Ok((from, domain)) => {
-            let passed: Vec<String> = msg.dkim_domains().split(' ').filter(|d| !d.is_empty()).map(str::to_string).collect();
+            let passed = msg.passed();
             let inputs = dmarc::Inputs {
                 from_domain: &domain,
                 spf: Some((spf.result(), &spf.outcome.domain)),
                 dkim_pass_domains: &passed,
             };
-            msg.dmarc = dmarc::evaluate(&inputs, &mut |name| txt(&mut dns, name));
+            let dmarc = dmarc::evaluate(&inputs, &mut |name| txt(&mut dns, name));
+            msg.dmarc = dmarc;
             msg.from = from;
             msg.from_domain = domain;
         }

@@ -82,7 +82,7 @@ pub struct Inputs<'a> {
     pub spf: Option<(SpfResult, &'a str)>,
     /// The `d=` of every DKIM signature whose result is `pass` (section
     /// 4.4.1); others must not be passed.
-    pub dkim_pass_domains: &'a [String],
+    pub dkim_pass_domains: &'a [&'a str],
 }
 
 /// The outcome of one evaluation.
