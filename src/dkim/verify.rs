@@ -180,8 +180,9 @@ impl Verifier {
         }
         if self.too_big {
             let n = fields(&self.header).iter().filter(|f| dkim_value(f).is_some()).count();
-            let o = outcome(Verdict::PermError, None, Some("header section over 64 KiB".into()));
-            return vec![o; n.max(1)];
+            return (0..n.max(1))
+                .map(|_| outcome(Verdict::PermError, None, Some("header section over 64 KiB".into())))
+                .collect();
         }
         let fields = fields(&self.header);
         let mut out = Vec::new();
@@ -266,7 +267,7 @@ fn outcome(verdict: Verdict, sig: Option<&Signature>, reason: Option<String>) ->
         o.b = s.b.iter().filter(|&&b| !tags::fws(b)).take(8).map(|&b| char::from(b)).collect();
         o.auid = match s.auid {
             Some(i) => String::from_utf8_lossy(i).into_owned(),
-            None => format!("@{}", o.domain),
+            None => String::from("@") + &o.domain,
         };
     }
     o
