@@ -94,10 +94,18 @@ fn split(list: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().take_while(|&&c| fws(c)).count();
-    let end = b.len() - b[start..].iter().rev().take_while(|&&c| fws(c)).count();
-    &b[start..end]
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [f, rest @ ..] = b
+        && fws(*f)
+    {
+        b = rest;
+    }
+    while let [rest @ .., l] = b
+        && fws(*l)
+    {
+        b = rest;
+    }
+    b
 }
 
 /// The value of tag `name` in `list`, if present.
