@@ -61,7 +61,7 @@ pub fn parse(list: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
         if !ok_name {
             return Err(TagError::Syntax);
         }
-        let raw = &part[eq + 1..];
+        let raw = part.get(eq + 1..).unwrap_or_default();
         let lead = raw.iter().take_while(|&&b| fws(b)).count();
         let value = trim(raw);
         // VALCHARs, with white space only between them.
