@@ -250,18 +250,31 @@ impl SpfCheck {
 /// An RFC 8601 `pvalue`: an address or a name as it is when it is one
 /// (`local-part@domain` is allowed bare), else a quoted-string.
 fn pvalue(s: &str) -> String {
+    let mut q = String::new();
+    push_pvalue(&mut q, s);
+    q
+}
+
+/// [`pvalue`], appended to `out`.
+fn push_pvalue(out: &mut String, s: &str) {
     let plain = !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~.@".contains(&b)
         })
         && s.bytes().filter(|&b| b == b'@').count() <= 1;
-    if plain { s.to_string() } else { quoted(s) }
+    if plain { out.push_str(s) } else { push_quoted(out, s) }
 }
 
 /// An RFC 5322 quoted-string of `s` (whose bytes are printable: it is a
 /// checked address or HELO name).
 fn quoted(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
+    push_quoted(&mut q, s);
+    q
+}
+
+/// [`quoted`], appended to `out`.
+fn push_quoted(q: &mut String, s: &str) {
     q.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {
@@ -270,7 +283,6 @@ fn quoted(s: &str) -> String {
         q.push(c);
     }
     q.push('"');
-    q
 }
 
 /// All the lookups after the final dot (DKIM keys; DMARC next) end by
@@ -304,41 +316,48 @@ impl MessageAuth {
     /// The `d=` of every signature that passed, once each, space-separated
     /// (TINYMX_DKIM_DOMAINS).
     pub fn dkim_domains(&self) -> String {
+        self.passed().join(" ")
+    }
+
+    /// The `d=` of every signature that passed, once each, in order.
+    fn passed(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for o in &self.dkim {
             if o.verdict == dkim::Verdict::Pass && !out.contains(&o.domain.as_str()) {
                 out.push(&o.domain);
             }
         }
-        out.join(" ")
+        out
     }
 
-    /// The resinfo of each result for Authentication-Results (RFC 8601
-    /// section 2.2; `reason` before the properties, as its grammar says;
-    /// RFC 6008 for `header.b`).
-    fn resinfos(&self) -> Vec<String> {
-        let mut out = Vec::new();
+    /// Appends the resinfo of each result for Authentication-Results
+    /// (RFC 8601 section 2.2; `reason` before the properties, as its
+    /// grammar says; RFC 6008 for `header.b`), each after `sep`. Pieces
+    /// are pushed onto the one String rather than formatted apart.
+    fn resinfos(&self, sep: &str, out: &mut String) {
         if self.dkim.is_empty() {
-            out.push("dkim=none".to_string());
+            out.push_str(sep);
+            out.push_str("dkim=none");
         }
-        out.extend(self.dkim.iter()
-            .map(|o| {
-                let mut r = format!("dkim={}", o.verdict.as_str());
-                if let Some(why) = &o.reason {
-                    r.push_str(&format!(" reason={}", quoted(why)));
-                }
-                if !o.domain.is_empty() {
-                    r.push_str(&format!(
-                        " header.d={} header.s={} header.b={}",
-                        o.domain,
-                        o.selector,
-                        pvalue(&o.b)
-                    ));
-                }
-                r
-            }));
-        out.push(self.dmarc.authres(&self.from_domain));
-        out
+        for o in &self.dkim {
+            out.push_str(sep);
+            out.push_str("dkim=");
+            out.push_str(o.verdict.as_str());
+            if let Some(why) = &o.reason {
+                out.push_str(" reason=");
+                push_quoted(out, why);
+            }
+            if !o.domain.is_empty() {
+                out.push_str(" header.d=");
+                out.push_str(&o.domain);
+                out.push_str(" header.s=");
+                out.push_str(&o.selector);
+                out.push_str(" header.b=");
+                push_pvalue(out, &o.b);
+            }
+        }
+        out.push_str(sep);
+        self.dmarc.authres_to(&self.from_domain, out);
     }
 }
 
@@ -357,13 +376,14 @@ pub fn check_message(resolver: &Resolver, verifier: dkim::Verifier, spf: &SpfChe
     };
     match author {
         Ok((from, domain)) => {
-            let passed: Vec<String> = msg.dkim_domains().split(' ').filter(|d| !d.is_empty()).map(str::to_string).collect();
+            let passed = msg.passed();
             let inputs = dmarc::Inputs {
                 from_domain: &domain,
                 spf: Some((spf.result(), &spf.outcome.domain)),
                 dkim_pass_domains: &passed,
             };
-            msg.dmarc = dmarc::evaluate(&inputs, &mut |name| txt(&mut dns, name));
+            let dmarc = dmarc::evaluate(&inputs, &mut |name| txt(&mut dns, name));
+            msg.dmarc = dmarc;
             msg.from = from;
             msg.from_domain = domain;
         }
@@ -397,10 +417,7 @@ pub fn txt(dns: &mut DnsLookup, name: &str) -> Answer<Vec<Vec<u8>>> {
 /// TINYMX_AUTH): `host; spf=… smtp.mailfrom=…; dkim=… header.d=…`.
 pub fn authres_value(spf: &SpfCheck, msg: &MessageAuth, host: &str) -> String {
     let mut v = spf.authres_value(host);
-    for r in msg.resinfos() {
-        v.push_str("; ");
-        v.push_str(&r);
-    }
+    msg.resinfos("; ", &mut v);
     v
 }
 
@@ -411,10 +428,7 @@ pub fn headers(spf: &SpfCheck, msg: &MessageAuth, host: &str) -> String {
     let (first, rest) = all.split_once('\n').unwrap_or((&all, ""));
     let mut out = String::with_capacity(all.len() + 128);
     out.push_str(first);
-    for r in msg.resinfos() {
-        out.push_str(";\n\t");
-        out.push_str(&r);
-    }
+    msg.resinfos(";\n\t", &mut out);
     out.push('\n');
     out.push_str(rest);
     out

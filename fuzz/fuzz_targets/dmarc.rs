@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let from_domain = author.unwrap_or_else(|_| "a.b.example.com".to_string());
-    let dkim = ["example.com".to_string(), "x.y.example.com".to_string(), from_domain.clone()];
+    let dkim = ["example.com", "x.y.example.com", from_domain.as_str()];
     let inp = Inputs {
         from_domain: &from_domain,
         spf: Some((SpfResult::Pass, "mail.example.com")),

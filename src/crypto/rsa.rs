@@ -222,6 +222,13 @@ impl PublicKey {
 
     /// The modulus' length in bits (RFC 8301 section 3.2's policy is the
     /// caller's: at least 1024 for DKIM).
+    /// The limbs in use: never more than MAX (from_der refuses longer
+    /// keys). The `min` says so to the compiler, which then drops the
+    /// bounds checks of the `[..len]` slices.
+    fn len(&self) -> usize {
+        self.len.min(MAX)
+    }
+
     pub fn bits(&self) -> usize {
         self.bits
     }
@@ -236,14 +243,15 @@ impl PublicKey {
     /// forge signatures for e = 3 (2006) by hiding garbage after a short
     /// padding or inside the DigestInfo.
     pub fn verify_pkcs1_sha256(&self, digest: &[u8; 32], sig: &[u8]) -> bool {
-        let k = self.bits.div_ceil(8);
+        // (bits is at most MAX_BITS; the `min` tells the compiler.)
+        let k = self.bits.min(MAX_BITS).div_ceil(8);
         // Step 1: the signature is exactly k bytes long.
         if sig.len() != k {
             return false;
         }
         let s = from_be(sig);
         // Step 2.b, RSAVP1 (section 5.2.2): s must be below n.
-        if !less(&s[..self.len], &self.n[..self.len]) {
+        if !less(&s[..self.len()], &self.n[..self.len()]) {
             return false;
         }
         let m = self.pow(&s);
@@ -271,7 +279,7 @@ impl PublicKey {
 
     /// s^e mod n, for s < n, by Montgomery multiplication (R = 2^(32 len)).
     fn pow(&self, s: &Limbs) -> Limbs {
-        let len = self.len;
+        let len = self.len();
         // -n^-1 mod 2^32 by Newton's iteration: each step doubles the
         // correct low bits, and 1 is right for the lowest one (n is odd).
         let mut inv = 1u32;
@@ -316,7 +324,7 @@ impl PublicKey {
     /// x - n if x (plus `carry` * R) is at least n: keeps x below n when
     /// it was below 2n.
     fn reduce(&self, x: &mut Limbs, carry: bool) {
-        let (x, n) = (&mut x[..self.len], &self.n[..self.len]);
+        let (x, n) = (&mut x[..self.len()], &self.n[..self.len()]);
         if carry || !less(x, n) {
             // Modulo R, which drops the carry.
             let mut borrow = false;
@@ -336,7 +344,7 @@ impl PublicKey {
     /// being shifted; it stays below 2n, so len + 1 limbs hold it and
     /// one subtraction at the end reduces it.
     fn mont(&self, a: &Limbs, b: &Limbs, n0: u32) -> Limbs {
-        let len = self.len;
+        let len = self.len();
         let (n, b) = (&self.n[..len], &b[..len]);
         let mut t = [0u32; 2 * MAX + 1];
         for (i, &ai) in a[..len].iter().enumerate() {

@@ -76,42 +76,60 @@ impl Sha256 {
         }
     }
 
-    pub fn update(&mut self, mut data: &[u8]) {
-        let mut held = (self.len % 64) as usize;
-        self.len = self.len.wrapping_add(data.len() as u64);
-        if held > 0 {
-            let n = data.len().min(64 - held);
-            self.block[held..held + n].copy_from_slice(&data[..n]);
-            data = &data[n..];
-            held += n;
-            if held < 64 {
-                return;
-            }
-            let block = self.block;
-            compress256(&mut self.h, &block);
-        }
-        let mut blocks = data.chunks_exact(64);
-        for b in &mut blocks {
-            compress256(&mut self.h, b);
-        }
-        let rest = blocks.remainder();
-        self.block[..rest.len()].copy_from_slice(rest);
+    pub fn update(&mut self, data: &[u8]) {
+        let h = &mut self.h;
+        feed(&mut self.block, &mut self.len, data, &mut |b| compress256(h, b));
     }
 
     /// Section 5.1.1: a 1 bit, zeros, the length in bits as 64 bits.
     pub fn finish(mut self) -> [u8; 32] {
-        let bits = self.len.wrapping_mul(8);
-        let pad = 1 + (119 - (self.len % 64) as usize) % 64;
-        let mut tail = [0u8; 72];
-        tail[0] = 0x80;
-        tail[pad..pad + 8].copy_from_slice(&bits.to_be_bytes());
-        self.update(&tail[..pad + 8]);
+        let (tail, n) = tail(self.len, 64);
+        self.update(&tail[..n]);
         let mut out = [0; 32];
         for (o, h) in out.chunks_exact_mut(4).zip(self.h) {
             o.copy_from_slice(&h.to_be_bytes());
         }
         out
     }
+}
+
+/// The buffering both hashes share: `block` (64 or 128 bytes) holds the
+/// `len % block.len()` bytes of an unfinished block, `compress` takes
+/// each whole one. A `dyn` callback, not a generic: one copy of the code.
+fn feed(block: &mut [u8], len: &mut u64, mut data: &[u8], compress: &mut dyn FnMut(&[u8])) {
+    let size = block.len();
+    let mut held = (*len % size as u64) as usize;
+    *len = len.wrapping_add(data.len() as u64);
+    if held > 0 {
+        let n = data.len().min(size - held);
+        block[held..held + n].copy_from_slice(&data[..n]);
+        data = &data[n..];
+        held += n;
+        if held < size {
+            return;
+        }
+        compress(block);
+    }
+    let mut blocks = data.chunks_exact(size);
+    for b in &mut blocks {
+        compress(b);
+    }
+    let rest = blocks.remainder();
+    block[..rest.len()].copy_from_slice(rest);
+}
+
+/// The padding of sections 5.1.1 and 5.1.2 for `len` bytes hashed in
+/// blocks of `size` (64 or 128): a 1 bit, zeros, and the length in bits
+/// in the last 8 or 16 bytes (size / 8) of the last block. The tail and
+/// its length.
+fn tail(len: u64, size: usize) -> ([u8; 144], usize) {
+    let field = size / 8;
+    let pad = 1 + (2 * size - field - 1 - (len % size as u64) as usize) % size;
+    let mut tail = [0u8; 144];
+    tail[0] = 0x80;
+    let bits = (u128::from(len) << 3).to_be_bytes();
+    tail[pad..pad + field].copy_from_slice(&bits[16 - field..]);
+    (tail, pad + field)
 }
 
 /// SHA-256 of `data` in one call.
@@ -194,36 +212,15 @@ impl Sha512 {
         }
     }
 
-    pub fn update(&mut self, mut data: &[u8]) {
-        let mut held = (self.len % 128) as usize;
-        self.len = self.len.wrapping_add(data.len() as u64);
-        if held > 0 {
-            let n = data.len().min(128 - held);
-            self.block[held..held + n].copy_from_slice(&data[..n]);
-            data = &data[n..];
-            held += n;
-            if held < 128 {
-                return;
-            }
-            let block = self.block;
-            compress512(&mut self.h, &block);
-        }
-        let mut blocks = data.chunks_exact(128);
-        for b in &mut blocks {
-            compress512(&mut self.h, b);
-        }
-        let rest = blocks.remainder();
-        self.block[..rest.len()].copy_from_slice(rest);
+    pub fn update(&mut self, data: &[u8]) {
+        let h = &mut self.h;
+        feed(&mut self.block, &mut self.len, data, &mut |b| compress512(h, b));
     }
 
     /// Section 5.1.2: a 1 bit, zeros, the length in bits as 128 bits.
     pub fn finish(mut self) -> [u8; 64] {
-        let bits = (self.len as u128).wrapping_mul(8);
-        let pad = 1 + (239 - (self.len % 128) as usize) % 128;
-        let mut tail = [0u8; 144];
-        tail[0] = 0x80;
-        tail[pad..pad + 16].copy_from_slice(&bits.to_be_bytes());
-        self.update(&tail[..pad + 16]);
+        let (tail, n) = tail(self.len, 128);
+        self.update(&tail[..n]);
         let mut out = [0; 64];
         for (o, h) in out.chunks_exact_mut(8).zip(self.h) {
             o.copy_from_slice(&h.to_be_bytes());

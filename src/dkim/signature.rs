@@ -17,27 +17,31 @@ pub enum Algorithm {
     Ed25519Sha256,
 }
 
-/// A signature's tags, checked. Strings are lower-cased where the RFC
-/// compares them case-insensitively (domains, selector, header names).
+/// A signature's tags, checked. The values are borrowed from the field
+/// as written (folding white space inside, case as the signer wrote it):
+/// checking them allocates nothing, and the verifier parses the field
+/// again at the end of the message rather than keeping copies.
+/// Comparisons are case-insensitive where the RFC says so (domains,
+/// selector, header names); [`Signature::headers`] and the verifier's
+/// outcome give the lower-cased forms.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Signature {
+pub struct Signature<'a> {
     pub algorithm: Algorithm,
-    /// `b=`, decoded.
-    pub b: Vec<u8>,
-    /// `b=` as written, white space removed (for `header.b=`).
-    pub b_text: String,
-    /// `bh=`, decoded.
-    pub bh: Vec<u8>,
+    /// `b=` as written: base64 with FWS (checked; [`base64`] decodes it).
+    pub b: &'a [u8],
+    /// `bh=` as written, likewise.
+    pub bh: &'a [u8],
     pub header_canon: Canon,
     pub body_canon: Canon,
-    /// `d=`.
-    pub domain: String,
-    /// `s=`.
-    pub selector: String,
-    /// `h=`, lower-cased, in order.
-    pub headers: Vec<String>,
-    /// `i=` (the AUID); None when absent (then `@d`, section 3.5).
-    pub auid: Option<String>,
+    /// `d=`, as written (a checked domain name: ASCII).
+    pub domain: &'a [u8],
+    /// `s=`, as written (checked, ASCII).
+    pub selector: &'a [u8],
+    /// `h=` as written; [`Signature::headers`] gives the names.
+    pub h: &'a [u8],
+    /// `i=` (the AUID), as written; None when absent (then `@d`,
+    /// section 3.5).
+    pub auid: Option<&'a [u8]>,
     /// `l=`.
     pub length: Option<u64>,
     /// `t=`, `x=`.
@@ -48,40 +52,41 @@ pub struct Signature {
     pub b_span: (usize, usize),
 }
 
+impl Signature<'_> {
+    /// `h=` without its folding white space and lower-cased: the signed
+    /// field names separated by `:` (checked: none empty, From among
+    /// them).
+    pub fn headers(&self) -> Vec<u8> {
+        let mut h = tags::compact(self.h);
+        h.make_ascii_lowercase();
+        h
+    }
+}
+
 /// Allowed clock difference for `t=` in the future (a signer whose clock
 /// runs a little fast is not a forger).
 pub const CLOCK_SKEW_SECS: u64 = 300;
 
 /// Parses the value of a DKIM-Signature field (everything after the
 /// colon, folds included). `now` checks `x=` and `t=`.
-pub fn parse(value: &[u8], now: u64) -> Result<Signature, &'static str> {
+pub fn parse(value: &[u8], now: u64) -> Result<Signature<'_>, &'static str> {
     let tags = tags::parse(value).map_err(|e| e.text())?;
     let get = |name: &str| tags::value(value, &tags, name);
-    let need = |name: &'static str| get(name).ok_or(name);
-    let missing = |name: &'static str| -> &'static str {
-        match name {
-            "v" => "missing v= tag",
-            "a" => "missing a= tag",
-            "b" => "missing b= tag",
-            "bh" => "missing bh= tag",
-            "d" => "missing d= tag",
-            "h" => "missing h= tag",
-            _ => "missing s= tag",
-        }
-    };
-    if need("v").map_err(missing)? != b"1" {
+    // Each check in turn, so that the first problem is the reason.
+    if get("v").ok_or("missing v= tag")? != b"1" {
         return Err("unsupported version (v= is not 1)");
     }
-    let algorithm = match need("a").map_err(missing)? {
+    let algorithm = match get("a").ok_or("missing a= tag")? {
         b"rsa-sha256" => Algorithm::RsaSha256,
         b"rsa-sha1" => Algorithm::RsaSha1,
         b"ed25519-sha256" => Algorithm::Ed25519Sha256,
         _ => return Err("unknown algorithm"),
     };
-    let b_text = tags::compact(need("b").map_err(missing)?);
-    let b = base64(&b_text).ok_or("b= is not base64")?;
-    let bh = base64(&tags::compact(need("bh").map_err(missing)?)).ok_or("bh= is not base64")?;
-    if b.is_empty() || bh.is_empty() {
+    let b = get("b").ok_or("missing b= tag")?;
+    let b_len = base64(b).ok_or("b= is not base64")?.len();
+    let bh = get("bh").ok_or("missing bh= tag")?;
+    let bh_len = base64(bh).ok_or("bh= is not base64")?.len();
+    if b_len == 0 || bh_len == 0 {
         return Err("empty b= or bh=");
     }
     let (header_canon, body_canon) = match get("c") {
@@ -96,49 +101,49 @@ pub fn parse(value: &[u8], now: u64) -> Result<Signature, &'static str> {
             (h, body)
         }
     };
-    let domain = lower(need("d").map_err(missing)?);
-    if !is_domain(&domain) {
+    let domain = get("d").ok_or("missing d= tag")?;
+    if !is_domain(domain) {
         return Err("d= is not a domain name");
     }
-    let selector = lower(need("s").map_err(missing)?);
+    let selector = get("s").ok_or("missing s= tag")?;
     // A selector is one or more labels (section 3.1).
-    if !is_domain(&selector) {
+    if !is_domain(selector) {
         return Err("s= is not a selector");
     }
-    let headers: Vec<String> = tags::compact(need("h").map_err(missing)?)
-        .split(|&x| x == b':')
-        .map(lower)
-        .collect();
-    if headers.iter().any(|h| !is_field_name(h)) {
+    let h = get("h").ok_or("missing h= tag")?;
+    let names = tags::compact(h);
+    if names.split(|&x| x == b':').any(|h| !is_field_name(h)) {
         return Err("h= holds a bad field name");
     }
-    if !headers.iter().any(|h| h == "from") {
+    if !names.split(|&x| x == b':').any(|h| h.eq_ignore_ascii_case(b"from")) {
         return Err("h= does not include From");
     }
-    let auid = match get("i") {
-        None => None,
-        Some(i) => {
-            let i = String::from_utf8(i.to_vec()).map_err(|_| "i= is not text")?;
-            let at = i.rfind('@').ok_or("i= has no @")?;
-            let idom = i[at + 1..].to_ascii_lowercase();
-            // Section 3.5: the same as d= or a subdomain of it.
-            if !(idom == domain || idom.ends_with(&format!(".{domain}"))) {
-                return Err("i= is not within d=");
-            }
-            Some(i)
+    let auid = get("i");
+    if let Some(i) = auid {
+        std::str::from_utf8(i).map_err(|_| "i= is not text")?;
+        let at = i.iter().rposition(|&b| b == b'@').ok_or("i= has no @")?;
+        let idom = &i[at + 1..];
+        // Section 3.5: the same as d= or a subdomain of it.
+        let sub = idom.len() > domain.len()
+            && idom[idom.len() - domain.len() - 1] == b'.'
+            && idom[idom.len() - domain.len()..].eq_ignore_ascii_case(domain);
+        if !(idom.eq_ignore_ascii_case(domain) || sub) {
+            return Err("i= is not within d=");
         }
-    };
+    }
     if let Some(q) = get("q")
-        && !q.split(|&x| x == b':').any(|m| tags::compact(m) == b"dns/txt") {
-            return Err("q= has no dns/txt");
-        }
+        && !has(q, b"dns/txt")
+    {
+        return Err("q= has no dns/txt");
+    }
     let length = number(get("l"), "l= is not a number")?;
     let timestamp = number(get("t"), "t= is not a number")?;
     let expiration = number(get("x"), "x= is not a number")?;
     if let (Some(t), Some(x)) = (timestamp, expiration)
-        && x <= t {
-            return Err("x= is not after t=");
-        }
+        && x <= t
+    {
+        return Err("x= is not after t=");
+    }
     if expiration.is_some_and(|x| x < now) {
         return Err("signature expired");
     }
@@ -149,19 +154,25 @@ pub fn parse(value: &[u8], now: u64) -> Result<Signature, &'static str> {
     Ok(Signature {
         algorithm,
         b,
-        b_text: String::from_utf8_lossy(&b_text).into_owned(),
         bh,
         header_canon,
         body_canon,
         domain,
         selector,
-        headers,
+        h,
         auid,
         length,
         timestamp,
         expiration,
         b_span: (b_tag.start, b_tag.end),
     })
+}
+
+/// Whether the `:`-separated list `v` (FWS allowed anywhere, RFC 6376
+/// section 3.2) holds `want`, compared byte for byte without the FWS.
+fn has(v: &[u8], want: &[u8]) -> bool {
+    v.split(|&b| b == b':')
+        .any(|x| x.iter().copied().filter(|&b| !tags::fws(b)).eq(want.iter().copied()))
 }
 
 fn canon(c: &[u8]) -> Result<Canon, &'static str> {
@@ -182,29 +193,26 @@ fn number(v: Option<&[u8]>, err: &'static str) -> Result<Option<u64>, &'static s
     Ok(Some(v.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'))))
 }
 
-fn lower(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_ascii_lowercase()
-}
-
 /// Labels of letters, digits, `-` and `_` (selectors and real domains
 /// use `_`), each 1–63 octets, 253 in all.
-fn is_domain(d: &str) -> bool {
+fn is_domain(d: &[u8]) -> bool {
     d.len() <= 253
-        && d.split('.').all(|l| {
+        && d.split(|&b| b == b'.').all(|l| {
             (1..=63).contains(&l.len())
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
 /// RFC 5322 section 3.6.8: printable ASCII except colon.
-fn is_field_name(h: &str) -> bool {
-    !h.is_empty() && h.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':')
+fn is_field_name(h: &[u8]) -> bool {
+    !h.is_empty() && h.iter().all(|&b| (0x21..=0x7e).contains(&b) && b != b':')
 }
 
-/// Strict base64 (section 2.4 via RFC 4648): the alphabet only (white
-/// space already removed), at most two `=` and only at the end, no bits
-/// left over in a final quantum. None for anything else.
-pub fn base64(text: &[u8]) -> Option<Vec<u8>> {
+/// Strict base64 (section 2.4 via RFC 4648) of a tag value: its folding
+/// white space removed, the alphabet only, at most two `=` and only at
+/// the end, no bits left over in a final quantum. None for anything else.
+pub fn base64(value: &[u8]) -> Option<Vec<u8>> {
+    let text = tags::compact(value);
     let pad = text.iter().rev().take_while(|&&b| b == b'=').count();
     let data = &text[..text.len() - pad];
     if pad > 2 || (pad > 0 && !(data.len() + pad).is_multiple_of(4)) {
@@ -275,31 +283,32 @@ pub fn parse_key(record: &[u8], sig: &Signature) -> Result<KeyRecord, &'static s
     if kind != want {
         return Err("key type does not match a=");
     }
-    let list = |v: &[u8]| -> Vec<Vec<u8>> { v.split(|&b| b == b':').map(tags::compact).collect() };
     if let Some(h) = get("h") {
         let hash = if sig.algorithm == Algorithm::RsaSha1 { &b"sha1"[..] } else { b"sha256" };
-        if !list(h).iter().any(|x| x == hash) {
+        if !has(h, hash) {
             return Err("key h= does not allow the hash");
         }
     }
     if let Some(s) = get("s")
-        && !list(s).iter().any(|x| x == b"*" || x == b"email") {
-            return Err("key is not for email");
+        && !(has(s, b"*") || has(s, b"email"))
+    {
+        return Err("key is not for email");
+    }
+    let flags = get("t").unwrap_or(b"");
+    if has(flags, b"s")
+        && let Some(i) = sig.auid
+    {
+        let idom = i.rsplit(|&b| b == b'@').next().unwrap_or(b"");
+        if !idom.eq_ignore_ascii_case(sig.domain) {
+            return Err("key t=s: i= domain is not d=");
         }
-    let flags = get("t").map(list).unwrap_or_default();
-    if flags.iter().any(|f| f == b"s")
-        && let Some(i) = &sig.auid {
-            let idom = i.rsplit('@').next().unwrap_or("");
-            if !idom.eq_ignore_ascii_case(&sig.domain) {
-                return Err("key t=s: i= domain is not d=");
-            }
-        }
+    }
     let p = get("p").ok_or("key record has no p=")?;
-    let public = base64(&tags::compact(p)).ok_or("key p= is not base64")?;
+    let public = base64(p).ok_or("key p= is not base64")?;
     Ok(KeyRecord {
         kind,
         public,
-        testing: flags.iter().any(|f| f == b"y"),
+        testing: has(flags, b"y"),
     })
 }
 
@@ -309,21 +318,22 @@ mod tests {
 
     const NOW: u64 = 1_700_000_000;
 
-    fn sig(extra: &str) -> Result<Signature, &'static str> {
+    fn sig(extra: &str) -> Result<Signature<'static>, &'static str> {
         let v = format!("v=1; a=rsa-sha256; d=Example.COM; s=Sel; h=From:To; bh=YWJj; b=ZG\r\n\tVm{extra}");
-        parse(v.as_bytes(), NOW)
+        // The signature borrows the field; the test keeps it.
+        parse(v.leak().as_bytes(), NOW)
     }
 
     #[test]
     fn a_minimal_signature_and_its_defaults() {
         let s = sig("").unwrap();
         assert_eq!(s.algorithm, Algorithm::RsaSha256);
-        assert_eq!(s.b, b"def");
-        assert_eq!(s.b_text, "ZGVm");
-        assert_eq!(s.bh, b"abc");
+        assert_eq!(base64(s.b).unwrap(), b"def");
+        assert_eq!(s.b, b"ZG\r\n\tVm");
+        assert_eq!(base64(s.bh).unwrap(), b"abc");
         assert_eq!((s.header_canon, s.body_canon), (Canon::Simple, Canon::Simple));
-        assert_eq!((s.domain.as_str(), s.selector.as_str()), ("example.com", "sel"));
-        assert_eq!(s.headers, ["from", "to"]);
+        assert_eq!((s.domain, s.selector), (&b"Example.COM"[..], &b"Sel"[..]));
+        assert_eq!(s.headers(), b"from:to");
         assert_eq!((s.auid, s.length, s.timestamp, s.expiration), (None, None, None, None));
         let v = "v=1; a=rsa-sha256; d=Example.COM; s=Sel; h=From:To; bh=YWJj; b=ZG\r\n\tVm";
         assert_eq!(&v[s.b_span.0..s.b_span.1], "ZG\r\n\tVm");
@@ -334,9 +344,9 @@ mod tests {
         let s = sig("; c=relaxed; l=10; t=1699999000; x=1700000100; i=a@sub.example.com; q=dns/txt").unwrap();
         assert_eq!((s.header_canon, s.body_canon), (Canon::Relaxed, Canon::Simple));
         assert_eq!(s.length, Some(10));
-        assert_eq!(s.auid.as_deref(), Some("a@sub.example.com"));
+        assert_eq!(s.auid, Some(&b"a@sub.example.com"[..]));
         assert_eq!(sig("; c=simple/relaxed").unwrap().body_canon, Canon::Relaxed);
-        assert_eq!(sig("; i=@EXAMPLE.com").unwrap().auid.as_deref(), Some("@EXAMPLE.com"));
+        assert_eq!(sig("; i=@EXAMPLE.com").unwrap().auid, Some(&b"@EXAMPLE.com"[..]));
     }
 
     #[test]
@@ -357,7 +367,7 @@ mod tests {
         for (extra, why) in cases {
             assert_eq!(sig(extra), Err(why), "{extra}");
         }
-        let p = |v: &str| parse(v.as_bytes(), NOW);
+        let p = |v: &'static str| parse(v.as_bytes(), NOW);
         assert_eq!(p("v=2; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="), Err("unsupported version (v= is not 1)"));
         assert_eq!(p("v=1; a=rsa-md5; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="), Err("unknown algorithm"));
         assert_eq!(p("v=1; a=rsa-sha256; d=a.b; s=s; h=to; bh=YQ==; b=YQ=="), Err("h= does not include From"));
@@ -378,7 +388,9 @@ mod tests {
         assert_eq!(base64(b"YWJj"), Some(b"abc".to_vec()));
         // Unpadded is accepted (the length says where it ends).
         assert_eq!(base64(b"YQ"), Some(b"a".to_vec()));
-        for bad in [&b"Y"[..], b"YQ=", b"YQ===", b"YR==", b"Y=Q=", b"YQ==YQ==", b"YW J", b"\xc3\xa9"] {
+        // Folding white space is not part of the value (section 3.2).
+        assert_eq!(base64(b"YW\r\n\tJ j"), Some(b"abc".to_vec()));
+        for bad in [&b"Y"[..], b"YQ=", b"YQ===", b"YR==", b"Y=Q=", b"YQ==YQ==", b"YW-J", b"\xc3\xa9"] {
             assert_eq!(base64(bad), None, "{bad:?}");
         }
     }

@@ -40,7 +40,7 @@ impl TagError {
 
 /// Folding white space as the field holds it: SP, HTAB, CR, LF (a field
 /// as stored keeps its folds; section 3.2 allows FWS around everything).
-fn fws(b: u8) -> bool {
+pub fn fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
@@ -61,7 +61,7 @@ pub fn parse(list: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
         if !ok_name {
             return Err(TagError::Syntax);
         }
-        let raw = &part[eq + 1..];
+        let raw = part.get(eq + 1..).unwrap_or_default();
         let lead = raw.iter().take_while(|&&b| fws(b)).count();
         let value = trim(raw);
         // VALCHARs, with white space only between them.
@@ -94,10 +94,18 @@ fn split(list: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().take_while(|&&c| fws(c)).count();
-    let end = b.len() - b[start..].iter().rev().take_while(|&&c| fws(c)).count();
-    &b[start..end]
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [f, rest @ ..] = b
+        && fws(*f)
+    {
+        b = rest;
+    }
+    while let [rest @ .., l] = b
+        && fws(*l)
+    {
+        b = rest;
+    }
+    b
 }
 
 /// The value of tag `name` in `list`, if present.

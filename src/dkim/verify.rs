@@ -5,6 +5,7 @@
 
 use super::canon::{self, Body};
 use super::signature::{self, Algorithm, KeyKind, Signature};
+use super::tags;
 use crate::crypto::{ed25519, rsa, sha2::Sha256};
 use crate::spf::Answer;
 
@@ -60,10 +61,12 @@ pub struct Outcome {
     pub reason: Option<String>,
 }
 
+/// A signature being checked. Its field is parsed again at the end (the
+/// header section is kept), so nothing of it is copied meanwhile.
 struct Pending {
     /// The field's index among the header fields.
     field: usize,
-    sig: Result<Signature, &'static str>,
+    /// The body hash, when the signature parsed.
     body: Option<Body>,
 }
 
@@ -143,15 +146,17 @@ impl Verifier {
             let Some(value) = dkim_value(f) else { continue };
             let sig = signature::parse(value, self.now);
             if self.pending.len() == MAX_SIGNATURES {
-                let mut o = outcome(Verdict::Neutral, sig.as_ref().ok(), Some("not checked: more than 5 signatures"));
+                let mut why = String::from("not checked: more than 5 signatures");
                 if let Err(e) = &sig {
-                    o.reason = Some(format!("not checked: more than 5 signatures ({e})"));
+                    why.push_str(" (");
+                    why.push_str(e);
+                    why.push(')');
                 }
-                self.unchecked.push(o);
+                self.unchecked.push(outcome(Verdict::Neutral, sig.as_ref().ok(), Some(why)));
                 continue;
             }
-            let body = sig.as_ref().ok().map(|s| Body::new(s.body_canon, s.length));
-            self.pending.push(Pending { field: i, sig, body });
+            let body = sig.ok().map(|s| Body::new(s.body_canon, s.length));
+            self.pending.push(Pending { field: i, body });
         }
     }
 
@@ -175,17 +180,25 @@ impl Verifier {
         }
         if self.too_big {
             let n = fields(&self.header).iter().filter(|f| dkim_value(f).is_some()).count();
-            let o = outcome(Verdict::PermError, None, Some("header section over 64 KiB"));
-            return vec![o; n.max(1)];
+            return (0..n.max(1))
+                .map(|_| outcome(Verdict::PermError, None, Some("header section over 64 KiB".into())))
+                .collect();
         }
         let fields = fields(&self.header);
         let mut out = Vec::new();
         for p in std::mem::take(&mut self.pending) {
-            out.push(match p.sig {
-                Err(e) => outcome(Verdict::PermError, None, Some(e)),
+            // The same field and `now` as in start_body: the same result.
+            let value = dkim_value(fields[p.field]).unwrap_or(b"");
+            out.push(match signature::parse(value, self.now) {
+                Err(e) => outcome(Verdict::PermError, None, Some(e.into())),
                 Ok(sig) => {
                     let body = p.body.map(Body::finish).unwrap_or(([0; 32], 0));
-                    check(&sig, body, &fields, p.field, txt)
+                    let mut o = outcome(Verdict::Pass, Some(&sig), None);
+                    if let Err((v, why)) = check(&sig, &o, body, &fields, p.field, txt) {
+                        o.verdict = v;
+                        o.reason = Some(why);
+                    }
+                    o
                 }
             });
         }
@@ -236,46 +249,66 @@ fn dkim_value(field: &[u8]) -> Option<&[u8]> {
     Some(&field[colon + 1..])
 }
 
-fn outcome(verdict: Verdict, sig: Option<&Signature>, reason: Option<&str>) -> Outcome {
-    Outcome {
+/// An outcome; `sig` gives `header.d`, `header.s`, `header.b` and the
+/// AUID (lower-cased where the RFC compares without case).
+fn outcome(verdict: Verdict, sig: Option<&Signature>, reason: Option<String>) -> Outcome {
+    let lower = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_lowercase();
+    let mut o = Outcome {
         verdict,
-        domain: sig.map(|s| s.domain.clone()).unwrap_or_default(),
-        selector: sig.map(|s| s.selector.clone()).unwrap_or_default(),
-        b: sig.map(|s| s.b_text.chars().take(8).collect()).unwrap_or_default(),
-        auid: sig
-            .map(|s| s.auid.clone().unwrap_or_else(|| format!("@{}", s.domain)))
-            .unwrap_or_default(),
-        reason: reason.map(str::to_string),
+        domain: String::new(),
+        selector: String::new(),
+        b: String::new(),
+        auid: String::new(),
+        reason,
+    };
+    if let Some(s) = sig {
+        o.domain = lower(s.domain);
+        o.selector = lower(s.selector);
+        o.b = s.b.iter().filter(|&&b| !tags::fws(b)).take(8).map(|&b| char::from(b)).collect();
+        o.auid = match s.auid {
+            Some(i) => String::from_utf8_lossy(i).into_owned(),
+            None => String::from("@") + &o.domain,
+        };
     }
+    o
 }
 
 /// Fields that RFC 5322 section 3.6 allows once: a signed one that the
 /// message has more often than `h=` names is the "oversigning" gap.
-const SINGLE: [&str; 11] = [
-    "from", "sender", "reply-to", "to", "cc", "bcc", "message-id", "in-reply-to", "references",
-    "subject", "date",
-];
+/// One string, not an array of slices: no table to relocate.
+const SINGLE: &str = "from sender reply-to to cc bcc message-id in-reply-to references subject date";
 
+/// Why a signature is not a pass: the verdict and the reason.
+type NotPass = (Verdict, String);
+
+fn no(v: Verdict, why: &str) -> Result<(), NotPass> {
+    Err((v, why.to_string()))
+}
+
+/// Checks one parsed signature; `o` is its outcome so far (for the
+/// lower-cased `d=` and `s=`).
 fn check(
     sig: &Signature,
+    o: &Outcome,
     (body_hash, body_len): ([u8; 32], u64),
     fields: &[&[u8]],
     own: usize,
     txt: &mut dyn FnMut(&str) -> Answer<Vec<Vec<u8>>>,
-) -> Outcome {
-    let with = |v: Verdict, why: &str| outcome(v, Some(sig), Some(why));
+) -> Result<(), NotPass> {
     if sig.algorithm == Algorithm::RsaSha1 {
-        return with(Verdict::Policy, "rsa-sha1 is not accepted (RFC 8301)");
+        return no(Verdict::Policy, "rsa-sha1 is not accepted (RFC 8301)");
     }
-    if body_hash[..] != sig.bh[..] {
-        return with(Verdict::Fail, "body hash did not verify");
+    if signature::base64(sig.bh).as_deref() != Some(&body_hash[..]) {
+        return no(Verdict::Fail, "body hash did not verify");
     }
     // The key.
-    let key_name = format!("{}._domainkey.{}", sig.selector, sig.domain);
+    let mut key_name = o.selector.clone();
+    key_name.push_str("._domainkey.");
+    key_name.push_str(&o.domain);
     let records = match txt(&key_name) {
         Answer::Records(r) => r,
-        Answer::NxDomain | Answer::NoData => return with(Verdict::PermError, "no key for signature"),
-        Answer::TempFail => return with(Verdict::TempError, "key lookup failed"),
+        Answer::NxDomain | Answer::NoData => return no(Verdict::PermError, "no key for signature"),
+        Answer::TempFail => return no(Verdict::TempError, "key lookup failed"),
     };
     let mut key = Err("no key record");
     for r in &records {
@@ -286,18 +319,19 @@ fn check(
     }
     let key = match key {
         Ok(k) => k,
-        Err(e) => return with(Verdict::PermError, e),
+        Err(e) => return no(Verdict::PermError, e),
     };
     if key.public.is_empty() {
-        return with(Verdict::Fail, "key revoked");
+        return no(Verdict::Fail, "key revoked");
     }
     // The header hash (section 3.7).
+    let signed = sig.headers();
     let mut data = Vec::new();
     let mut used = vec![false; fields.len()];
-    for h in &sig.headers {
+    for h in signed.split(|&b| b == b':') {
         let last = (0..fields.len())
             .rev()
-            .find(|&i| !used[i] && i != own && name(fields[i]).eq_ignore_ascii_case(h.as_bytes()));
+            .find(|&i| !used[i] && i != own && name(fields[i]).eq_ignore_ascii_case(h));
         if let Some(i) = last {
             used[i] = true;
             canon::header(sig.header_canon, fields[i], &mut data);
@@ -313,48 +347,51 @@ fn check(
     let mut h = Sha256::new();
     h.update(&data);
     let digest = h.finish();
+    let b = signature::base64(sig.b).unwrap_or_default();
     let good = match key.kind {
         KeyKind::Rsa => match rsa::PublicKey::from_der(&key.public) {
-            Err(e) => return with(Verdict::PermError, e.text()),
+            Err(e) => return no(Verdict::PermError, e.text()),
             Ok(k) if k.bits() < MIN_RSA_BITS => {
-                return with(
+                return Err((
                     Verdict::Policy,
-                    &format!("RSA key of {} bits, under {MIN_RSA_BITS}", k.bits()),
-                );
+                    format!("RSA key of {} bits, under {MIN_RSA_BITS}", k.bits()),
+                ));
             }
-            Ok(k) => k.verify_pkcs1_sha256(&digest, &sig.b),
+            Ok(k) => k.verify_pkcs1_sha256(&digest, &b),
         },
         KeyKind::Ed25519 => {
             if key.public.len() != 32 {
-                return with(Verdict::PermError, "Ed25519 key is not 32 bytes");
+                return no(Verdict::PermError, "Ed25519 key is not 32 bytes");
             }
-            ed25519::verify(&key.public, &digest, &sig.b)
+            ed25519::verify(&key.public, &digest, &b)
         }
     };
     if !good {
-        return with(Verdict::Fail, "signature did not verify");
+        return no(Verdict::Fail, "signature did not verify");
     }
     // Valid: now what it leaves open.
-    if sig.length.is_some_and(|l| l < body_len) {
-        return with(
+    if let Some(l) = sig.length
+        && l < body_len
+    {
+        return Err((
             Verdict::Policy,
-            &format!("l= leaves {} body bytes unsigned", body_len - sig.length.unwrap_or(0)),
-        );
+            format!("l= leaves {} body bytes unsigned", body_len - l),
+        ));
     }
-    let count = |n: &str| fields.iter().filter(|f| name(f).eq_ignore_ascii_case(n.as_bytes())).count();
-    if count("from") > 1 {
-        return with(Verdict::Policy, "more than one From field");
+    let count = |n: &[u8]| fields.iter().filter(|f| name(f).eq_ignore_ascii_case(n)).count();
+    if count(b"from") > 1 {
+        return no(Verdict::Policy, "more than one From field");
     }
-    for s in SINGLE {
-        let signed = sig.headers.iter().filter(|h| *h == s).count();
-        if signed > 0 && count(s) > signed {
-            return with(Verdict::Policy, &format!("unsigned extra {s} field"));
+    for s in SINGLE.split(' ') {
+        let n = signed.split(|&b| b == b':').filter(|h| *h == s.as_bytes()).count();
+        if n > 0 && count(s.as_bytes()) > n {
+            return Err((Verdict::Policy, format!("unsigned extra {s} field")));
         }
     }
     if key.testing {
-        return with(Verdict::Neutral, "key in testing mode (t=y)");
+        return no(Verdict::Neutral, "key in testing mode (t=y)");
     }
-    outcome(Verdict::Pass, Some(sig), None)
+    Ok(())
 }
 
 #[cfg(test)]

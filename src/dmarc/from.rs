@@ -49,13 +49,15 @@ fn atext(b: u8) -> bool {
 fn encoded_word(s: &[u8]) -> Option<usize> {
     let rest = s.strip_prefix(b"=?")?;
     let q1 = rest.iter().position(|&b| b == b'?')?;
-    let rest = &rest[q1 + 1..];
-    if q1 == 0 || !matches!(rest, [b'B' | b'b' | b'Q' | b'q', b'?', ..]) {
+    let (charset, rest) = rest.split_at(q1);
+    let [b'?', b'B' | b'b' | b'Q' | b'q', b'?', text @ ..] = rest else {
+        return None;
+    };
+    if q1 == 0 {
         return None;
     }
-    let text = &rest[2..];
     let end = text.windows(2).position(|w| w == b"?=")?;
-    if !text[..end].iter().all(u8::is_ascii_graphic) || !s[2..2 + q1].iter().all(|&b| atext(b)) {
+    if !text[..end].iter().all(u8::is_ascii_graphic) || !charset.iter().all(|&b| atext(b)) {
         return None;
     }
     Some(2 + q1 + 3 + end + 2)

@@ -82,7 +82,7 @@ pub struct Inputs<'a> {
     pub spf: Option<(SpfResult, &'a str)>,
     /// The `d=` of every DKIM signature whose result is `pass` (section
     /// 4.4.1); others must not be passed.
-    pub dkim_pass_domains: &'a [String],
+    pub dkim_pass_domains: &'a [&'a str],
 }
 
 /// The outcome of one evaluation.
@@ -157,25 +157,38 @@ impl DmarcOutcome {
     /// one result where a policy is applied. `header.from` is left out
     /// when `from_domain` is empty (no single Author Domain).
     pub fn authres(&self, from_domain: &str) -> String {
-        let mut s = format!("dmarc={}", self.result.as_str());
+        let mut s = String::new();
+        self.authres_to(from_domain, &mut s);
+        s
+    }
+
+    /// [`authres`](Self::authres), appended to `s`.
+    pub fn authres_to(&self, from_domain: &str, s: &mut String) {
+        s.push_str("dmarc=");
+        s.push_str(self.result.as_str());
         if let Some(p) = self.policy {
-            s += &format!(
-                " ({}={}{})",
-                self.policy_tag,
-                p.as_str(),
-                if self.testing { " t=y" } else { "" }
-            );
+            s.push_str(" (");
+            s.push_str(self.policy_tag);
+            s.push('=');
+            s.push_str(p.as_str());
+            if self.testing {
+                s.push_str(" t=y");
+            }
+            s.push(')');
         }
         if let Some(r) = self.reason {
-            s += &format!(" reason=\"{r}\"");
+            s.push_str(" reason=\"");
+            s.push_str(r);
+            s.push('"');
         }
         if self.result == DmarcResult::Fail {
-            s += &format!(" policy.dmarc={}", self.disposition().as_str());
+            s.push_str(" policy.dmarc=");
+            s.push_str(self.disposition().as_str());
         }
         if !from_domain.is_empty() {
-            s += &format!(" header.from={from_domain}");
+            s.push_str(" header.from=");
+            s.push_str(from_domain);
         }
-        s
     }
 }
 

@@ -44,11 +44,10 @@ impl Zone {
 }
 
 fn run(z: &mut Zone, from: &str, spf: Option<(SpfResult, &str)>, dkim: &[&str]) -> DmarcOutcome {
-    let dkim: Vec<String> = dkim.iter().map(|s| s.to_string()).collect();
     let inp = Inputs {
         from_domain: from,
         spf,
-        dkim_pass_domains: &dkim,
+        dkim_pass_domains: dkim,
     };
     let out = evaluate(&inp, &mut |n| z.answer(n));
     assert_eq!(out.queries, z.asked.len());
