@@ -154,33 +154,25 @@ fn compress256(h: &mut [u32; 8], block: &[u8]) {
             .wrapping_add(s1);
     }
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = *h;
-    // Eight rounds per pass with the working variables renamed instead of
-    // shifted (FIPS 180-4 6.2.2 step 3, unchanged): opt-level "z" keeps
-    // the loop, and the eight moves a round cost a third of the time.
-    macro_rules! round {
-        ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $t:expr) => {
-            let s1 = $e.rotate_right(6) ^ $e.rotate_right(11) ^ $e.rotate_right(25);
-            let ch = ($e & $f) ^ (!$e & $g);
-            let t1 = $h
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K256[$t])
-                .wrapping_add(w[$t]);
-            let s0 = $a.rotate_right(2) ^ $a.rotate_right(13) ^ $a.rotate_right(22);
-            let maj = ($a & $b) ^ ($a & $c) ^ ($b & $c);
-            $d = $d.wrapping_add(t1);
-            $h = t1.wrapping_add(s0.wrapping_add(maj));
-        };
-    }
-    for t in (0..64).step_by(8) {
-        round!(a, b, c, d, e, f, g, hh, t);
-        round!(hh, a, b, c, d, e, f, g, t + 1);
-        round!(g, hh, a, b, c, d, e, f, t + 2);
-        round!(f, g, hh, a, b, c, d, e, t + 3);
-        round!(e, f, g, hh, a, b, c, d, t + 4);
-        round!(d, e, f, g, hh, a, b, c, t + 5);
-        round!(c, d, e, f, g, hh, a, b, t + 6);
-        round!(b, c, d, e, f, g, hh, a, t + 7);
+    for t in 0..64 {
+        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+        let ch = (e & f) ^ (!e & g);
+        let t1 = hh
+            .wrapping_add(s1)
+            .wrapping_add(ch)
+            .wrapping_add(K256[t])
+            .wrapping_add(w[t]);
+        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+        let maj = (a & b) ^ (a & c) ^ (b & c);
+        let t2 = s0.wrapping_add(maj);
+        hh = g;
+        g = f;
+        f = e;
+        e = d.wrapping_add(t1);
+        d = c;
+        c = b;
+        b = a;
+        a = t1.wrapping_add(t2);
     }
     for (h, v) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
         *h = h.wrapping_add(v);
