@@ -98,10 +98,14 @@ check_static = \
 static-check:
 	@$(call check_static,$(RELEASE))
 
-# Size budget of the stripped static x86_64 binary: 779,024 bytes measured
-# with the release profile in Cargo.toml (rustc 1.95.0), + 15%. Raise it
-# deliberately, with the new measurement, when a feature is worth the bytes.
-SIZE_BUDGET := 895877
+# Size budget of the stripped static x86_64 binary: 922,448 bytes measured
+# with the release profile in Cargo.toml (rustc 1.95.0) once sender
+# authentication (issues 13 and 14: resolver, SPF, DKIM, DMARC and their
+# crypto) was in, + 3%. Raised on purpose from 895,877 (779,024 + 15%):
+# both issues went over their own byte budgets (README, Size); issue 18
+# is the one that brings the binary down. Raise it deliberately, with the
+# new measurement, when a feature is worth the bytes.
+SIZE_BUDGET := 950121
 .PHONY: size-check
 size-check: build
 	@if [ '$(TARGET)' != x86_64-unknown-linux-musl ]; then \
