@@ -103,7 +103,10 @@ fn zone(dir: &str) -> HashMap<String, Vec<u8>> {
     let text = read(&format!("{dir}/zone.txt"));
     let mut out = HashMap::new();
     for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let tab = line.iter().position(|&b| b == b'\t').expect("zone.txt: NAME<TAB>VALUE");
+        let tab = line
+            .iter()
+            .position(|&b| b == b'\t')
+            .expect("zone.txt: NAME<TAB>VALUE");
         let name = String::from_utf8(line[..tab].to_vec()).expect("zone.txt: an ASCII name");
         out.insert(name.to_ascii_lowercase(), line[tab + 1..].to_vec());
     }
@@ -114,11 +117,11 @@ fn zone(dir: &str) -> HashMap<String, Vec<u8>> {
 fn verify_once(msg: &[u8], zone: &HashMap<String, Vec<u8>>, now: u64) -> Verdict {
     let mut v = Verifier::new(now);
     v.update(msg);
-    let out = v.finish(&mut |name| {
-        match zone.get(name.trim_end_matches('.').to_ascii_lowercase().as_str()) {
-            Some(r) => Answer::Records(vec![r.clone()]),
-            None => Answer::NxDomain,
-        }
+    let out = v.finish(&mut |name| match zone
+        .get(name.trim_end_matches('.').to_ascii_lowercase().as_str())
+    {
+        Some(r) => Answer::Records(vec![r.clone()]),
+        None => Answer::NxDomain,
     });
     match out.as_slice() {
         [o] => o.verdict,
@@ -137,7 +140,10 @@ fn message(dir: &str, kind: &str, zone: &HashMap<String, Vec<u8>>) -> Vec<u8> {
     let msg = read(&format!("{dir}/{kind}.eml"));
     let got = verify_once(&msg, zone, now());
     if got != Verdict::Pass {
-        eprintln!("dkim_speed: {dir}/{kind}.eml: dkim={}, not pass", got.as_str());
+        eprintln!(
+            "dkim_speed: {dir}/{kind}.eml: dkim={}, not pass",
+            got.as_str()
+        );
         exit(1);
     }
     msg
@@ -168,7 +174,10 @@ fn verify(dir: &str, iters: usize, rounds: usize) {
         black_box(key.verify_pkcs1_sha256(black_box(&digest), &sig));
     });
     println!("op-rsa {:.1}", ns / 1e3);
-    let (pk, sig) = (read(&format!("{dir}/ed.pub")), read(&format!("{dir}/ed.sig")));
+    let (pk, sig) = (
+        read(&format!("{dir}/ed.pub")),
+        read(&format!("{dir}/ed.sig")),
+    );
     if !ed25519::verify(&pk, &raw, &sig) {
         eprintln!("dkim_speed: {dir}/ed.sig does not verify");
         exit(1);

@@ -262,7 +262,11 @@ fn push_pvalue(out: &mut String, s: &str) {
             b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~.@".contains(&b)
         })
         && s.bytes().filter(|&b| b == b'@').count() <= 1;
-    if plain { out.push_str(s) } else { push_quoted(out, s) }
+    if plain {
+        out.push_str(s)
+    } else {
+        push_quoted(out, s)
+    }
 }
 
 /// An RFC 5322 quoted-string of `s` (whose bytes are printable: it is a
@@ -405,7 +409,11 @@ pub fn txt(dns: &mut DnsLookup, name: &str) -> Answer<Vec<Vec<u8>>> {
                     _ => None,
                 })
                 .collect();
-            if t.is_empty() { Answer::NoData } else { Answer::Records(t) }
+            if t.is_empty() {
+                Answer::NoData
+            } else {
+                Answer::Records(t)
+            }
         }
         Answer::NxDomain => Answer::NxDomain,
         Answer::NoData => Answer::NoData,

@@ -556,11 +556,22 @@ impl<'a> Conn<'a> {
             self.msg_auth = Some(checked);
             if refuse {
                 // Dropping `d` removes every copy from tmp/.
-                info!("{} refused: DMARC fail, the domain's policy is reject", self.sid);
-                return Outcome::Refused(Reply::line(550, &format!(
-                    "5.7.1 DMARC: {} rejects mail that fails authentication",
-                    safe::reply_text(self.msg_auth.as_ref().map_or(&b""[..], |m| m.from_domain.as_bytes()), 255)
-                )));
+                info!(
+                    "{} refused: DMARC fail, the domain's policy is reject",
+                    self.sid
+                );
+                return Outcome::Refused(Reply::line(
+                    550,
+                    &format!(
+                        "5.7.1 DMARC: {} rejects mail that fails authentication",
+                        safe::reply_text(
+                            self.msg_auth
+                                .as_ref()
+                                .map_or(&b""[..], |m| m.from_domain.as_bytes()),
+                            255
+                        )
+                    ),
+                ));
             }
         }
         if let Err(e) = d.prepare() {
@@ -692,7 +703,8 @@ impl<'a> Conn<'a> {
         ));
         v.push((
             "TINYMX_FROM",
-            msg.map(|m| safe::env_value(m.from.as_bytes())).unwrap_or_default(),
+            msg.map(|m| safe::env_value(m.from.as_bytes()))
+                .unwrap_or_default(),
         ));
         v.push((
             "TINYMX_FROM_DOMAIN",

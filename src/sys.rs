@@ -1144,7 +1144,11 @@ fn copy_by_reading(from: BorrowedFd<'_>, to: BorrowedFd<'_>, mut off: i64) -> io
         while !chunk.is_empty() {
             // SAFETY: `chunk` is valid for reads of its length; `to` is live.
             let w = unsafe {
-                libc::write(to.as_raw_fd(), chunk.as_ptr() as *const libc::c_void, chunk.len())
+                libc::write(
+                    to.as_raw_fd(),
+                    chunk.as_ptr() as *const libc::c_void,
+                    chunk.len(),
+                )
             };
             if w < 0 {
                 let err = io::Error::last_os_error();

@@ -97,7 +97,11 @@ fn spf_pass_is_the_first_field_of_the_stored_copy() {
     let txt = |n: &str| (n.to_string(), 16);
     assert_eq!(
         dns.asked(),
-        [txt("pass.example"), txt("_dmarc.example.com"), txt("_dmarc.com")]
+        [
+            txt("pass.example"),
+            txt("_dmarc.example.com"),
+            txt("_dmarc.com")
+        ]
     );
 }
 
@@ -157,8 +161,9 @@ fn fail_softfail_permerror_and_none_are_recorded_and_the_mail_accepted() {
         let (added, _) = stored(&s);
         assert_eq!(
             added,
-            format!("Authentication-Results: mx.test; spf={result} smtp.mailfrom={sender};\n\tdkim=none;\n\tdmarc=none header.from=example.com\n")
-                + &received_spf(result, comment, sender, "mailfrom"),
+            format!(
+                "Authentication-Results: mx.test; spf={result} smtp.mailfrom={sender};\n\tdkim=none;\n\tdmarc=none header.from=example.com\n"
+            ) + &received_spf(result, comment, sender, "mailfrom"),
             "{sender}"
         );
         for f in files(&s.spool.join("bob/new")) {

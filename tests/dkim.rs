@@ -15,20 +15,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// Dot-stuffs `msg` for DATA (RFC 5321 section 4.5.2).
-fn stuffed(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(msg.len() + 16);
-    let mut line_start = true;
-    for &b in msg {
-        if line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        line_start = b == b'\n';
-    }
-    out
-}
-
 /// The `dkim=` results in our Authentication-Results field (the first
 /// field of the stored copy), unfolded.
 fn dkim_results(stored: &[u8]) -> Vec<String> {
@@ -60,14 +46,22 @@ fn dkim_results(stored: &[u8]) -> Vec<String> {
 fn every_dkimpy_message_gets_dkimpys_verdict() {
     let dir = TempDir::new("dkim");
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.venv/bin/python");
-    assert!(venv.exists(), "{} missing: run make test-deps", venv.display());
+    assert!(
+        venv.exists(),
+        "{} missing: run make test-deps",
+        venv.display()
+    );
     let out = Command::new(&venv)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dkim/peer.py"))
         .arg("make")
         .arg(dir.path())
         .output()
         .expect("run dkimpy");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut zone = Zone::new();
     let zone_text = std::fs::read_to_string(dir.path().join("zone.txt")).unwrap();
@@ -77,7 +71,16 @@ fn every_dkimpy_message_gets_dkimpys_verdict() {
     }
     let dns = dns_server::Server::zone(zone);
     let at = dns.addr.to_string();
-    let s = Server::start(&["--auth-skip", "none", "--dns", &at, "--dns-timeout", "2", "--max-rate", "1000"]);
+    let s = Server::start(&[
+        "--auth-skip",
+        "none",
+        "--dns",
+        &at,
+        "--dns-timeout",
+        "2",
+        "--max-rate",
+        "1000",
+    ]);
 
     let cases = std::fs::read_to_string(dir.path().join("cases.txt")).unwrap();
     let (mut agree, mut stricter) = (0, 0);
@@ -89,14 +92,18 @@ fn every_dkimpy_message_gets_dkimpys_verdict() {
         // A mailbox per message, so each stored copy is found for sure.
         let mailbox = format!("c{n}");
         let mut c = Client::hello(s.addr());
-        let r = c.send_mail("alice@example.com", &[&format!("{mailbox}@example.org")], &stuffed(&msg));
+        let r = c.send_mail(
+            "alice@example.com",
+            &[&format!("{mailbox}@example.org")],
+            &stuffed(&msg),
+        );
         assert!(r.starts_with("250 "), "{what}: {r}");
         c.cmd("QUIT");
         let msgs = s.messages(&mailbox);
         assert_eq!(msgs.len(), 1, "{what}: stored");
         let ours = dkim_results(&msgs[0]);
-        let expected_policy = what.contains("l= and content appended")
-            || what.contains("unsigned Subject added");
+        let expected_policy =
+            what.contains("l= and content appended") || what.contains("unsigned Subject added");
         let ok = if expected_policy {
             theirs == "pass" && ours == ["policy"]
         } else if theirs == "pass" {
@@ -105,8 +112,14 @@ fn every_dkimpy_message_gets_dkimpys_verdict() {
             ours.len() == 1 && ours[0] != "pass"
         };
         if !ok {
-            let field = String::from_utf8_lossy(&msgs[0]).split("\nReceived-SPF").next().unwrap_or("").to_string();
-            wrong.push(format!("{n} {what}: dkimpy {theirs}, tinymx {ours:?}\n  {field}"));
+            let field = String::from_utf8_lossy(&msgs[0])
+                .split("\nReceived-SPF")
+                .next()
+                .unwrap_or("")
+                .to_string();
+            wrong.push(format!(
+                "{n} {what}: dkimpy {theirs}, tinymx {ours:?}\n  {field}"
+            ));
         } else if expected_policy {
             stricter += 1;
         } else {

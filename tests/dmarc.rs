@@ -12,7 +12,12 @@ use common::*;
 use std::path::Path;
 
 fn testdata(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dkim/testdata").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/dkim/testdata")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn zone() -> Zone {
@@ -60,14 +65,21 @@ fn spf_aligned_pass_and_the_hook_variables() {
     let hook = d.path().join("hook.sh");
     std::fs::write(
         &hook,
-        format!("#!/bin/sh\nenv | grep -E '^TINYMX_(DMARC|FROM|DKIM)' | sort > {}\n", out.display()),
+        format!(
+            "#!/bin/sh\nenv | grep -E '^TINYMX_(DMARC|FROM|DKIM)' | sort > {}\n",
+            out.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let s = server(&dns, &["--filter", hook.to_str().unwrap()]);
     let mut c = Client::hello(s.addr());
-    let r = c.send_mail("alice@pass.example", &["bob@example.org"], &mail("Alice <Alice@Pass.Example>"));
+    let r = c.send_mail(
+        "alice@pass.example",
+        &["bob@example.org"],
+        &mail("Alice <Alice@Pass.Example>"),
+    );
     assert!(r.starts_with("250 "), "{r}");
     let m = &s.messages("bob")[0];
     assert_eq!(
@@ -90,12 +102,18 @@ fn dkim_aligned_pass_with_a_failing_envelope() {
     // The envelope is a bounce address of another domain (SPF passes for
     // it, but it is not aligned); the dkimpy signature for example.com is.
     // Dot-stuffed for DATA: the body has a line that starts with a dot.
-    let msg = String::from_utf8(testdata("ed25519.eml")).unwrap().replace("\r\n.", "\r\n..");
-    let r = c.send_mail("b@bounces.example.net", &["bob@example.org"], msg.as_bytes());
+    let msg = stuffed(&testdata("ed25519.eml"));
+    let r = c.send_mail("b@bounces.example.net", &["bob@example.org"], &msg);
     assert!(r.starts_with("250 "), "{r}");
     let a = authres(&s.messages("bob")[0]);
-    assert!(a.contains("; dkim=pass header.d=example.com header.s=ed header.b="), "{a}");
-    assert!(a.ends_with("; dmarc=pass (p=reject) header.from=example.com"), "{a}");
+    assert!(
+        a.contains("; dkim=pass header.d=example.com header.s=ed header.b="),
+        "{a}"
+    );
+    assert!(
+        a.ends_with("; dmarc=pass (p=reject) header.from=example.com"),
+        "{a}"
+    );
 }
 
 #[test]
@@ -104,34 +122,63 @@ fn reject_only_a_fail_under_p_reject_and_only_with_the_option() {
     let on = server(&dns, &["--dmarc-reject"]);
     let mut c = Client::hello(on.addr());
     // p=reject: refused after the final dot, nothing stored.
-    let r = c.send_mail("ceo@fail.example", &["bob@example.org"], &mail("ceo@fail.example"));
-    assert_eq!(r, "550 5.7.1 DMARC: fail.example rejects mail that fails authentication\r\n");
+    let r = c.send_mail(
+        "ceo@fail.example",
+        &["bob@example.org"],
+        &mail("ceo@fail.example"),
+    );
+    assert_eq!(
+        r,
+        "550 5.7.1 DMARC: fail.example rejects mail that fails authentication\r\n"
+    );
     // sp=quarantine for a subdomain: stored, the result recorded.
-    let r = c.send_mail("ceo@sub.fail.example", &["bob@example.org"], &mail("ceo@sub.fail.example"));
+    let r = c.send_mail(
+        "ceo@sub.fail.example",
+        &["bob@example.org"],
+        &mail("ceo@sub.fail.example"),
+    );
     assert!(r.starts_with("250 "), "{r}");
     // t=y: the policy one level down (quarantine): stored.
-    let r = c.send_mail("ceo@testing.example", &["bob@example.org"], &mail("ceo@testing.example"));
+    let r = c.send_mail(
+        "ceo@testing.example",
+        &["bob@example.org"],
+        &mail("ceo@testing.example"),
+    );
     assert!(r.starts_with("250 "), "{r}");
     let mut got: Vec<String> = on.messages("bob").iter().map(|m| authres(m)).collect();
     got.sort();
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(
-        got[0].ends_with("; dmarc=fail (sp=quarantine) policy.dmarc=quarantine header.from=sub.fail.example"),
+        got[0].ends_with(
+            "; dmarc=fail (sp=quarantine) policy.dmarc=quarantine header.from=sub.fail.example"
+        ),
         "{got:?}"
     );
     assert!(
-        got[1].ends_with("; dmarc=fail (p=reject t=y) policy.dmarc=quarantine header.from=testing.example"),
+        got[1].ends_with(
+            "; dmarc=fail (p=reject t=y) policy.dmarc=quarantine header.from=testing.example"
+        ),
         "{got:?}"
     );
-    on.wait_log(|l| l.iter().any(|l| l.contains("refused: DMARC fail, the domain's policy is reject")));
+    on.wait_log(|l| {
+        l.iter()
+            .any(|l| l.contains("refused: DMARC fail, the domain's policy is reject"))
+    });
 
     // Without the option: the same mail is stored with its result.
     let off = server(&dns, &[]);
     let mut c = Client::hello(off.addr());
-    let r = c.send_mail("ceo@fail.example", &["bob@example.org"], &mail("ceo@fail.example"));
+    let r = c.send_mail(
+        "ceo@fail.example",
+        &["bob@example.org"],
+        &mail("ceo@fail.example"),
+    );
     assert!(r.starts_with("250 "), "{r}");
     let a = authres(&off.messages("bob")[0]);
-    assert!(a.ends_with("; dmarc=fail (p=reject) policy.dmarc=reject header.from=fail.example"), "{a}");
+    assert!(
+        a.ends_with("; dmarc=fail (p=reject) policy.dmarc=reject header.from=fail.example"),
+        "{a}"
+    );
 }
 
 #[test]
@@ -144,5 +191,8 @@ fn no_single_author_is_permerror_never_pass() {
     // Not a fail, so not refused; the script sees permerror.
     assert!(r.starts_with("250 "), "{r}");
     let a = authres(&s.messages("bob")[0]);
-    assert!(a.ends_with("; dmarc=permerror reason=\"more than one From field\""), "{a}");
+    assert!(
+        a.ends_with("; dmarc=permerror reason=\"more than one From field\""),
+        "{a}"
+    );
 }

@@ -337,20 +337,6 @@ fn peer(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// Dot-stuffs `msg` for DATA (RFC 5321 section 4.5.2).
-fn stuffed(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(msg.len() + 16);
-    let mut line_start = true;
-    for &b in msg {
-        if line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        line_start = b == b'\n';
-    }
-    out
-}
-
 fn replace(msg: &[u8], from: &str, to: &str) -> Vec<u8> {
     let s = String::from_utf8(msg.to_vec()).unwrap();
     assert!(s.contains(from), "{from:?} in {s}");

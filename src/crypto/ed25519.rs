@@ -452,7 +452,10 @@ mod tests {
 
     #[test]
     fn d2_is_twice_d() {
-        assert_eq!(to_bytes(&D2), to_bytes(&add(&from_bytes(&D), &from_bytes(&D))));
+        assert_eq!(
+            to_bytes(&D2),
+            to_bytes(&add(&from_bytes(&D), &from_bytes(&D)))
+        );
     }
     use crate::crypto::testjson::unhex;
     use crate::crypto::vector_file;

@@ -27,8 +27,7 @@ impl Json {
     /// The member `key` of an object; panics when absent (a broken
     /// vector file should fail the test loudly).
     pub fn get(&self, key: &str) -> &Json {
-        self.opt(key)
-            .unwrap_or_else(|| panic!("no member {key:?}"))
+        self.opt(key).unwrap_or_else(|| panic!("no member {key:?}"))
     }
 
     pub fn opt(&self, key: &str) -> Option<&Json> {

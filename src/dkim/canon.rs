@@ -174,7 +174,10 @@ impl Body {
                 // between content bytes: its canonical form is itself.
                 let mut j = i + 1;
                 loop {
-                    j += bytes[j..].iter().position(|&c| special(c)).unwrap_or(bytes.len() - j);
+                    j += bytes[j..]
+                        .iter()
+                        .position(|&c| special(c))
+                        .unwrap_or(bytes.len() - j);
                     match bytes.get(j..j + 2) {
                         Some([b' ', d]) if relaxed && !special(*d) => j += 2,
                         _ => break,
@@ -242,7 +245,10 @@ mod tests {
         );
         // LF-only storage gives the same.
         let lf = body.replace("\r\n", "\n");
-        assert_eq!(canon_body(c, lf.as_bytes()), sha256(want.as_bytes()).to_vec());
+        assert_eq!(
+            canon_body(c, lf.as_bytes()),
+            sha256(want.as_bytes()).to_vec()
+        );
         let mut whole = Body::new(c, None);
         whole.update(body.as_bytes());
         assert_eq!(whole.finish().1, want.len() as u64);

@@ -124,7 +124,10 @@ pub fn parse(value: &[u8], now: u64) -> Result<Signature<'_>, &'static str> {
     if names.split(|&x| x == b':').count() > MAX_SIGNED_FIELDS {
         return Err("h= names more than 100 fields");
     }
-    if !names.split(|&x| x == b':').any(|h| h.eq_ignore_ascii_case(b"from")) {
+    if !names
+        .split(|&x| x == b':')
+        .any(|h| h.eq_ignore_ascii_case(b"from"))
+    {
         return Err("h= does not include From");
     }
     let auid = get("i");
@@ -159,7 +162,10 @@ pub fn parse(value: &[u8], now: u64) -> Result<Signature<'_>, &'static str> {
     if timestamp.is_some_and(|t| t > now.saturating_add(CLOCK_SKEW_SECS)) {
         return Err("signature timestamp in the future");
     }
-    let b_tag: &Tag = tags.iter().find(|t| t.name == b"b").ok_or("missing b= tag")?;
+    let b_tag: &Tag = tags
+        .iter()
+        .find(|t| t.name == b"b")
+        .ok_or("missing b= tag")?;
     Ok(Signature {
         algorithm,
         b,
@@ -180,8 +186,12 @@ pub fn parse(value: &[u8], now: u64) -> Result<Signature<'_>, &'static str> {
 /// Whether the `:`-separated list `v` (FWS allowed anywhere, RFC 6376
 /// section 3.2) holds `want`, compared byte for byte without the FWS.
 fn has(v: &[u8], want: &[u8]) -> bool {
-    v.split(|&b| b == b':')
-        .any(|x| x.iter().copied().filter(|&b| !tags::fws(b)).eq(want.iter().copied()))
+    v.split(|&b| b == b':').any(|x| {
+        x.iter()
+            .copied()
+            .filter(|&b| !tags::fws(b))
+            .eq(want.iter().copied())
+    })
 }
 
 fn canon(c: &[u8]) -> Result<Canon, &'static str> {
@@ -208,7 +218,8 @@ fn is_domain(d: &[u8]) -> bool {
     d.len() <= 253
         && d.split(|&b| b == b'.').all(|l| {
             (1..=63).contains(&l.len())
-                && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -277,9 +288,10 @@ pub fn parse_key(record: &[u8], sig: &Signature) -> Result<KeyRecord, &'static s
     let tags = tags::parse(record).map_err(|e| e.text())?;
     let get = |name: &str| tags::value(record, &tags, name);
     if let Some(v) = get("v")
-        && (tags[0].name != b"v" || v != b"DKIM1") {
-            return Err("key record v= is not DKIM1 first");
-        }
+        && (tags[0].name != b"v" || v != b"DKIM1")
+    {
+        return Err("key record v= is not DKIM1 first");
+    }
     let kind = match get("k") {
         None | Some(b"rsa") => KeyKind::Rsa,
         Some(b"ed25519") => KeyKind::Ed25519,
@@ -293,7 +305,11 @@ pub fn parse_key(record: &[u8], sig: &Signature) -> Result<KeyRecord, &'static s
         return Err("key type does not match a=");
     }
     if let Some(h) = get("h") {
-        let hash = if sig.algorithm == Algorithm::RsaSha1 { &b"sha1"[..] } else { b"sha256" };
+        let hash = if sig.algorithm == Algorithm::RsaSha1 {
+            &b"sha1"[..]
+        } else {
+            b"sha256"
+        };
         if !has(h, hash) {
             return Err("key h= does not allow the hash");
         }
@@ -328,7 +344,9 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn sig(extra: &str) -> Result<Signature<'static>, &'static str> {
-        let v = format!("v=1; a=rsa-sha256; d=Example.COM; s=Sel; h=From:To; bh=YWJj; b=ZG\r\n\tVm{extra}");
+        let v = format!(
+            "v=1; a=rsa-sha256; d=Example.COM; s=Sel; h=From:To; bh=YWJj; b=ZG\r\n\tVm{extra}"
+        );
         // The signature borrows the field; the test keeps it.
         parse(v.leak().as_bytes(), NOW)
     }
@@ -340,22 +358,39 @@ mod tests {
         assert_eq!(base64(s.b).unwrap(), b"def");
         assert_eq!(s.b, b"ZG\r\n\tVm");
         assert_eq!(base64(s.bh).unwrap(), b"abc");
-        assert_eq!((s.header_canon, s.body_canon), (Canon::Simple, Canon::Simple));
+        assert_eq!(
+            (s.header_canon, s.body_canon),
+            (Canon::Simple, Canon::Simple)
+        );
         assert_eq!((s.domain, s.selector), (&b"Example.COM"[..], &b"Sel"[..]));
         assert_eq!(s.headers(), b"from:to");
-        assert_eq!((s.auid, s.length, s.timestamp, s.expiration), (None, None, None, None));
+        assert_eq!(
+            (s.auid, s.length, s.timestamp, s.expiration),
+            (None, None, None, None)
+        );
         let v = "v=1; a=rsa-sha256; d=Example.COM; s=Sel; h=From:To; bh=YWJj; b=ZG\r\n\tVm";
         assert_eq!(&v[s.b_span.0..s.b_span.1], "ZG\r\n\tVm");
     }
 
     #[test]
     fn the_tags_that_change_things() {
-        let s = sig("; c=relaxed; l=10; t=1699999000; x=1700000100; i=a@sub.example.com; q=dns/txt").unwrap();
-        assert_eq!((s.header_canon, s.body_canon), (Canon::Relaxed, Canon::Simple));
+        let s =
+            sig("; c=relaxed; l=10; t=1699999000; x=1700000100; i=a@sub.example.com; q=dns/txt")
+                .unwrap();
+        assert_eq!(
+            (s.header_canon, s.body_canon),
+            (Canon::Relaxed, Canon::Simple)
+        );
         assert_eq!(s.length, Some(10));
         assert_eq!(s.auid, Some(&b"a@sub.example.com"[..]));
-        assert_eq!(sig("; c=simple/relaxed").unwrap().body_canon, Canon::Relaxed);
-        assert_eq!(sig("; i=@EXAMPLE.com").unwrap().auid, Some(&b"@EXAMPLE.com"[..]));
+        assert_eq!(
+            sig("; c=simple/relaxed").unwrap().body_canon,
+            Canon::Relaxed
+        );
+        assert_eq!(
+            sig("; i=@EXAMPLE.com").unwrap().auid,
+            Some(&b"@EXAMPLE.com"[..])
+        );
     }
 
     #[test]
@@ -377,18 +412,54 @@ mod tests {
             assert_eq!(sig(extra), Err(why), "{extra}");
         }
         let p = |v: &'static str| parse(v.as_bytes(), NOW);
-        assert_eq!(p("v=2; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="), Err("unsupported version (v= is not 1)"));
-        assert_eq!(p("v=1; a=rsa-md5; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="), Err("unknown algorithm"));
-        assert_eq!(p("v=1; a=rsa-sha256; d=a.b; s=s; h=to; bh=YQ==; b=YQ=="), Err("h= does not include From"));
-        assert_eq!(p("v=1; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=Y!=="), Err("b= is not base64"));
-        assert_eq!(p("v=1; a=rsa-sha256; d=a..b; s=s; h=from; bh=YQ==; b=YQ=="), Err("d= is not a domain name"));
-        assert_eq!(p("v=1; a=rsa-sha256; s=s; h=from; bh=YQ==; b=YQ=="), Err("missing d= tag"));
-        assert_eq!(p("v=1; a=rsa-sha256; d=a.b; h=from; bh=YQ==; b=YQ=="), Err("missing s= tag"));
-        assert_eq!(p("v=1; a=rsa-sha256; d=a.b; s=s; h=from; b=YQ=="), Err("missing bh= tag"));
-        assert_eq!(p("v=1; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b="), Err("empty b= or bh="));
-        assert_eq!(p("a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="), Err("missing v= tag"));
-        let many = format!("v=1; a=rsa-sha256; d=a.b; s=s; h={}to; bh=YQ==; b=YQ==", "from:".repeat(100));
-        assert_eq!(parse(many.as_bytes(), NOW).err(), Some("h= names more than 100 fields"));
+        assert_eq!(
+            p("v=2; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="),
+            Err("unsupported version (v= is not 1)")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-md5; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="),
+            Err("unknown algorithm")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; d=a.b; s=s; h=to; bh=YQ==; b=YQ=="),
+            Err("h= does not include From")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=Y!=="),
+            Err("b= is not base64")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; d=a..b; s=s; h=from; bh=YQ==; b=YQ=="),
+            Err("d= is not a domain name")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; s=s; h=from; bh=YQ==; b=YQ=="),
+            Err("missing d= tag")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; d=a.b; h=from; bh=YQ==; b=YQ=="),
+            Err("missing s= tag")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; d=a.b; s=s; h=from; b=YQ=="),
+            Err("missing bh= tag")
+        );
+        assert_eq!(
+            p("v=1; a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b="),
+            Err("empty b= or bh=")
+        );
+        assert_eq!(
+            p("a=rsa-sha256; d=a.b; s=s; h=from; bh=YQ==; b=YQ=="),
+            Err("missing v= tag")
+        );
+        let many = format!(
+            "v=1; a=rsa-sha256; d=a.b; s=s; h={}to; bh=YQ==; b=YQ==",
+            "from:".repeat(100)
+        );
+        assert_eq!(
+            parse(many.as_bytes(), NOW).err(),
+            Some("h= names more than 100 fields")
+        );
     }
 
     #[test]
@@ -401,7 +472,16 @@ mod tests {
         assert_eq!(base64(b"YQ"), Some(b"a".to_vec()));
         // Folding white space is not part of the value (section 3.2).
         assert_eq!(base64(b"YW\r\n\tJ j"), Some(b"abc".to_vec()));
-        for bad in [&b"Y"[..], b"YQ=", b"YQ===", b"YR==", b"Y=Q=", b"YQ==YQ==", b"YW-J", b"\xc3\xa9"] {
+        for bad in [
+            &b"Y"[..],
+            b"YQ=",
+            b"YQ===",
+            b"YR==",
+            b"Y=Q=",
+            b"YQ==YQ==",
+            b"YW-J",
+            b"\xc3\xa9",
+        ] {
             assert_eq!(base64(bad), None, "{bad:?}");
         }
     }
@@ -410,20 +490,38 @@ mod tests {
     fn key_records() {
         let s = sig("").unwrap();
         let k = parse_key(b"v=DKIM1; k=rsa; p=YWJj", &s).unwrap();
-        assert_eq!((k.kind, k.public.as_slice(), k.testing), (KeyKind::Rsa, &b"abc"[..], false));
+        assert_eq!(
+            (k.kind, k.public.as_slice(), k.testing),
+            (KeyKind::Rsa, &b"abc"[..], false)
+        );
         assert_eq!(parse_key(b"p=", &s).unwrap().public, b"");
         assert!(parse_key(b"t=y:s; p=YWJj", &s).unwrap().testing);
-        assert_eq!(parse_key(b"k=rsa; v=DKIM1; p=YWJj", &s), Err("key record v= is not DKIM1 first"));
-        assert_eq!(parse_key(b"v=DKIM2; p=YWJj", &s), Err("key record v= is not DKIM1 first"));
-        assert_eq!(parse_key(b"k=ed25519; p=YWJj", &s), Err("key type does not match a="));
+        assert_eq!(
+            parse_key(b"k=rsa; v=DKIM1; p=YWJj", &s),
+            Err("key record v= is not DKIM1 first")
+        );
+        assert_eq!(
+            parse_key(b"v=DKIM2; p=YWJj", &s),
+            Err("key record v= is not DKIM1 first")
+        );
+        assert_eq!(
+            parse_key(b"k=ed25519; p=YWJj", &s),
+            Err("key type does not match a=")
+        );
         assert_eq!(parse_key(b"k=dsa; p=YWJj", &s), Err("unknown key type"));
-        assert_eq!(parse_key(b"h=sha1; p=YWJj", &s), Err("key h= does not allow the hash"));
+        assert_eq!(
+            parse_key(b"h=sha1; p=YWJj", &s),
+            Err("key h= does not allow the hash")
+        );
         assert!(parse_key(b"h=sha1:sha256; p=YWJj", &s).is_ok());
         assert_eq!(parse_key(b"s=web; p=YWJj", &s), Err("key is not for email"));
         assert!(parse_key(b"s=email:web; p=YWJj", &s).is_ok());
         assert_eq!(parse_key(b"v=DKIM1", &s), Err("key record has no p="));
         let sub = sig("; i=x@sub.example.com").unwrap();
-        assert_eq!(parse_key(b"t=s; p=YWJj", &sub), Err("key t=s: i= domain is not d="));
+        assert_eq!(
+            parse_key(b"t=s; p=YWJj", &sub),
+            Err("key t=s: i= domain is not d=")
+        );
         assert!(parse_key(b"t=s; p=YWJj", &s).is_ok());
     }
 }

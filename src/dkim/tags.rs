@@ -65,7 +65,10 @@ pub fn parse(list: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
         let lead = raw.iter().take_while(|&&b| fws(b)).count();
         let value = trim(raw);
         // VALCHARs, with white space only between them.
-        if value.iter().any(|&b| !(fws(b) || (0x21..=0x7e).contains(&b) && b != b';')) {
+        if value
+            .iter()
+            .any(|&b| !(fws(b) || (0x21..=0x7e).contains(&b) && b != b';'))
+        {
             return Err(TagError::Syntax);
         }
         if tags.iter().any(|t| t.name == name) {
@@ -148,7 +151,9 @@ mod tests {
     #[test]
     fn the_rfc_example_and_white_space() {
         assert_eq!(
-            pairs("v=1; a=rsa-sha256; d=example.net; s=brisbane;\r\n  c=simple; q=dns/txt; i=@eng.example.net;"),
+            pairs(
+                "v=1; a=rsa-sha256; d=example.net; s=brisbane;\r\n  c=simple; q=dns/txt; i=@eng.example.net;"
+            ),
             p(&[
                 ("v", "1"),
                 ("a", "rsa-sha256"),

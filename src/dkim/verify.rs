@@ -72,7 +72,9 @@ struct Pending {
 
 enum Phase {
     /// Reading the header section; `line_start` after a LF.
-    Header { line_start: bool },
+    Header {
+        line_start: bool,
+    },
     Body,
 }
 
@@ -152,7 +154,8 @@ impl Verifier {
                     why.push_str(e);
                     why.push(')');
                 }
-                self.unchecked.push(outcome(Verdict::Neutral, sig.as_ref().ok(), Some(why)));
+                self.unchecked
+                    .push(outcome(Verdict::Neutral, sig.as_ref().ok(), Some(why)));
                 continue;
             }
             let body = sig.ok().map(|s| Body::new(s.body_canon, s.length));
@@ -179,9 +182,18 @@ impl Verifier {
             self.start_body();
         }
         if self.too_big {
-            let n = fields(&self.header).iter().filter(|f| dkim_value(f).is_some()).count();
+            let n = fields(&self.header)
+                .iter()
+                .filter(|f| dkim_value(f).is_some())
+                .count();
             return (0..n.max(1))
-                .map(|_| outcome(Verdict::PermError, None, Some("header section over 64 KiB".into())))
+                .map(|_| {
+                    outcome(
+                        Verdict::PermError,
+                        None,
+                        Some("header section over 64 KiB".into()),
+                    )
+                })
                 .collect();
         }
         let fields = fields(&self.header);
@@ -215,7 +227,10 @@ fn fields(header: &[u8]) -> Vec<&[u8]> {
     let mut start = 0;
     let mut i = 0;
     while i < header.len() {
-        let eol = header[i..].iter().position(|&b| b == b'\n').map_or(header.len(), |p| i + p);
+        let eol = header[i..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(header.len(), |p| i + p);
         let next = eol + 1;
         let continues = matches!(header.get(next), Some(b' ' | b'\t'));
         if !continues {
@@ -237,7 +252,11 @@ fn fields(header: &[u8]) -> Vec<&[u8]> {
 fn name(field: &[u8]) -> &[u8] {
     let colon = field.iter().position(|&b| b == b':').unwrap_or(field.len());
     let n = &field[..colon];
-    &n[..n.len() - n.iter().rev().take_while(|&&b| b == b' ' || b == b'\t').count()]
+    &n[..n.len()
+        - n.iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count()]
 }
 
 /// The value of a DKIM-Signature field, or None for another field.
@@ -264,7 +283,12 @@ fn outcome(verdict: Verdict, sig: Option<&Signature>, reason: Option<String>) ->
     if let Some(s) = sig {
         o.domain = lower(s.domain);
         o.selector = lower(s.selector);
-        o.b = s.b.iter().filter(|&&b| !tags::fws(b)).take(8).map(|&b| char::from(b)).collect();
+        o.b =
+            s.b.iter()
+                .filter(|&&b| !tags::fws(b))
+                .take(8)
+                .map(|&b| char::from(b))
+                .collect();
         o.auid = match s.auid {
             Some(i) => String::from_utf8_lossy(i).into_owned(),
             None => String::from("@") + &o.domain,
@@ -276,7 +300,8 @@ fn outcome(verdict: Verdict, sig: Option<&Signature>, reason: Option<String>) ->
 /// Fields that RFC 5322 section 3.6 allows once: a signed one that the
 /// message has more often than `h=` names is the "oversigning" gap.
 /// One string, not an array of slices: no table to relocate.
-const SINGLE: &str = "from sender reply-to to cc bcc message-id in-reply-to references subject date";
+const SINGLE: &str =
+    "from sender reply-to to cc bcc message-id in-reply-to references subject date";
 
 /// Why a signature is not a pass: the verdict and the reason.
 type NotPass = (Verdict, String);
@@ -378,12 +403,20 @@ fn check(
             format!("l= leaves {} body bytes unsigned", body_len - l),
         ));
     }
-    let count = |n: &[u8]| fields.iter().filter(|f| name(f).eq_ignore_ascii_case(n)).count();
+    let count = |n: &[u8]| {
+        fields
+            .iter()
+            .filter(|f| name(f).eq_ignore_ascii_case(n))
+            .count()
+    };
     if count(b"from") > 1 {
         return no(Verdict::Policy, "more than one From field");
     }
     for s in SINGLE.split(' ') {
-        let n = signed.split(|&b| b == b':').filter(|h| *h == s.as_bytes()).count();
+        let n = signed
+            .split(|&b| b == b':')
+            .filter(|h| *h == s.as_bytes())
+            .count();
         if n > 0 && count(s.as_bytes()) > n {
             return Err((Verdict::Policy, format!("unsigned extra {s} field")));
         }
@@ -458,11 +491,17 @@ mod tests {
             let m = fixture(f);
             assert_eq!(verdicts(&m, &z), pass(), "{f}");
             // As the spool stores it: LF line ends.
-            let lf: Vec<u8> = String::from_utf8(m).unwrap().replace("\r\n", "\n").into_bytes();
+            let lf: Vec<u8> = String::from_utf8(m)
+                .unwrap()
+                .replace("\r\n", "\n")
+                .into_bytes();
             assert_eq!(verdicts(&lf, &z), pass(), "{f} with LF");
         }
         let o = &run_with(&fixture("ed25519.eml"), &z, 64)[0];
-        assert_eq!((o.domain.as_str(), o.selector.as_str(), o.auid.as_str()), ("example.com", "ed", "@example.com"));
+        assert_eq!(
+            (o.domain.as_str(), o.selector.as_str(), o.auid.as_str()),
+            ("example.com", "ed", "@example.com")
+        );
         assert_eq!(o.b.len(), 8);
     }
 
@@ -471,12 +510,21 @@ mod tests {
         let z = zone(&same);
         let m = String::from_utf8(fixture("rsa2048.eml")).unwrap();
         let body = m.replace("Hello Bob", "Hello Rob");
-        assert_eq!(verdicts(body.as_bytes(), &z), why(Verdict::Fail, "body hash did not verify"));
+        assert_eq!(
+            verdicts(body.as_bytes(), &z),
+            why(Verdict::Fail, "body hash did not verify")
+        );
         let head = m.replace("Subject: a folded", "Subject: a faded");
-        assert_eq!(verdicts(head.as_bytes(), &z), why(Verdict::Fail, "signature did not verify"));
+        assert_eq!(
+            verdicts(head.as_bytes(), &z),
+            why(Verdict::Fail, "signature did not verify")
+        );
         let e = String::from_utf8(fixture("ed25519.eml")).unwrap();
         let date = e.replace("10:00:00", "10:00:01");
-        assert_eq!(verdicts(date.as_bytes(), &z), why(Verdict::Fail, "signature did not verify"));
+        assert_eq!(
+            verdicts(date.as_bytes(), &z),
+            why(Verdict::Fail, "signature did not verify")
+        );
     }
 
     #[test]
@@ -485,14 +533,31 @@ mod tests {
         let l = String::from_utf8(fixture("rsa2048-l.eml")).unwrap() + "appended\r\n";
         // 10 bytes appended, and the 2 empty lines before them that were
         // the body's (ignored) end and are content now.
-        assert_eq!(verdicts(l.as_bytes(), &z), why(Verdict::Policy, "l= leaves 14 body bytes unsigned"));
+        assert_eq!(
+            verdicts(l.as_bytes(), &z),
+            why(Verdict::Policy, "l= leaves 14 body bytes unsigned")
+        );
         let m = String::from_utf8(fixture("rsa2048.eml")).unwrap();
         // dkimpy signs From twice (oversigned): a second From breaks the
         // hash; an unsigned extra To (signed once) is the gap.
-        let to = m.replacen("DKIM-Signature", "To: mallory@example.net\r\nDKIM-Signature", 1);
-        assert_eq!(verdicts(to.as_bytes(), &z), why(Verdict::Policy, "unsigned extra to field"));
-        let from = m.replacen("DKIM-Signature", "From: ceo@example.com\r\nDKIM-Signature", 1);
-        assert_eq!(verdicts(from.as_bytes(), &z), why(Verdict::Fail, "signature did not verify"));
+        let to = m.replacen(
+            "DKIM-Signature",
+            "To: mallory@example.net\r\nDKIM-Signature",
+            1,
+        );
+        assert_eq!(
+            verdicts(to.as_bytes(), &z),
+            why(Verdict::Policy, "unsigned extra to field")
+        );
+        let from = m.replacen(
+            "DKIM-Signature",
+            "From: ceo@example.com\r\nDKIM-Signature",
+            1,
+        );
+        assert_eq!(
+            verdicts(from.as_bytes(), &z),
+            why(Verdict::Fail, "signature did not verify")
+        );
     }
 
     #[test]
@@ -500,15 +565,28 @@ mod tests {
         let m = fixture("ed25519.eml");
         let revoked = zone(&|r: &str| r.split("p=").next().unwrap().to_string() + "p=");
         assert_eq!(verdicts(&m, &revoked), why(Verdict::Fail, "key revoked"));
-        let testing = zone(&|r: &str| format!("t=y; {r}").replace("t=y; v=DKIM1; ", "v=DKIM1; t=y; "));
-        assert_eq!(verdicts(&m, &testing), why(Verdict::Neutral, "key in testing mode (t=y)"));
+        let testing =
+            zone(&|r: &str| format!("t=y; {r}").replace("t=y; v=DKIM1; ", "v=DKIM1; t=y; "));
+        assert_eq!(
+            verdicts(&m, &testing),
+            why(Verdict::Neutral, "key in testing mode (t=y)")
+        );
         let rsa_type = zone(&|r: &str| r.replace("k=ed25519", "k=rsa"));
-        assert_eq!(verdicts(&m, &rsa_type), why(Verdict::PermError, "key type does not match a="));
-        assert_eq!(verdicts(&m, &[]), why(Verdict::PermError, "no key for signature"));
+        assert_eq!(
+            verdicts(&m, &rsa_type),
+            why(Verdict::PermError, "key type does not match a=")
+        );
+        assert_eq!(
+            verdicts(&m, &[]),
+            why(Verdict::PermError, "no key for signature")
+        );
         let mut v = Verifier::new(NOW);
         v.update(&m);
         let o = v.finish(&mut |_| Answer::TempFail);
-        assert_eq!((o[0].verdict, o[0].reason.as_deref()), (Verdict::TempError, Some("key lookup failed")));
+        assert_eq!(
+            (o[0].verdict, o[0].reason.as_deref()),
+            (Verdict::TempError, Some("key lookup failed"))
+        );
         // A 512-bit RSA key is refused before the signature is checked.
         let r = fixture("rsa1024.eml");
         let short = zone(&|r: &str| {
@@ -529,9 +607,17 @@ mod tests {
         assert_eq!(verdicts(b"From: a@b.example\r\n\r\nhi\r\n", &z), vec![]);
         assert_eq!(verdicts(b"", &z), vec![]);
         let bad = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=x; h=to; bh=YQ==; b=YQ==\r\n\r\nx\r\n";
-        assert_eq!(verdicts(bad, &z), why(Verdict::PermError, "h= does not include From"));
-        let sha1 = String::from_utf8(fixture("rsa2048.eml")).unwrap().replace("a=rsa-sha256", "a=rsa-sha1");
-        assert_eq!(verdicts(sha1.as_bytes(), &z), why(Verdict::Policy, "rsa-sha1 is not accepted (RFC 8301)"));
+        assert_eq!(
+            verdicts(bad, &z),
+            why(Verdict::PermError, "h= does not include From")
+        );
+        let sha1 = String::from_utf8(fixture("rsa2048.eml"))
+            .unwrap()
+            .replace("a=rsa-sha256", "a=rsa-sha1");
+        assert_eq!(
+            verdicts(sha1.as_bytes(), &z),
+            why(Verdict::Policy, "rsa-sha1 is not accepted (RFC 8301)")
+        );
     }
 
     #[test]
@@ -544,7 +630,13 @@ mod tests {
         assert_eq!(got.len(), 7);
         assert!(got[..5].iter().all(|(v, _)| *v == Verdict::Pass), "{got:?}");
         for (v, r) in &got[5..] {
-            assert_eq!((*v, r.as_deref()), (Verdict::Neutral, Some("not checked: more than 5 signatures")));
+            assert_eq!(
+                (*v, r.as_deref()),
+                (
+                    Verdict::Neutral,
+                    Some("not checked: more than 5 signatures")
+                )
+            );
         }
     }
 
@@ -553,7 +645,10 @@ mod tests {
         let z = zone(&same);
         let m = String::from_utf8(fixture("ed25519.eml")).unwrap();
         let long = format!("X-Pad: {}\r\n{m}", "x".repeat(MAX_HEADER_BYTES));
-        assert_eq!(verdicts(long.as_bytes(), &z), why(Verdict::PermError, "header section over 64 KiB"));
+        assert_eq!(
+            verdicts(long.as_bytes(), &z),
+            why(Verdict::PermError, "header section over 64 KiB")
+        );
     }
 
     #[test]

@@ -278,8 +278,14 @@ mod tests {
             a("\"J. Doe\" <\"j d\"@x.example.>"),
             Ok(("\"j d\"@x.example".into(), "x.example".into()))
         );
-        assert_eq!(a("bob @ b.example (Bob)"), Ok(("bob@b.example".into(), "b.example".into())));
-        assert_eq!(a("a@b.example, c@d.example"), Err("From: more than one mailbox"));
+        assert_eq!(
+            a("bob @ b.example (Bob)"),
+            Ok(("bob@b.example".into(), "b.example".into()))
+        );
+        assert_eq!(
+            a("a@b.example, c@d.example"),
+            Err("From: more than one mailbox")
+        );
     }
 
     #[test]

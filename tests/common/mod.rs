@@ -432,6 +432,20 @@ impl Client {
     }
 }
 
+/// Dot-stuffs `msg` for DATA (RFC 5321 section 4.5.2).
+pub fn stuffed(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len() + 16);
+    let mut line_start = true;
+    for &b in msg {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    out
+}
+
 /// The bytes as stored: each CRLF becomes LF, everything else stays.
 pub fn to_lf(crlf: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(crlf.len());
