@@ -241,15 +241,7 @@ pub fn base64(value: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() * 3 / 4);
     let (mut acc, mut n) = (0u32, 0u32);
     for &b in data {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = acc << 6 | u32::from(v);
+        acc = acc << 6 | crate::mime::decode::sextet(b)?;
         n += 6;
         if n >= 8 {
             n -= 8;

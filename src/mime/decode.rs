@@ -215,7 +215,9 @@ impl QuotedPrintable {
     }
 }
 
-fn sextet(b: u8) -> Option<u32> {
+/// The value of a base64 alphabet character (RFC 4648 table 1), for the
+/// lenient MIME decoder here and DKIM's strict one.
+pub fn sextet(b: u8) -> Option<u32> {
     Some(match b {
         b'A'..=b'Z' => b - b'A',
         b'a'..=b'z' => b - b'a' + 26,
