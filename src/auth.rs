@@ -289,8 +289,8 @@ fn push_quoted(q: &mut String, s: &str) {
     q.push('"');
 }
 
-/// All the lookups after the final dot (DKIM keys; DMARC next) end by
-/// then: the client waits for its reply meanwhile.
+/// All the lookups after the final dot (DKIM keys, DMARC records) end
+/// by then: the client waits for its reply meanwhile.
 pub const MESSAGE_BUDGET: Duration = Duration::from_secs(20);
 
 /// What was checked about one message, beyond its envelope's SPF.

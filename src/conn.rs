@@ -545,34 +545,28 @@ impl<'a> Conn<'a> {
                 checked.dmarc.result.as_str(),
                 started.elapsed().as_secs_f64()
             );
+            // Refused before the fields are put in front of each copy:
+            // dropping `d` removes every copy from tmp/.
+            if self.cfg.dmarc_reject && checked.dmarc.disposition() == crate::dmarc::Policy::Reject
+            {
+                info!(
+                    "{} refused: DMARC fail, the domain's policy is reject",
+                    self.sid
+                );
+                let text = format!(
+                    "5.7.1 DMARC: {} rejects mail that fails authentication",
+                    safe::reply_text(checked.from_domain.as_bytes(), 255)
+                );
+                self.msg_auth = Some(checked);
+                return Outcome::Refused(Reply::line(550, &text));
+            }
             let fields = auth::headers(spf, &checked, &self.cfg.hostname);
             for i in 0..d.len() {
                 if let Err(e) = d.prepend(i, fields.as_bytes()) {
                     return storage(e, self.sid);
                 }
             }
-            let refuse = self.cfg.dmarc_reject
-                && checked.dmarc.disposition() == crate::dmarc::Policy::Reject;
             self.msg_auth = Some(checked);
-            if refuse {
-                // Dropping `d` removes every copy from tmp/.
-                info!(
-                    "{} refused: DMARC fail, the domain's policy is reject",
-                    self.sid
-                );
-                return Outcome::Refused(Reply::line(
-                    550,
-                    &format!(
-                        "5.7.1 DMARC: {} rejects mail that fails authentication",
-                        safe::reply_text(
-                            self.msg_auth
-                                .as_ref()
-                                .map_or(&b""[..], |m| m.from_domain.as_bytes()),
-                            255
-                        )
-                    ),
-                ));
-            }
         }
         if let Err(e) = d.prepare() {
             return storage(e, self.sid);
