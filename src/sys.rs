@@ -508,7 +508,8 @@ pub fn write_stderr(bytes: &[u8]) -> io::Result<()> {
 }
 
 /// `write` until all of `bytes` is written. `fd` is open for the call's
-/// duration (an owned descriptor, or fd 2, which tinymx never closes).
+/// duration (an owned or borrowed descriptor, or fd 2, which tinymx never
+/// closes).
 fn write_all_raw(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
     let mut done = 0;
     while done < bytes.len() {
@@ -1140,25 +1141,7 @@ fn copy_by_reading(from: BorrowedFd<'_>, to: BorrowedFd<'_>, mut off: i64) -> io
         if n == 0 {
             return Ok(off as u64);
         }
-        let mut chunk = &buf[..n as usize];
-        while !chunk.is_empty() {
-            // SAFETY: `chunk` is valid for reads of its length; `to` is live.
-            let w = unsafe {
-                libc::write(
-                    to.as_raw_fd(),
-                    chunk.as_ptr() as *const libc::c_void,
-                    chunk.len(),
-                )
-            };
-            if w < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            chunk = &chunk[w as usize..];
-        }
+        write_all_raw(to.as_raw_fd(), &buf[..n as usize])?;
         off += n as i64;
     }
 }
