@@ -32,6 +32,14 @@ test: build test-deps static-check size-check lint
 	$(MAKE) test-cross
 	$(MAKE) bench-smoke
 
+# show and extract over real messages from other projects' test data
+# (CPython's test_email, flufl.bounce, mail-parser, mailman), compared with
+# Python's email package: tests/corpus/run.py, its docstring and the README's
+# "Handing mail to programs". The sdists are fetched into tests/.corpus/.
+.PHONY: test-corpus
+test-corpus: build test-deps
+	TINYMX_BIN='$(abspath $(RELEASE))' $(DKIM_VENV)/bin/python tests/corpus/run.py
+
 # Real mail software against the static binary (tests/interop/): Postfix
 # and Exim as sending MTAs, swaks, curl, msmtp and smtplib as clients,
 # mblaze and Python's mailbox as spool readers, a smtp-source load run.
@@ -135,6 +143,7 @@ test-deps:
 	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	test -d /usr/lib/python3.11/test/test_email/data || missing="$$missing libpython3.11-testsuite"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
