@@ -15,6 +15,10 @@ own set-up (never committed):
   malformed mail as received.
 * mailman 3.3.9 (PyPI sdist, GPL-3.0, data only read): the messages under
   its tests/data directories.
+* HyperKitty 1.3.12 (PyPI sdist, GPL-3.0, data only read): the list
+  archiver's tests/testdata, mail that broke it (bad encodings, folding).
+* salmon-mail 3.3.0 (PyPI sdist, GPL-3.0, data only read): tests/data,
+  a bounce, a signed mail, spam and a broken one.
 
 The sdists are downloaded with pip into tests/.corpus/ (pinned versions,
 --no-binary, --no-deps), once; nothing is installed.
@@ -31,6 +35,7 @@ Usage: run.py [--bin TINYMX] [--show-diffs] [FILE...]
 """
 
 import email
+import email.header
 import email.policy
 import json
 import os
@@ -53,6 +58,8 @@ SDISTS = [
     ("flufl.bounce==6.0.0", "flufl_bounce-6.0.0/tests/data", r".*\.txt$"),
     ("mail-parser==4.8.0", "mail_parser-4.8.0/tests/mails", r".*"),
     ("mailman==3.3.9", "mailman-3.3.9/src", r".*/tests/data/.*\.eml$"),
+    ("HyperKitty==1.3.12", "hyperkitty-1.3.12/hyperkitty/tests/testdata", r".*\.txt$"),
+    ("salmon-mail==3.3.0", "salmon_mail-3.3.0/tests/data", r"[^/]*\.msg$|spam"),
 ]
 CPYTHON_DATA = Path("/usr/lib/python3.11/test/test_email/data")
 
@@ -269,12 +276,35 @@ def strip_controls(s):
     return "".join(c for c in s if unicodedata.category(c) != "Cc" or c in "\t\n")
 
 
-def subject_verdict(mine, theirs, raw):
+def subject_verdict(mine, theirs, msg):
     if mine == theirs or (mine is None and theirs == ""):
         return "same"
     if theirs is not None and mine == norm_header(strip_controls(theirs)):
         return "control-chars"
+    if theirs is not None and theirs.startswith("<python error"):
+        return "python-error"
+    raw = raw_field(msg, "Subject")
+    if raw and mine == norm_header(strip_controls(legacy_header(raw))):
+        return "windows-1252"
     return ("diff", mine, theirs)
+
+
+def legacy_header(raw):
+    """A field's value decoded as tinymx decodes it where the two differ
+    on purpose: encoded words labelled US-ASCII or ISO-8859-1 read as
+    UTF-8 when valid, else Windows-1252; other labels as Python's codec."""
+    out = []
+    for data, charset in email.header.decode_header(raw):
+        if isinstance(data, str):
+            out.append(data)
+        elif charset in LEGACY_LABELS or charset is None:
+            try:
+                out.append(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(whatwg_1252(data))
+        else:
+            out.append(data.decode(charset, "replace"))
+    return "".join(out)
 
 
 def addresses(value):
@@ -286,10 +316,10 @@ def addresses(value):
     return [(a.display_name, a.addr_spec) for a in h.addresses]
 
 
-def raw_from(msg):
-    """The first From field's value as it stands in the message."""
+def raw_field(msg, name):
+    """The first `name` field's value as it stands in the message."""
     for k, v in msg.raw_items():
-        if k.lower() == "from":
+        if k.lower() == name.lower():
             return v
     return ""
 
@@ -297,18 +327,18 @@ def raw_from(msg):
 def from_verdict(mine, msg):
     try:
         theirs = msg["From"]
-    except Exception as e:
-        return ("diff", mine, f"<python error: {type(e).__name__}>")
+        want = [(a.display_name, a.addr_spec) for a in theirs.addresses] if theirs else []
+    except Exception:
+        return "python-error"
     if theirs is None:
         return "same" if mine is None else ("diff", mine, None)
     if mine is None:
         return ("diff", None, str(theirs))
     # tinymx shows the field decoded, not re-rendered: compare with the
     # raw value decoded as unstructured text first.
-    flat = norm_header(str(email.policy.default.header_factory("X-Decoded", raw_from(msg))))
+    flat = norm_header(str(email.policy.default.header_factory("X-Decoded", raw_field(msg, "From"))))
     if norm_header(mine) == flat:
         return "same"
-    want = [(a.display_name, a.addr_spec) for a in theirs.addresses]
     try:
         got = addresses(mine)
     except Exception as e:
@@ -375,10 +405,14 @@ def check_one(tinymx, path, work):
 
     mine = norm_header(heads.get("Subject"))
     theirs = norm_header(py_header(msg, "Subject"))
-    verdict["Subject"] = subject_verdict(mine, theirs, raw)
+    verdict["Subject"] = subject_verdict(mine, theirs, msg)
     verdict["From"] = from_verdict(heads.get("From"), msg)
 
     structural = sorted({type(d).__name__ for p in msg.walk() for d in p.defects} & STRUCTURAL)
+    for p in msg.walk():
+        ct = p.get("Content-Type")
+        if ct is not None and getattr(ct, "defects", None):
+            structural.append("InvalidContentType")
     kind, part, theirs = py_body(msg)
     mine = shown.get("body", "")
     if theirs is None:
