@@ -9,7 +9,7 @@
 //! `MAX_DEPTH` open parts. Malformed input never makes it fail; it does
 //! what mail clients do (RFC 2046 §5.1.1 with their tolerance: bare LF
 //! line ends, white space after a boundary, missing close delimiters,
-//! parts without headers, an mbox `From ` line at the start).
+//! parts without headers, mbox `From ` lines in a header).
 //!
 //! The fuzz target (`fuzz/fuzz_targets/mime.rs`) drives it through the
 //! library; what makes client bytes safe for display lives in `safe`.
@@ -222,7 +222,13 @@ pub struct Reader {
     pending_newline: bool,
     next_index: usize,
     root_started: bool,
-    at_first_line: bool,
+    /// The next line is the first of a part's header, where a `From `
+    /// line is an mbox separator (dropped).
+    header_start: bool,
+    /// A `From ` line met later in a header: dropped if more header lines
+    /// follow, else the first line of the body (as Python's
+    /// email.feedparser does).
+    held_from: Vec<u8>,
 }
 
 impl Default for Reader {
@@ -244,7 +250,8 @@ impl Reader {
             pending_newline: false,
             next_index: 0,
             root_started: false,
-            at_first_line: true,
+            header_start: true,
+            held_from: Vec::new(),
         }
     }
 
@@ -268,15 +275,16 @@ impl Reader {
     /// The end of the message: finishes the last line and closes every
     /// open part (a missing close delimiter is not an error).
     pub fn finish(&mut self, h: &mut dyn Handler) {
-        if !self.line.is_empty() || self.line_spilled {
-            // A last line without a line break adds none.
+        let unterminated = !self.line.is_empty() || self.line_spilled;
+        if unterminated {
             self.end_line(h);
-            self.pending_newline = false;
         }
-        if self.mode == Mode::Headers
-            && (!self.root_started || !self.field.is_empty() || !self.fields.is_empty())
-        {
+        if self.mode == Mode::Headers && (!self.root_started || self.header_begun()) {
             self.finish_headers(h);
+        }
+        if unterminated {
+            // A last line without a line break adds none.
+            self.pending_newline = false;
         }
         // At the end of input the last line break is content: no boundary follows.
         if self.pending_newline {
@@ -337,14 +345,9 @@ impl Reader {
             line.pop();
         }
         let spilled = std::mem::replace(&mut self.line_spilled, false);
-        let first = std::mem::replace(&mut self.at_first_line, false);
-        if first && line.starts_with(b"From ") {
-            // An mbox separator line, not part of the message.
-        } else {
-            match self.mode {
-                Mode::Headers => self.header_line(&line, h),
-                Mode::Body => self.body_line(&line, spilled, h),
-            }
+        match self.mode {
+            Mode::Headers => self.header_line(&line, h),
+            Mode::Body => self.body_line(&line, spilled, h),
         }
         line.clear();
         self.line = line;
@@ -376,8 +379,13 @@ impl Reader {
         None
     }
 
+    /// Some of the current part's header has been read.
+    fn header_begun(&self) -> bool {
+        !self.field.is_empty() || !self.fields.is_empty() || !self.held_from.is_empty()
+    }
+
     fn on_boundary(&mut self, at: usize, close: bool, h: &mut dyn Handler) {
-        if self.mode == Mode::Headers && (!self.field.is_empty() || !self.fields.is_empty()) {
+        if self.mode == Mode::Headers && self.header_begun() {
             // A part whose header ran into the next boundary: report it, empty.
             self.finish_headers(h);
         }
@@ -388,6 +396,7 @@ impl Reader {
         self.fields.clear();
         self.field.clear();
         self.field_bytes = 0;
+        self.held_from.clear();
         if let Some(Open::Multipart { phase, .. }) = self.stack.last_mut() {
             if close {
                 *phase = Phase::Epilogue;
@@ -395,6 +404,7 @@ impl Reader {
             } else {
                 *phase = Phase::Child;
                 self.mode = Mode::Headers;
+                self.header_start = true;
             }
         }
     }
@@ -410,6 +420,7 @@ impl Reader {
     }
 
     fn header_line(&mut self, line: &[u8], h: &mut dyn Handler) {
+        let first = std::mem::replace(&mut self.header_start, false);
         if let Some((at, close)) = self.boundary(line) {
             self.on_boundary(at, close, h);
             return;
@@ -418,8 +429,21 @@ impl Reader {
             self.finish_headers(h);
             return;
         }
-        if line[0] == b' ' || line[0] == b'\t' {
+        let folded = line[0] == b' ' || line[0] == b'\t';
+        let is_field = !folded && header::split_field(line).is_some();
+        if !folded && !is_field && line.starts_with(b"From ") {
+            // An mbox `From ` line (RFC 4155): not a field, and not the
+            // end of the header either.
+            self.push_field();
+            self.held_from.clear();
+            if !first {
+                self.held_from.extend_from_slice(line);
+            }
+            return;
+        }
+        if folded {
             // Folded: the white space stays, the line break goes (RFC 5322 §2.2.3).
+            self.held_from.clear();
             if !self.field.is_empty() && self.field_bytes + line.len() <= MAX_HEADER_BYTES {
                 self.field.extend_from_slice(line);
                 self.field_bytes += line.len();
@@ -427,7 +451,8 @@ impl Reader {
             return;
         }
         self.push_field();
-        if header::split_field(line).is_some() {
+        if is_field {
+            self.held_from.clear();
             if self.field_bytes + line.len() <= MAX_HEADER_BYTES {
                 self.field.extend_from_slice(line);
                 self.field_bytes += line.len();
@@ -485,8 +510,15 @@ impl Reader {
             Open::Message => Mode::Headers,
             _ => Mode::Body,
         };
+        self.header_start = self.mode == Mode::Headers;
         self.pending_newline = false;
         self.stack.push(open);
+        let from = std::mem::take(&mut self.held_from);
+        if !from.is_empty() && self.mode == Mode::Body {
+            // The header's last line looked like an mbox `From ` line: it
+            // is the body's first line.
+            self.body_line(&from, false, h);
+        }
     }
 
     fn body_line(&mut self, line: &[u8], spilled: bool, h: &mut dyn Handler) {

@@ -321,3 +321,80 @@ fn random_inputs_never_panic() {
         assert!(starts >= 1);
     }
 }
+
+/// The message's header fields (`Name: value`) and body, as `show` gets them.
+fn fields_and_body(msg: &str) -> (Vec<String>, String) {
+    let mut s = summary::Summary::new();
+    read_all(msg.as_bytes(), &mut s);
+    let fields = s
+        .headers
+        .iter()
+        .map(|f| format!("{}: {}", f.name, String::from_utf8_lossy(&f.value)))
+        .collect();
+    (fields, s.body())
+}
+
+/// Python's email.feedparser on the same messages gives the same fields
+/// and body (it records a MisplacedEnvelopeHeaderDefect and goes on).
+#[test]
+fn mbox_from_lines_in_a_header_are_skipped() {
+    // A stray separator after a few fields (a mail client's mbox store).
+    let msg = "Forwarded: by x\nReplied: yes\nFrom sender@example.com  Mon Jan  1 10:00:00 2001\nFrom: Alice <a@example.com>\nSubject: hi\n\nbody\n";
+    check(msg, &["start 0 0 text/plain Leaf", "data body\n", "end"]);
+    let fields = [
+        "Forwarded: by x",
+        "Replied: yes",
+        "From: Alice <a@example.com>",
+        "Subject: hi",
+    ];
+    assert_eq!(
+        fields_and_body(msg),
+        (fields.map(String::from).to_vec(), "body\n".into())
+    );
+    // A folded line after it continues nothing: dropped with it.
+    let msg = "Subject: hi\nFrom x\n cont\nTo: b\n\nbody\n";
+    assert_eq!(
+        fields_and_body(msg),
+        (vec!["Subject: hi".into(), "To: b".into()], "body\n".into())
+    );
+    // The first line of a part's header is a separator whatever follows;
+    // as the header's last line it is the first line of the body.
+    check(
+        "From a@b  Mon Jan  1 10:00:00 2001\nSubject: hi\nFrom x\n\nbody\n",
+        &["start 0 0 text/plain Leaf", "data From x\nbody\n", "end"],
+    );
+    check(
+        "Subject: hi\nFrom x\nnot a header\nbody\n",
+        &[
+            "start 0 0 text/plain Leaf",
+            "data From x\nnot a header\nbody\n",
+            "end",
+        ],
+    );
+    check(
+        "Subject: hi\nFrom x",
+        &["start 0 0 text/plain Leaf", "data From x", "end"],
+    );
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nFrom x\nContent-Type: text/html\n\n<p>x</p>\n--b\nSubject: y\nFrom z\n--b--\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/html Leaf",
+            "data <p>x</p>",
+            "end",
+            "start 2 1 text/plain Leaf",
+            "data From z",
+            "end",
+            "end",
+        ],
+    );
+    // A colon after the name and white space: a field (RFC 822 allowed
+    // the space; Python takes it for a separator).
+    assert_eq!(
+        fields_and_body("Subject: hi\nFrom : x\n\nbody"),
+        (
+            vec!["Subject: hi".into(), "From: x".into()],
+            "body\n".into()
+        )
+    );
+}
