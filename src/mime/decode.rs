@@ -229,20 +229,36 @@ pub fn sextet(b: u8) -> Option<u32> {
 }
 
 /// Base64 (RFC 2045 §6.8). Characters outside the alphabet (line breaks,
-/// junk) are skipped; `=` ends a quantum early.
+/// junk) are skipped. The padding that completes a quantum (`=` after
+/// three characters, `==` after two) ends the data: what follows (an
+/// epilogue let in by a broken close delimiter) is ignored, as by
+/// Python's binascii; a `=` anywhere else is skipped.
 #[derive(Default)]
 pub struct Base64 {
     acc: u32,
     n: u8,
+    /// `=` seen since the last alphabet character.
+    pads: u8,
+    done: bool,
 }
 
 impl Decode for Base64 {
     fn byte(&mut self, b: u8, out: &mut Out) {
+        if self.done {
+            return;
+        }
         if b == b'=' {
-            self.flush_partial(out);
+            if self.n >= 2 {
+                self.pads += 1;
+                if self.n + self.pads >= 4 {
+                    self.flush_partial(out);
+                    self.done = true;
+                }
+            }
             return;
         }
         let Some(v) = sextet(b) else { return };
+        self.pads = 0;
         self.acc = self.acc << 6 | v;
         self.n += 1;
         if self.n == 4 {
@@ -340,9 +356,18 @@ mod tests {
             ("aGVsbG8=", "hello"),
             ("aGVs\nbG8gd29y\r\nbGQ=", "hello world"),
             ("aGVsbG8", "hello"),
-            ("aGk=\naGk=", "hihi"),
             ("a", ""),
             ("!!aG!k=", "hi"),
+            // Padding ends the data (what Python's email gives too): a
+            // second encoding run on, or an epilogue after a broken
+            // close delimiter, adds nothing.
+            ("aGk=\naGk=", "hi"),
+            ("aGVsbA==bG8=", "hell"),
+            ("aGVsbG8=\n--b-\nThis is the epilogue", "hello"),
+            // A `=` that does not complete a quantum is skipped.
+            ("a=GVs", "hel"),
+            ("aG=k=", "hi"),
+            ("=aGk=", "hi"),
         ];
         for (input, want) in cases {
             assert_eq!(base64(input.as_bytes()), want.as_bytes(), "{input:?}");

@@ -398,3 +398,23 @@ fn mbox_from_lines_in_a_header_are_skipped() {
         )
     );
 }
+
+/// A close delimiter cut short (`--b-`) lets the epilogue into the last
+/// part; its base64 ends at the padding, so the attachment stays exact
+/// (Python's email gives b"hello" too).
+#[test]
+fn base64_ends_at_its_padding() {
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n--b-\nThis is the epilogue. Junk follows\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data body",
+            "end",
+            "start 2 1 application/octet-stream Leaf",
+            "data hello",
+            "end",
+            "end",
+        ],
+    );
+}
