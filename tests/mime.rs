@@ -372,12 +372,12 @@ fn extract_sanitizes_and_makes_names_unique_without_replacing_files() {
     // The subject loses its control characters; JSON escapes the rest.
     assert_eq!(
         ok(&["show", "--header", "Subject", msg.to_str().unwrap()]),
-        "evilline[2J \"quote\" \\ back\n"
+        "evil line [2J \"quote\" \\ back\n"
     );
     let json = ok(&["show", "--json", msg.to_str().unwrap()]);
     assert!(
         json.starts_with(
-            "{\"headers\":{\"From\":\"x@example.com\",\"Subject\":\"evilline[2J \\\"quote\\\" \\\\ back\"},\"body\":\"body\\n\",\"attachments\":[{\"name\":\"passwd\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"profile\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"abc.txt\""
+            "{\"headers\":{\"From\":\"x@example.com\",\"Subject\":\"evil line [2J \\\"quote\\\" \\\\ back\"},\"body\":\"body\\n\",\"attachments\":[{\"name\":\"passwd\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"profile\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"abc.txt\""
         ),
         "{json}"
     );

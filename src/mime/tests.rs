@@ -418,3 +418,19 @@ fn base64_ends_at_its_padding() {
         ],
     );
 }
+
+/// An encoded line break or tab in a Subject is a space, never a line
+/// break (Python keeps "line\nbreak and tab\txa\r\nb", which a one-line
+/// display cannot show).
+#[test]
+fn encoded_control_characters_in_a_subject_are_spaces() {
+    let mut s = summary::Summary::new();
+    read_all(
+        b"Subject: =?UTF-8?Q?line=0Abreak?= and =?UTF-8?B?dGFiCXg=?= =?UTF-8?Q?a=0D=0Ab?=\n\nx\n",
+        &mut s,
+    );
+    assert_eq!(
+        s.header("Subject").as_deref(),
+        Some("line break and tab xa b")
+    );
+}
