@@ -292,6 +292,32 @@ impl Base64 {
     }
 }
 
+/// How much of a text part declared base64 is looked at before deciding
+/// whether it is base64 at all.
+pub const SNIFF: usize = 1024;
+
+/// Whether `sample`, the start of a text part declared base64, is
+/// base64: at most one byte in 16 is foreign (neither in the alphabet nor
+/// `=`, a line break, or white space before a line break). Text sent
+/// under a wrong label has a space between words and punctuation; real
+/// base64 has no foreign byte, or a stray one.
+pub fn looks_like_base64(sample: &[u8]) -> bool {
+    let foreign: usize = sample
+        .split(|&b| b == b'\n')
+        .map(|line| {
+            let end = line
+                .iter()
+                .rposition(|&b| !matches!(b, b' ' | b'\t' | b'\r'))
+                .map_or(0, |i| i + 1);
+            line[..end]
+                .iter()
+                .filter(|&&b| b != b'=' && sextet(b).is_none())
+                .count()
+        })
+        .sum();
+    foreign * 16 <= sample.len()
+}
+
 /// Decodes a whole base64 string (for RFC 2047 encoded words).
 pub fn base64(input: &[u8]) -> Vec<u8> {
     decode_all::<Base64>(input, input.len() * 3 / 4)
@@ -372,6 +398,16 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(base64(input.as_bytes()), want.as_bytes(), "{input:?}");
         }
+    }
+
+    #[test]
+    fn base64_or_mislabelled_text() {
+        assert!(looks_like_base64(b"aGVs\r\nbG8=  \r\n\r\n"));
+        assert!(looks_like_base64(b""));
+        // One stray byte in 16 is tolerated.
+        assert!(looks_like_base64(b"aGVsbG8gd29ybGQ!"));
+        assert!(!looks_like_base64(b"aGVsbG8gd29ybG!!"));
+        assert!(!looks_like_base64(b"Hello Bob\nSee you\n"));
     }
 
     #[test]

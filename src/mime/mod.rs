@@ -143,13 +143,19 @@ enum Decoder {
     Identity,
     Qp(decode::QuotedPrintable),
     B64(decode::Base64),
+    /// Base64 in a text/* part: its first `decode::SNIFF` bytes are held
+    /// until they show whether it is base64 at all; text sent under that
+    /// label by mistake is passed on as it is (`decode::looks_like_base64`
+    /// has the rule).
+    B64Text(Vec<u8>),
 }
 
 impl Decoder {
-    fn new(e: Encoding) -> Decoder {
+    fn new(e: Encoding, text: bool) -> Decoder {
         match e {
             Encoding::Identity => Decoder::Identity,
             Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::default()),
+            Encoding::Base64 if text => Decoder::B64Text(Vec::new()),
             Encoding::Base64 => Decoder::B64(decode::Base64::default()),
         }
     }
@@ -163,12 +169,32 @@ impl Decoder {
             }
             Decoder::Qp(d) => d.feed(bytes, &mut |b| h.data(b)),
             Decoder::B64(d) => d.feed(bytes, &mut |b| h.data(b)),
+            Decoder::B64Text(held) => {
+                held.extend_from_slice(bytes);
+                if held.len() >= decode::SNIFF {
+                    self.settle(h);
+                }
+            }
+        }
+    }
+
+    /// Base64 in a text part: decides from what is held, and passes it on.
+    fn settle(&mut self, h: &mut dyn Handler) {
+        if let Decoder::B64Text(held) = self {
+            let held = std::mem::take(held);
+            *self = if decode::looks_like_base64(&held) {
+                Decoder::B64(decode::Base64::default())
+            } else {
+                Decoder::Identity
+            };
+            self.feed(&held, h);
         }
     }
 
     fn finish(&mut self, h: &mut dyn Handler) {
+        self.settle(h);
         match self {
-            Decoder::Identity => {}
+            Decoder::Identity | Decoder::B64Text(_) => {}
             Decoder::Qp(d) => d.finish(&mut |b| h.data(b)),
             Decoder::B64(d) => d.finish(&mut |b| h.data(b)),
         }
@@ -599,7 +625,10 @@ fn opening(content_type: &Structured, encoding: Encoding, room: bool) -> (Kind, 
         ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
             (Kind::Message, Open::Message)
         }
-        _ => (Kind::Leaf, Open::Leaf(Decoder::new(encoding))),
+        (t, _) => (
+            Kind::Leaf,
+            Open::Leaf(Decoder::new(encoding, t.starts_with("text/"))),
+        ),
     }
 }
 

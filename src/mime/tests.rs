@@ -434,3 +434,31 @@ fn encoded_control_characters_in_a_subject_are_spaces() {
         Some("line break and tab xa b")
     );
 }
+
+/// Text declared base64 that is not base64 is shown as it is (Python's
+/// email decodes it to binary garbage: it skips the bytes outside the
+/// alphabet and decodes the letters).
+#[test]
+fn text_mislabelled_base64_is_shown_as_it_is() {
+    let head = "Subject: bad b64\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n";
+    for text in [
+        "Hello Bob,\n\nthis is plain text, not base64!\nRegards\n",
+        "Hello Bob\nSee you\n",
+    ] {
+        let want = format!("data {text}");
+        check(
+            &format!("{head}{text}"),
+            &["start 0 0 text/plain Leaf", &want, "end"],
+        );
+    }
+    // Real base64 in a text part is decoded, past the part looked at too.
+    let line = "SGVsbG8gQm9iLCB0aGlzIGlzIHJlYWwgYmFzZTY0IHRleHQsIGRlY29kZWQgaW4gZnVsbC4K\n";
+    let want = format!(
+        "data {}",
+        "Hello Bob, this is real base64 text, decoded in full.\n".repeat(40)
+    );
+    check(
+        &format!("{head}{}", line.repeat(40)),
+        &["start 0 0 text/plain Leaf", &want, "end"],
+    );
+}
