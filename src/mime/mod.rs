@@ -5,8 +5,10 @@
 //!
 //! Pure and bounded: no I/O, no recursion; it keeps one line (at most
 //! `MAX_LINE` bytes — longer lines stream through in pieces), the headers
-//! of one part (at most `MAX_HEADER_BYTES`), and a stack of at most
-//! `MAX_DEPTH` open parts. Malformed input never makes it fail; it does
+//! of one part (at most `MAX_HEADER_BYTES`), a multipart's preamble
+//! until its first delimiter line (at most `MAX_PREAMBLE`; a multipart is
+//! reported once that line comes), and a stack of at most `MAX_DEPTH`
+//! open parts. Malformed input never makes it fail; it does
 //! what mail clients do (RFC 2046 §5.1.1 with their tolerance: bare LF
 //! line ends, white space after a boundary, missing close delimiters,
 //! parts without headers, mbox `From ` lines in a header).
@@ -36,6 +38,9 @@ pub const MAX_HEADER_FIELDS: usize = 1000;
 pub const MAX_DEPTH: usize = 40;
 /// Longest boundary accepted (RFC 2046 allows 70; be generous).
 pub const MAX_BOUNDARY: usize = 200;
+/// Preamble kept while a multipart's first delimiter line is awaited. A
+/// multipart without one in its first `MAX_PREAMBLE` bytes is text.
+pub const MAX_PREAMBLE: usize = 64 * 1024;
 
 /// Content-Transfer-Encoding, reduced to what needs decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,8 +222,18 @@ enum Open {
         boundary: Vec<u8>,
         phase: Phase,
         digest: bool,
+        /// Until the first delimiter line: the part, not yet reported.
+        waiting: Option<Box<Waiting>>,
     },
     Message,
+}
+
+/// A multipart before its first delimiter line. Without one (a wrong or
+/// missing boundary) it is reported as text/plain with the preamble as
+/// its content, as mail clients show it (RFC 2045 §5.2).
+struct Waiting {
+    part: Part,
+    preamble: Vec<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -356,13 +371,45 @@ impl Reader {
     /// Passes bytes of the current line to the open leaf, after a pending
     /// line break.
     fn emit(&mut self, bytes: &[u8], h: &mut dyn Handler) {
-        if let Some(Open::Leaf(d)) = self.stack.last_mut() {
-            if self.pending_newline {
-                d.feed(b"\n", h);
-                self.pending_newline = false;
+        match self.stack.last_mut() {
+            Some(Open::Leaf(d)) => {
+                if self.pending_newline {
+                    d.feed(b"\n", h);
+                    self.pending_newline = false;
+                }
+                d.feed(bytes, h);
             }
-            d.feed(bytes, h);
+            Some(Open::Multipart {
+                waiting: Some(w), ..
+            }) => {
+                if self.pending_newline {
+                    w.preamble.push(b'\n');
+                    self.pending_newline = false;
+                }
+                w.preamble.extend_from_slice(bytes);
+                if w.preamble.len() > MAX_PREAMBLE {
+                    self.as_text(h);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// The multipart on top of the stack has had no delimiter line:
+    /// reports it as text/plain and passes its preamble on.
+    fn as_text(&mut self, h: &mut dyn Handler) {
+        let Some(Open::Multipart { waiting, .. }) = self.stack.last_mut() else {
+            return;
+        };
+        let Some(w) = waiting.take() else { return };
+        let Waiting { mut part, preamble } = *w;
+        part.content_type.value = "text/plain".into();
+        part.kind = Kind::Leaf;
+        h.start(&part);
+        let mut d = Decoder::new(part.encoding, true);
+        d.feed(&preamble, h);
+        self.stack.pop();
+        self.stack.push(Open::Leaf(d));
     }
 
     fn end_line(&mut self, h: &mut dyn Handler) {
@@ -423,7 +470,10 @@ impl Reader {
         self.field.clear();
         self.field_bytes = 0;
         self.held_from.clear();
-        if let Some(Open::Multipart { phase, .. }) = self.stack.last_mut() {
+        if let Some(Open::Multipart { phase, waiting, .. }) = self.stack.last_mut() {
+            if let Some(w) = waiting.take() {
+                h.start(&w.part);
+            }
             if close {
                 *phase = Phase::Epilogue;
                 self.mode = Mode::Body;
@@ -436,6 +486,7 @@ impl Reader {
     }
 
     fn close_top(&mut self, h: &mut dyn Handler) {
+        self.as_text(h);
         if let Some(open) = self.stack.pop() {
             if let Open::Leaf(mut d) = open {
                 d.finish(h);
@@ -518,7 +569,7 @@ impl Reader {
             .unwrap_or_default();
         let encoding = transfer_encoding(field(&fields, "Content-Transfer-Encoding"));
         let depth = self.stack.len();
-        let (kind, open) = opening(&content_type, encoding, depth + 1 < MAX_DEPTH);
+        let (kind, mut open) = opening(&content_type, encoding, depth + 1 < MAX_DEPTH);
         let part = Part {
             index: self.next_index,
             depth,
@@ -531,7 +582,12 @@ impl Reader {
         };
         self.next_index += 1;
         self.root_started = true;
-        h.start(&part);
+        if let Open::Multipart { waiting, .. } = &mut open {
+            let preamble = Vec::new();
+            *waiting = Some(Box::new(Waiting { part, preamble }));
+        } else {
+            h.start(&part);
+        }
         self.mode = match open {
             Open::Message => Mode::Headers,
             _ => Mode::Body,
@@ -552,10 +608,8 @@ impl Reader {
             self.on_boundary(at, close, h);
             return;
         }
-        if let Some(Open::Leaf(_)) = self.stack.last() {
-            self.emit(line, h);
-            self.pending_newline = true;
-        }
+        self.emit(line, h);
+        self.pending_newline = true;
     }
 }
 
@@ -568,7 +622,8 @@ fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
 }
 
 /// A part's Content-Type from its field's value. RFC 2045 §5.2: missing
-/// or invalid means text/plain (and message/rfc822 inside a digest).
+/// or invalid means text/plain (and message/rfc822 inside a digest); so
+/// does a multipart without a usable boundary, as mail clients show it.
 fn content_type(value: Option<&[u8]>, in_digest: bool) -> Structured {
     let mut content_type = value.map(header::parse_structured).unwrap_or_default();
     let valid_type = {
@@ -585,7 +640,18 @@ fn content_type(value: Option<&[u8]>, in_digest: bool) -> Structured {
             "text/plain".into()
         };
     }
+    if content_type.value.starts_with("multipart/") && boundary_of(&content_type).is_none() {
+        content_type.value = "text/plain".into();
+    }
     content_type
+}
+
+/// A multipart's boundary, if it is one the reader can use.
+fn boundary_of(content_type: &Structured) -> Option<Vec<u8>> {
+    content_type
+        .param("boundary")
+        .map(|b| b.as_bytes().to_vec())
+        .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY)
 }
 
 /// The Content-Transfer-Encoding a decoder exists for; anything else
@@ -609,17 +675,14 @@ fn transfer_encoding(value: Option<&[u8]>) -> Encoding {
 /// attached message (while `room` is left below MAX_DEPTH), else a leaf
 /// whose content is decoded.
 fn opening(content_type: &Structured, encoding: Encoding, room: bool) -> (Kind, Open) {
-    let boundary = content_type
-        .param("boundary")
-        .map(|b| b.as_bytes().to_vec())
-        .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
-    match (content_type.value.as_str(), boundary) {
+    match (content_type.value.as_str(), boundary_of(content_type)) {
         (t, Some(b)) if t.starts_with("multipart/") && room => (
             Kind::Multipart,
             Open::Multipart {
                 boundary: b,
                 phase: Phase::Preamble,
                 digest: t == "multipart/digest",
+                waiting: None,
             },
         ),
         ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {

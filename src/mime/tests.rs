@@ -175,11 +175,7 @@ fn parts_without_blank_line_or_headers() {
 }
 
 #[test]
-fn multipart_without_boundary_is_a_leaf_and_digest_defaults() {
-    check(
-        "Content-Type: multipart/mixed\n\nx\n",
-        &["start 0 0 multipart/mixed Leaf", "data x\n", "end"],
-    );
+fn digest_defaults() {
     check(
         "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a\n\nA\n--d--\n",
         &[
@@ -323,9 +319,9 @@ fn random_inputs_never_panic() {
 }
 
 /// The message's header fields (`Name: value`) and body, as `show` gets them.
-fn fields_and_body(msg: &str) -> (Vec<String>, String) {
+fn fields_and_body(msg: impl AsRef<[u8]>) -> (Vec<String>, String) {
     let mut s = summary::Summary::new();
-    read_all(msg.as_bytes(), &mut s);
+    read_all(msg.as_ref(), &mut s);
     let fields = s
         .headers
         .iter()
@@ -461,4 +457,46 @@ fn text_mislabelled_base64_is_shown_as_it_is() {
         &format!("{head}{}", line.repeat(40)),
         &["start 0 0 text/plain Leaf", &want, "end"],
     );
+}
+
+/// A multipart without a boundary, with an empty one, or whose delimiter
+/// never comes is text/plain in its charset, as mail clients show it
+/// (Python's email keeps the type, and get_body finds no body).
+#[test]
+fn multipart_without_a_usable_boundary_is_text() {
+    let (_, body) = fields_and_body(
+        b"Subject: nb\nContent-Type: multipart/mixed; charset=iso-8859-1\n\nCaf\xe9 text\n",
+    );
+    assert_eq!(body, "Café text\n");
+    check(
+        "Content-Type: multipart/alternative; boundary=\"\"\n\nplain text\n",
+        &["start 0 0 text/plain Leaf", "data plain text\n", "end"],
+    );
+    check(
+        "Content-Type: multipart/mixed; boundary=\"zz\"\n\nno delimiter here\nat all\n",
+        &[
+            "start 0 0 text/plain Leaf",
+            "data no delimiter here\nat all\n",
+            "end",
+        ],
+    );
+    // Closed by its parent's delimiter before its own came.
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=c\n\ninner text\n--b\n\nsecond\n--b--\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data inner text",
+            "end",
+            "start 2 1 text/plain Leaf",
+            "data second",
+            "end",
+            "end",
+        ],
+    );
+    // Not within MAX_PREAMBLE bytes: text from there on, delimiter and all.
+    let preamble = "pre\n".repeat(MAX_PREAMBLE / 4 + 1);
+    let msg = format!("Content-Type: multipart/mixed; boundary=b\n\n{preamble}--b\n\nx\n--b--\n");
+    let want = format!("data {preamble}--b\n\nx\n--b--\n");
+    check(&msg, &["start 0 0 text/plain Leaf", &want, "end"]);
 }
