@@ -49,6 +49,9 @@ pub enum Encoding {
     Identity,
     QuotedPrintable,
     Base64,
+    /// x-uuencode, uuencode, x-uue, uue (those Python's email decodes);
+    /// also a uuencoded block found in plain text.
+    Uuencode,
 }
 
 /// What a part is to the walker.
@@ -137,7 +140,10 @@ impl Part {
 }
 
 /// Receives what the reader finds. `end` closes the part most recently
-/// started and not yet ended; `data` belongs to the open leaf.
+/// started and not yet ended; `data` belongs to the open leaf. A
+/// uuencoded block in plain text (`begin 644 NAME` … `end`, from old
+/// clients) is a leaf inside the text's leaf: an attachment named by its
+/// begin line, after whose end the text goes on.
 pub trait Handler {
     fn start(&mut self, part: &Part);
     fn data(&mut self, bytes: &[u8]);
@@ -153,6 +159,7 @@ enum Decoder {
     /// label by mistake is passed on as it is (`decode::looks_like_base64`
     /// has the rule).
     B64Text(Vec<u8>),
+    Uu(decode::Uudecode),
 }
 
 impl Decoder {
@@ -162,6 +169,7 @@ impl Decoder {
             Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::default()),
             Encoding::Base64 if text => Decoder::B64Text(Vec::new()),
             Encoding::Base64 => Decoder::B64(decode::Base64::default()),
+            Encoding::Uuencode => Decoder::Uu(decode::Uudecode::default()),
         }
     }
 
@@ -174,6 +182,7 @@ impl Decoder {
             }
             Decoder::Qp(d) => d.feed(bytes, &mut |b| h.data(b)),
             Decoder::B64(d) => d.feed(bytes, &mut |b| h.data(b)),
+            Decoder::Uu(d) => d.feed(bytes, &mut |b| h.data(b)),
             Decoder::B64Text(held) => {
                 held.extend_from_slice(bytes);
                 if held.len() >= decode::SNIFF {
@@ -202,6 +211,7 @@ impl Decoder {
             Decoder::Identity | Decoder::B64Text(_) => {}
             Decoder::Qp(d) => d.finish(&mut |b| h.data(b)),
             Decoder::B64(d) => d.finish(&mut |b| h.data(b)),
+            Decoder::Uu(d) => d.finish(&mut |b| h.data(b)),
         }
     }
 }
@@ -216,8 +226,19 @@ enum Phase {
     Epilogue,
 }
 
+/// What a leaf's lines are watched for, besides boundaries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    Nothing,
+    /// Plain text (7bit or 8bit, not an attachment): a `begin MODE NAME`
+    /// line followed by a uuencoded line opens an inline block.
+    UuBegin,
+    /// An inline block: `end`, or a line that is not uuencoded, closes it.
+    UuEnd,
+}
+
 enum Open {
-    Leaf(Decoder),
+    Leaf(Decoder, Watch),
     Multipart {
         boundary: Vec<u8>,
         phase: Phase,
@@ -270,6 +291,9 @@ pub struct Reader {
     /// follow, else the first line of the body (as Python's
     /// email.feedparser does).
     held_from: Vec<u8>,
+    /// A `begin` line in plain text, until the next line shows whether a
+    /// uuencoded block follows.
+    held_begin: Vec<u8>,
 }
 
 impl Default for Reader {
@@ -293,6 +317,7 @@ impl Reader {
             root_started: false,
             header_start: true,
             held_from: Vec::new(),
+            held_begin: Vec::new(),
         }
     }
 
@@ -323,6 +348,7 @@ impl Reader {
         if self.mode == Mode::Headers && (!self.root_started || self.header_begun()) {
             self.finish_headers(h);
         }
+        self.release_begin(h);
         if unterminated {
             // A last line without a line break adds none.
             self.pending_newline = false;
@@ -357,6 +383,7 @@ impl Reader {
         if self.mode == Mode::Headers {
             return false;
         }
+        self.release_begin(h);
         // Keep a final CR: it may be half of the CRLF that ends the line.
         let keep_cr = self.line.last() == Some(&b'\r');
         let upto = self.line.len() - keep_cr as usize;
@@ -372,7 +399,7 @@ impl Reader {
     /// line break.
     fn emit(&mut self, bytes: &[u8], h: &mut dyn Handler) {
         match self.stack.last_mut() {
-            Some(Open::Leaf(d)) => {
+            Some(Open::Leaf(d, _)) => {
                 if self.pending_newline {
                     d.feed(b"\n", h);
                     self.pending_newline = false;
@@ -409,7 +436,7 @@ impl Reader {
         let mut d = Decoder::new(part.encoding, true);
         d.feed(&preamble, h);
         self.stack.pop();
-        self.stack.push(Open::Leaf(d));
+        self.stack.push(Open::Leaf(d, Watch::Nothing));
     }
 
     fn end_line(&mut self, h: &mut dyn Handler) {
@@ -458,6 +485,7 @@ impl Reader {
     }
 
     fn on_boundary(&mut self, at: usize, close: bool, h: &mut dyn Handler) {
+        self.release_begin(h);
         if self.mode == Mode::Headers && self.header_begun() {
             // A part whose header ran into the next boundary: report it, empty.
             self.finish_headers(h);
@@ -488,7 +516,7 @@ impl Reader {
     fn close_top(&mut self, h: &mut dyn Handler) {
         self.as_text(h);
         if let Some(open) = self.stack.pop() {
-            if let Open::Leaf(mut d) = open {
+            if let Open::Leaf(mut d, _) = open {
                 d.finish(h);
             }
             self.pending_newline = false;
@@ -573,13 +601,20 @@ impl Reader {
         let part = Part {
             index: self.next_index,
             depth,
-            in_attached_message: self.stack.iter().any(|o| matches!(o, Open::Message)),
+            in_attached_message: self.in_attached_message(),
             headers: fields,
             content_type,
             disposition,
             encoding,
             kind,
         };
+        if let Open::Leaf(_, watch) = &mut open
+            && part.mime_type() == "text/plain"
+            && part.encoding == Encoding::Identity
+            && !part.is_attachment()
+        {
+            *watch = Watch::UuBegin;
+        }
         self.next_index += 1;
         self.root_started = true;
         if let Open::Multipart { waiting, .. } = &mut open {
@@ -608,8 +643,92 @@ impl Reader {
             self.on_boundary(at, close, h);
             return;
         }
+        if !spilled && self.uu_line(line, h) {
+            return;
+        }
         self.emit(line, h);
         self.pending_newline = true;
+    }
+
+    fn in_attached_message(&self) -> bool {
+        self.stack.iter().any(|o| matches!(o, Open::Message))
+    }
+
+    fn watch(&self) -> Watch {
+        match self.stack.last() {
+            Some(Open::Leaf(_, w)) => *w,
+            _ => Watch::Nothing,
+        }
+    }
+
+    /// Inline uuencoded blocks in plain text: a `begin` line is held,
+    /// then opens a block or is text; `end` or a line that is not
+    /// uuencoded closes it. True if `line` was taken here; else it is
+    /// passed to the top leaf (text, or the block's data).
+    fn uu_line(&mut self, line: &[u8], h: &mut dyn Handler) -> bool {
+        if self.watch() == Watch::UuEnd {
+            let end = line.trim_ascii() == b"end";
+            if !end && (line.is_empty() || is_uu(line)) {
+                return false;
+            }
+            self.close_top(h);
+            if end {
+                return true;
+            }
+        }
+        if self.watch() != Watch::UuBegin {
+            return false;
+        }
+        if !self.held_begin.is_empty() {
+            if is_uu(line) {
+                let begin = std::mem::take(&mut self.held_begin);
+                self.open_block(&begin, h);
+                return false;
+            }
+            self.release_begin(h);
+        }
+        if self.stack.len() < MAX_DEPTH && decode::uu_begin(line).is_some() {
+            self.held_begin.extend_from_slice(line);
+            return true;
+        }
+        false
+    }
+
+    /// A held `begin` line that opened no block is a line of text.
+    fn release_begin(&mut self, h: &mut dyn Handler) {
+        let begin = std::mem::take(&mut self.held_begin);
+        if !begin.is_empty() {
+            self.emit(&begin, h);
+            self.pending_newline = true;
+        }
+    }
+
+    /// Opens a uuencoded block in the text on top of the stack: a leaf
+    /// inside it, an attachment named by the `begin` line.
+    fn open_block(&mut self, begin: &[u8], h: &mut dyn Handler) {
+        // The line break before `begin` is the text's.
+        self.emit(b"", h);
+        let name = decode::uu_begin(begin).unwrap_or_default();
+        let part = Part {
+            index: self.next_index,
+            depth: self.stack.len(),
+            in_attached_message: self.in_attached_message(),
+            headers: Vec::new(),
+            content_type: Structured {
+                value: "application/octet-stream".into(),
+                params: Vec::new(),
+            },
+            disposition: Structured {
+                value: "attachment".into(),
+                params: vec![("filename".into(), String::from_utf8_lossy(name).into())],
+            },
+            encoding: Encoding::Uuencode,
+            kind: Kind::Leaf,
+        };
+        self.next_index += 1;
+        h.start(&part);
+        let d = Decoder::Uu(decode::Uudecode::in_block());
+        self.stack.push(Open::Leaf(d, Watch::UuEnd));
     }
 }
 
@@ -667,6 +786,7 @@ fn transfer_encoding(value: Option<&[u8]>) -> Encoding {
     {
         "quoted-printable" => Encoding::QuotedPrintable,
         "base64" => Encoding::Base64,
+        "x-uuencode" | "uuencode" | "x-uue" | "uue" => Encoding::Uuencode,
         _ => Encoding::Identity,
     }
 }
@@ -688,11 +808,16 @@ fn opening(content_type: &Structured, encoding: Encoding, room: bool) -> (Kind, 
         ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
             (Kind::Message, Open::Message)
         }
-        (t, _) => (
-            Kind::Leaf,
-            Open::Leaf(Decoder::new(encoding, t.starts_with("text/"))),
-        ),
+        (t, _) => {
+            let d = Decoder::new(encoding, t.starts_with("text/"));
+            (Kind::Leaf, Open::Leaf(d, Watch::Nothing))
+        }
     }
+}
+
+/// A line of uuencoded data: only characters from space to backtick.
+fn is_uu(line: &[u8]) -> bool {
+    !line.is_empty() && line.iter().all(|b| (b' '..=b'`').contains(b))
 }
 
 /// Reads a whole message held in memory (tests, small inputs).

@@ -289,6 +289,11 @@ fn random_inputs_never_panic() {
         "From x\n",
         "Subject: =?x?q?",
         "?=\n",
+        "Content-Transfer-Encoding: x-uuencode\n",
+        "begin 644 ../a\n",
+        "M86)C\n",
+        "#86)C\n",
+        "end\n",
     ];
     let mut seed: u64 = 0x2545F4914F6CDD1D;
     for _ in 0..3000 {
@@ -499,4 +504,97 @@ fn multipart_without_a_usable_boundary_is_text() {
     let msg = format!("Content-Type: multipart/mixed; boundary=b\n\n{preamble}--b\n\nx\n--b--\n");
     let want = format!("data {preamble}--b\n\nx\n--b--\n");
     check(&msg, &["start 0 0 text/plain Leaf", &want, "end"]);
+}
+
+/// Three lines of "Hello, uuencoded world!" as uuencode writes them.
+const UU_DATA: &str = "M2&5L;&\\L('5U96YC;V1E9\"!W;W)L9\"$*2&5L;&\\L('5U96YC;V1E9\"!W;W)L\n;9\"$*2&5L;&\\L('5U96YC;V1E9\"!W;W)L9\"$*\n`\nend\n";
+
+/// Content-Transfer-Encoding x-uuencode (and its other names) is undone
+/// (Python's email gives the same bytes).
+#[test]
+fn uuencoded_parts_are_decoded() {
+    let hello = "Hello, uuencoded world!\n".repeat(3);
+    for cte in ["x-uuencode", "uuencode", "X-UUE", "uue"] {
+        check(
+            &format!(
+                "Content-Type: application/octet-stream; name=hello.txt\nContent-Transfer-Encoding: {cte}\n\nbegin 644 hello.txt\n{UU_DATA}"
+            ),
+            &[
+                "start 0 0 application/octet-stream Leaf",
+                &format!("data {hello}"),
+                "end",
+            ],
+        );
+    }
+}
+
+/// A `begin … end` block in a plain text body (old clients) is an
+/// attachment named by its begin line; the text around it is the body.
+/// Python's email leaves the block in the body.
+#[test]
+fn uuencoded_blocks_in_text_are_attachments() {
+    let hello = "Hello, uuencoded world!\n".repeat(3);
+    let msg = format!(
+        "Subject: inline\n\nHi, file below.\n\nbegin 644 ../../evil name.txt\n{UU_DATA}\nBye.\n"
+    );
+    check(
+        &msg,
+        &[
+            "start 0 0 text/plain Leaf",
+            "data Hi, file below.\n\n",
+            "start 1 1 application/octet-stream Leaf",
+            &format!("data {hello}"),
+            "end",
+            "data \nBye.\n",
+            "end",
+        ],
+    );
+    let mut s = summary::Summary::new();
+    read_all(msg.as_bytes(), &mut s);
+    assert_eq!(s.body(), "Hi, file below.\n\n\nBye.\n");
+    let a = &s.attachments[0];
+    assert_eq!((a.name.as_str(), a.size), ("evil name.txt", 72));
+    // No `end`: a line that is not uuencoded ends the block.
+    check(
+        "\nbegin 600 a.bin\n#86)C\nthanks\n",
+        &[
+            "start 0 0 text/plain Leaf",
+            "start 1 1 application/octet-stream Leaf",
+            "data abc",
+            "end",
+            "data thanks\n",
+            "end",
+        ],
+    );
+    // Not followed by a uuencoded line, or last: text.
+    for text in [
+        "begin 10 minutes late\nthe meeting starts\n",
+        "see:\nbegin 644 x",
+        "see:\nbegin 644 x\n",
+        "begin 644 x\nbegin 644 y\nend\n",
+    ] {
+        check(
+            &format!("\n{text}"),
+            &["start 0 0 text/plain Leaf", &format!("data {text}"), "end"],
+        );
+    }
+    check(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbegin 644 x\n--b--\n",
+        &[
+            "start 0 0 multipart/mixed Multipart",
+            "start 1 1 text/plain Leaf",
+            "data begin 644 x",
+            "end",
+            "end",
+        ],
+    );
+    // Only in plain text that is shown: not in an attachment.
+    check(
+        "Content-Disposition: attachment; filename=a.txt\n\nbegin 644 x\n#86)C\nend\n",
+        &[
+            "start 0 0 text/plain Leaf",
+            "data begin 644 x\n#86)C\nend\n",
+            "end",
+        ],
+    );
 }
