@@ -372,14 +372,61 @@ fn extract_sanitizes_and_makes_names_unique_without_replacing_files() {
     // The subject loses its control characters; JSON escapes the rest.
     assert_eq!(
         ok(&["show", "--header", "Subject", msg.to_str().unwrap()]),
-        "evilline[2J \"quote\" \\ back\n"
+        "evil line [2J \"quote\" \\ back\n"
     );
     let json = ok(&["show", "--json", msg.to_str().unwrap()]);
     assert!(
         json.starts_with(
-            "{\"headers\":{\"From\":\"x@example.com\",\"Subject\":\"evilline[2J \\\"quote\\\" \\\\ back\"},\"body\":\"body\\n\",\"attachments\":[{\"name\":\"passwd\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"profile\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"abc.txt\""
+            "{\"headers\":{\"From\":\"x@example.com\",\"Subject\":\"evil line [2J \\\"quote\\\" \\\\ back\"},\"body\":\"body\\n\",\"attachments\":[{\"name\":\"passwd\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"profile\",\"type\":\"text/plain\",\"size\":3},{\"name\":\"abc.txt\""
         ),
         "{json}"
+    );
+}
+
+/// Old clients' uuencoded blocks in the text, one with a name that tries
+/// to escape DIR, one without a name, and a part sent x-uuencode.
+const UUENCODED: &str = "From: old@example.com\n\
+Subject: files\n\
+Content-Type: multipart/mixed; boundary=b\n\
+\n\
+--b\n\
+\n\
+Two files:\n\
+\n\
+begin 644 ../../../tmp/.evil\n\
+#86)C\n\
+`\n\
+end\n\
+begin 600\n\
+!>@``\n\
+end\n\
+Bye.\n\
+--b\n\
+Content-Type: application/octet-stream; name=\"c.bin\"\n\
+Content-Transfer-Encoding: x-uuencode\n\
+\n\
+begin 644 c.bin\n\
+$9&5F\"@``\n\
+`\n\
+end\n\
+--b--\n";
+
+#[test]
+fn uuencoded_files_are_extracted_inside_dir() {
+    let tmp = TempDir::new("uu");
+    let msg = tmp.path().join("m.eml");
+    std::fs::write(&msg, UUENCODED).unwrap();
+    let dir = tmp.path().join("out");
+    let out = ok(&["extract", msg.to_str().unwrap(), dir.to_str().unwrap()]);
+    let d = dir.to_str().unwrap();
+    assert_eq!(out, format!("{d}/evil\n{d}/attachment-2.bin\n{d}/c.bin\n"));
+    assert_eq!(std::fs::read(dir.join("evil")).unwrap(), b"abc");
+    assert_eq!(std::fs::read(dir.join("attachment-2.bin")).unwrap(), b"z");
+    assert_eq!(std::fs::read(dir.join("c.bin")).unwrap(), b"def\n");
+    assert_eq!(tree(tmp.path()).len(), 5, "{:?}", tree(tmp.path()));
+    assert_eq!(
+        ok(&["show", "--body", msg.to_str().unwrap()]),
+        "Two files:\n\nBye.\n"
     );
 }
 

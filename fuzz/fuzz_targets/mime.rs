@@ -20,8 +20,10 @@ struct Check {
 
 impl Handler for Check {
     fn start(&mut self, p: &Part) {
+        // Only a uuencoded block in plain text is a part inside a leaf.
         assert!(
-            self.open.last() != Some(&mime::Kind::Leaf),
+            self.open.last() != Some(&mime::Kind::Leaf)
+                || (p.kind == mime::Kind::Leaf && p.encoding == mime::Encoding::Uuencode),
             "part inside a leaf"
         );
         assert_eq!(p.depth, self.open.len());
@@ -79,4 +81,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = mime::html::to_text(&String::from_utf8_lossy(rest));
     let _ = mime::decode::quoted_printable(rest);
     let _ = mime::decode::base64(rest);
+    let _ = mime::decode::uudecode(rest);
 });

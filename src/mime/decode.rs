@@ -229,20 +229,36 @@ pub fn sextet(b: u8) -> Option<u32> {
 }
 
 /// Base64 (RFC 2045 §6.8). Characters outside the alphabet (line breaks,
-/// junk) are skipped; `=` ends a quantum early.
+/// junk) are skipped. The padding that completes a quantum (`=` after
+/// three characters, `==` after two) ends the data: what follows (an
+/// epilogue let in by a broken close delimiter) is ignored, as by
+/// Python's binascii; a `=` anywhere else is skipped.
 #[derive(Default)]
 pub struct Base64 {
     acc: u32,
     n: u8,
+    /// `=` seen since the last alphabet character.
+    pads: u8,
+    done: bool,
 }
 
 impl Decode for Base64 {
     fn byte(&mut self, b: u8, out: &mut Out) {
+        if self.done {
+            return;
+        }
         if b == b'=' {
-            self.flush_partial(out);
+            if self.n >= 2 {
+                self.pads += 1;
+                if self.n + self.pads >= 4 {
+                    self.flush_partial(out);
+                    self.done = true;
+                }
+            }
             return;
         }
         let Some(v) = sextet(b) else { return };
+        self.pads = 0;
         self.acc = self.acc << 6 | v;
         self.n += 1;
         if self.n == 4 {
@@ -274,6 +290,131 @@ impl Base64 {
         self.acc = 0;
         self.n = 0;
     }
+}
+
+/// The part of a uuencoded line looked at: a line gives at most 63 bytes,
+/// from 84 characters after the length; the rest of a longer line is junk.
+const UU_LINE: usize = 128;
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum UuState {
+    /// Looking for the `begin` line.
+    #[default]
+    Begin,
+    Data,
+    /// After `end`: the rest is ignored.
+    End,
+}
+
+/// uudecode (Content-Transfer-Encoding x-uuencode, and `begin … end`
+/// blocks in plain text). Lines before `begin MODE NAME` are skipped;
+/// after it each line gives as many bytes as its first character says
+/// ((c − 32) mod 64: space and backtick are 0), 6 bits per character,
+/// characters missing (eaten trailing spaces) counting as 0, until `end`.
+/// Bytes outside the alphabet are taken mod 64 as by BSD uudecode.
+#[derive(Default)]
+pub struct Uudecode {
+    line: Vec<u8>,
+    state: UuState,
+}
+
+impl Uudecode {
+    /// A decoder already past the `begin` line (a block found in text).
+    pub fn in_block() -> Uudecode {
+        Uudecode {
+            line: Vec::new(),
+            state: UuState::Data,
+        }
+    }
+
+    fn end_line(&mut self, out: &mut Out) {
+        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        match self.state {
+            UuState::Begin if uu_begin(line).is_some() => self.state = UuState::Data,
+            UuState::Data if line.trim_ascii() == b"end" => self.state = UuState::End,
+            UuState::Data => uu_line(line, out),
+            _ => {}
+        }
+        self.line.clear();
+    }
+}
+
+impl Decode for Uudecode {
+    fn byte(&mut self, b: u8, out: &mut Out) {
+        if b == b'\n' {
+            self.end_line(out);
+        } else if self.line.len() < UU_LINE {
+            self.line.push(b);
+        }
+    }
+
+    fn end(&mut self, out: &mut Out) {
+        if !self.line.is_empty() {
+            self.end_line(out);
+        }
+    }
+}
+
+/// The name in a `begin MODE NAME` line (MODE in octal; the name may be
+/// empty), or None if `line` is not one.
+pub fn uu_begin(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_prefix(b"begin ")?;
+    let (mode, name) = match rest.iter().position(|&b| b == b' ') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &b""[..]),
+    };
+    let octal = !mode.is_empty() && mode.iter().all(|b| (b'0'..=b'7').contains(b));
+    octal.then(|| name.trim_ascii())
+}
+
+/// One line of uuencoded data.
+fn uu_line(line: &[u8], out: &mut Out) {
+    let Some((&len, rest)) = line.split_first() else {
+        return;
+    };
+    let mut chars = rest.iter();
+    let (mut left, mut acc, mut bits) = (len.wrapping_sub(b' ') & 63, 0u32, 0);
+    while left > 0 {
+        let c = chars.next().map_or(0, |&c| c.wrapping_sub(b' ') & 63);
+        acc = (acc << 6 | c as u32) & 0xfff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            left -= 1;
+        }
+    }
+}
+
+/// Decodes a whole uuencoded text (begin line, data, end).
+pub fn uudecode(input: &[u8]) -> Vec<u8> {
+    decode_all::<Uudecode>(input, input.len() * 3 / 4)
+}
+
+/// How much of a text part declared base64 is looked at before deciding
+/// whether it is base64 at all.
+pub const SNIFF: usize = 1024;
+
+/// Whether `sample`, the start of a text part declared base64, is
+/// base64: at most one byte in 16 is foreign (neither in the alphabet nor
+/// `=`, a line break, or white space before a line break). Text sent
+/// under a wrong label has a space between words and punctuation; real
+/// base64 has no foreign byte, or a stray one.
+pub fn looks_like_base64(sample: &[u8]) -> bool {
+    let foreign: usize = sample
+        .split(|&b| b == b'\n')
+        .map(|line| {
+            let end = line
+                .iter()
+                .rposition(|&b| !matches!(b, b' ' | b'\t' | b'\r'))
+                .map_or(0, |i| i + 1);
+            line[..end]
+                .iter()
+                .filter(|&&b| b != b'=' && sextet(b).is_none())
+                .count()
+        })
+        .sum();
+    foreign * 16 <= sample.len()
 }
 
 /// Decodes a whole base64 string (for RFC 2047 encoded words).
@@ -340,13 +481,63 @@ mod tests {
             ("aGVsbG8=", "hello"),
             ("aGVs\nbG8gd29y\r\nbGQ=", "hello world"),
             ("aGVsbG8", "hello"),
-            ("aGk=\naGk=", "hihi"),
             ("a", ""),
             ("!!aG!k=", "hi"),
+            // Padding ends the data (what Python's email gives too): a
+            // second encoding run on, or an epilogue after a broken
+            // close delimiter, adds nothing.
+            ("aGk=\naGk=", "hi"),
+            ("aGVsbA==bG8=", "hell"),
+            ("aGVsbG8=\n--b-\nThis is the epilogue", "hello"),
+            // A `=` that does not complete a quantum is skipped.
+            ("a=GVs", "hel"),
+            ("aG=k=", "hi"),
+            ("=aGk=", "hi"),
         ];
         for (input, want) in cases {
             assert_eq!(base64(input.as_bytes()), want.as_bytes(), "{input:?}");
         }
+    }
+
+    #[test]
+    fn uudecode_cases() {
+        let hello = "begin 644 hello.txt\n&:&5L;&\\*\n`\nend\n";
+        let cases: &[(&str, &[u8])] = &[
+            (hello, b"hello\n"),
+            // Lines before `begin` and after `end` are not data.
+            (
+                "junk\nbegin 0644 x\r\n#86)C\r\n \r\n end \r\n#86)C\n",
+                b"abc",
+            ),
+            // A line without `end`, a space for zero, trailing spaces eaten.
+            ("begin 600 x\n#86)C", b"abc"),
+            ("begin 600 x\n#0``", b"@\0\0"),
+            ("begin 600 x\n#0", b"@\0\0"),
+            // A length beyond the characters given, junk past the length.
+            ("begin 600 x\n#86)CZZZZ\n", b"abc"),
+            ("begin 600 x\n_\n", &[0; 63]),
+            // No begin line (or one without an octal mode): nothing.
+            ("#86)C\n", b""),
+            ("begin 6a4 x\n#86)C\n", b""),
+            ("begin 644\n#86)C\n", b"abc"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(uudecode(input.as_bytes()), *want, "{input:?}");
+        }
+        assert_eq!(uu_begin(b"begin 644 a b.txt "), Some(&b"a b.txt"[..]));
+        assert_eq!(uu_begin(b"begin 644"), Some(&b""[..]));
+        assert_eq!(uu_begin(b"begin  644 x"), None);
+        assert_eq!(uu_begin(b"beginning 644 x"), None);
+    }
+
+    #[test]
+    fn base64_or_mislabelled_text() {
+        assert!(looks_like_base64(b"aGVs\r\nbG8=  \r\n\r\n"));
+        assert!(looks_like_base64(b""));
+        // One stray byte in 16 is tolerated.
+        assert!(looks_like_base64(b"aGVsbG8gd29ybGQ!"));
+        assert!(!looks_like_base64(b"aGVsbG8gd29ybG!!"));
+        assert!(!looks_like_base64(b"Hello Bob\nSee you\n"));
     }
 
     #[test]

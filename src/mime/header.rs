@@ -138,7 +138,7 @@ pub fn decode_value(value: &[u8]) -> (String, Vec<String>) {
         if !known && !unknown.iter().any(|u| u.eq_ignore_ascii_case(&label)) {
             unknown.push(label.into_owned());
         }
-        out.push_str(&text);
+        push_spaced(&text, out);
         held.clear();
     };
     while i < value.len() {
@@ -172,6 +172,21 @@ pub fn decode_value(value: &[u8]) -> (String, Vec<String>) {
     flush(&mut held, &held_cs, &mut out, &mut unknown);
     raw_text(&value[plain_start..], &mut out);
     (out, unknown)
+}
+
+/// Appends the decoded text of encoded words with each run of control
+/// characters (an encoded `=0A`, `=0D=0A`, a tab) as one space: the words
+/// stay apart, and no line break gets into a header value.
+fn push_spaced(text: &str, out: &mut String) {
+    let mut after_control = false;
+    for c in text.chars() {
+        if !c.is_control() {
+            out.push(c);
+        } else if !after_control {
+            out.push(' ');
+        }
+        after_control = c.is_control();
+    }
 }
 
 /// A decoded header value for display on one line: control characters
@@ -487,7 +502,10 @@ mod tests {
 
     #[test]
     fn display_removes_control_characters() {
-        assert_eq!(display(b"=?UTF-8?Q?a=0Ab=09c=1B[31m?= "), "ab c[31m");
+        // Encoded: each run a space. Raw: a tab is a space, others go.
+        assert_eq!(display(b"=?UTF-8?Q?a=0Ab=09c=1B[31m?= "), "a b c [31m");
+        assert_eq!(display(b"=?UTF-8?Q?a=0D=0A=09b?="), "a b");
+        assert_eq!(display(b"a\x01b\tc"), "ab c");
         assert_eq!(display(b"=?UTF-8?B?wp8=?=x"), "x");
     }
 

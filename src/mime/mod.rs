@@ -5,11 +5,13 @@
 //!
 //! Pure and bounded: no I/O, no recursion; it keeps one line (at most
 //! `MAX_LINE` bytes — longer lines stream through in pieces), the headers
-//! of one part (at most `MAX_HEADER_BYTES`), and a stack of at most
-//! `MAX_DEPTH` open parts. Malformed input never makes it fail; it does
+//! of one part (at most `MAX_HEADER_BYTES`), a multipart's preamble
+//! until its first delimiter line (at most `MAX_PREAMBLE`; a multipart is
+//! reported once that line comes), and a stack of at most `MAX_DEPTH`
+//! open parts. Malformed input never makes it fail; it does
 //! what mail clients do (RFC 2046 §5.1.1 with their tolerance: bare LF
 //! line ends, white space after a boundary, missing close delimiters,
-//! parts without headers, an mbox `From ` line at the start).
+//! parts without headers, mbox `From ` lines in a header).
 //!
 //! The fuzz target (`fuzz/fuzz_targets/mime.rs`) drives it through the
 //! library; what makes client bytes safe for display lives in `safe`.
@@ -36,6 +38,9 @@ pub const MAX_HEADER_FIELDS: usize = 1000;
 pub const MAX_DEPTH: usize = 40;
 /// Longest boundary accepted (RFC 2046 allows 70; be generous).
 pub const MAX_BOUNDARY: usize = 200;
+/// Preamble kept while a multipart's first delimiter line is awaited. A
+/// multipart without one in its first `MAX_PREAMBLE` bytes is text.
+pub const MAX_PREAMBLE: usize = 64 * 1024;
 
 /// Content-Transfer-Encoding, reduced to what needs decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +49,9 @@ pub enum Encoding {
     Identity,
     QuotedPrintable,
     Base64,
+    /// x-uuencode, uuencode, x-uue, uue (those Python's email decodes);
+    /// also a uuencoded block found in plain text.
+    Uuencode,
 }
 
 /// What a part is to the walker.
@@ -132,7 +140,10 @@ impl Part {
 }
 
 /// Receives what the reader finds. `end` closes the part most recently
-/// started and not yet ended; `data` belongs to the open leaf.
+/// started and not yet ended; `data` belongs to the open leaf. A
+/// uuencoded block in plain text (`begin 644 NAME` … `end`, from old
+/// clients) is a leaf inside the text's leaf: an attachment named by its
+/// begin line, after whose end the text goes on.
 pub trait Handler {
     fn start(&mut self, part: &Part);
     fn data(&mut self, bytes: &[u8]);
@@ -143,14 +154,22 @@ enum Decoder {
     Identity,
     Qp(decode::QuotedPrintable),
     B64(decode::Base64),
+    /// Base64 in a text/* part: its first `decode::SNIFF` bytes are held
+    /// until they show whether it is base64 at all; text sent under that
+    /// label by mistake is passed on as it is (`decode::looks_like_base64`
+    /// has the rule).
+    B64Text(Vec<u8>),
+    Uu(decode::Uudecode),
 }
 
 impl Decoder {
-    fn new(e: Encoding) -> Decoder {
+    fn new(e: Encoding, text: bool) -> Decoder {
         match e {
             Encoding::Identity => Decoder::Identity,
             Encoding::QuotedPrintable => Decoder::Qp(decode::QuotedPrintable::default()),
+            Encoding::Base64 if text => Decoder::B64Text(Vec::new()),
             Encoding::Base64 => Decoder::B64(decode::Base64::default()),
+            Encoding::Uuencode => Decoder::Uu(decode::Uudecode::default()),
         }
     }
 
@@ -163,14 +182,36 @@ impl Decoder {
             }
             Decoder::Qp(d) => d.feed(bytes, &mut |b| h.data(b)),
             Decoder::B64(d) => d.feed(bytes, &mut |b| h.data(b)),
+            Decoder::Uu(d) => d.feed(bytes, &mut |b| h.data(b)),
+            Decoder::B64Text(held) => {
+                held.extend_from_slice(bytes);
+                if held.len() >= decode::SNIFF {
+                    self.settle(h);
+                }
+            }
+        }
+    }
+
+    /// Base64 in a text part: decides from what is held, and passes it on.
+    fn settle(&mut self, h: &mut dyn Handler) {
+        if let Decoder::B64Text(held) = self {
+            let held = std::mem::take(held);
+            *self = if decode::looks_like_base64(&held) {
+                Decoder::B64(decode::Base64::default())
+            } else {
+                Decoder::Identity
+            };
+            self.feed(&held, h);
         }
     }
 
     fn finish(&mut self, h: &mut dyn Handler) {
+        self.settle(h);
         match self {
-            Decoder::Identity => {}
+            Decoder::Identity | Decoder::B64Text(_) => {}
             Decoder::Qp(d) => d.finish(&mut |b| h.data(b)),
             Decoder::B64(d) => d.finish(&mut |b| h.data(b)),
+            Decoder::Uu(d) => d.finish(&mut |b| h.data(b)),
         }
     }
 }
@@ -185,14 +226,35 @@ enum Phase {
     Epilogue,
 }
 
+/// What a leaf's lines are watched for, besides boundaries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    Nothing,
+    /// Plain text (7bit or 8bit, not an attachment): a `begin MODE NAME`
+    /// line followed by a uuencoded line opens an inline block.
+    UuBegin,
+    /// An inline block: `end`, or a line that is not uuencoded, closes it.
+    UuEnd,
+}
+
 enum Open {
-    Leaf(Decoder),
+    Leaf(Decoder, Watch),
     Multipart {
         boundary: Vec<u8>,
         phase: Phase,
         digest: bool,
+        /// Until the first delimiter line: the part, not yet reported.
+        waiting: Option<Box<Waiting>>,
     },
     Message,
+}
+
+/// A multipart before its first delimiter line. Without one (a wrong or
+/// missing boundary) it is reported as text/plain with the preamble as
+/// its content, as mail clients show it (RFC 2045 §5.2).
+struct Waiting {
+    part: Part,
+    preamble: Vec<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -222,7 +284,16 @@ pub struct Reader {
     pending_newline: bool,
     next_index: usize,
     root_started: bool,
-    at_first_line: bool,
+    /// The next line is the first of a part's header, where a `From `
+    /// line is an mbox separator (dropped).
+    header_start: bool,
+    /// A `From ` line met later in a header: dropped if more header lines
+    /// follow, else the first line of the body (as Python's
+    /// email.feedparser does).
+    held_from: Vec<u8>,
+    /// A `begin` line in plain text, until the next line shows whether a
+    /// uuencoded block follows.
+    held_begin: Vec<u8>,
 }
 
 impl Default for Reader {
@@ -244,7 +315,9 @@ impl Reader {
             pending_newline: false,
             next_index: 0,
             root_started: false,
-            at_first_line: true,
+            header_start: true,
+            held_from: Vec::new(),
+            held_begin: Vec::new(),
         }
     }
 
@@ -268,15 +341,17 @@ impl Reader {
     /// The end of the message: finishes the last line and closes every
     /// open part (a missing close delimiter is not an error).
     pub fn finish(&mut self, h: &mut dyn Handler) {
-        if !self.line.is_empty() || self.line_spilled {
-            // A last line without a line break adds none.
+        let unterminated = !self.line.is_empty() || self.line_spilled;
+        if unterminated {
             self.end_line(h);
-            self.pending_newline = false;
         }
-        if self.mode == Mode::Headers
-            && (!self.root_started || !self.field.is_empty() || !self.fields.is_empty())
-        {
+        if self.mode == Mode::Headers && (!self.root_started || self.header_begun()) {
             self.finish_headers(h);
+        }
+        self.release_begin(h);
+        if unterminated {
+            // A last line without a line break adds none.
+            self.pending_newline = false;
         }
         // At the end of input the last line break is content: no boundary follows.
         if self.pending_newline {
@@ -308,6 +383,7 @@ impl Reader {
         if self.mode == Mode::Headers {
             return false;
         }
+        self.release_begin(h);
         // Keep a final CR: it may be half of the CRLF that ends the line.
         let keep_cr = self.line.last() == Some(&b'\r');
         let upto = self.line.len() - keep_cr as usize;
@@ -322,13 +398,45 @@ impl Reader {
     /// Passes bytes of the current line to the open leaf, after a pending
     /// line break.
     fn emit(&mut self, bytes: &[u8], h: &mut dyn Handler) {
-        if let Some(Open::Leaf(d)) = self.stack.last_mut() {
-            if self.pending_newline {
-                d.feed(b"\n", h);
-                self.pending_newline = false;
+        match self.stack.last_mut() {
+            Some(Open::Leaf(d, _)) => {
+                if self.pending_newline {
+                    d.feed(b"\n", h);
+                    self.pending_newline = false;
+                }
+                d.feed(bytes, h);
             }
-            d.feed(bytes, h);
+            Some(Open::Multipart {
+                waiting: Some(w), ..
+            }) => {
+                if self.pending_newline {
+                    w.preamble.push(b'\n');
+                    self.pending_newline = false;
+                }
+                w.preamble.extend_from_slice(bytes);
+                if w.preamble.len() > MAX_PREAMBLE {
+                    self.as_text(h);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// The multipart on top of the stack has had no delimiter line:
+    /// reports it as text/plain and passes its preamble on.
+    fn as_text(&mut self, h: &mut dyn Handler) {
+        let Some(Open::Multipart { waiting, .. }) = self.stack.last_mut() else {
+            return;
+        };
+        let Some(w) = waiting.take() else { return };
+        let Waiting { mut part, preamble } = *w;
+        part.content_type.value = "text/plain".into();
+        part.kind = Kind::Leaf;
+        h.start(&part);
+        let mut d = Decoder::new(part.encoding, true);
+        d.feed(&preamble, h);
+        self.stack.pop();
+        self.stack.push(Open::Leaf(d, Watch::Nothing));
     }
 
     fn end_line(&mut self, h: &mut dyn Handler) {
@@ -337,14 +445,9 @@ impl Reader {
             line.pop();
         }
         let spilled = std::mem::replace(&mut self.line_spilled, false);
-        let first = std::mem::replace(&mut self.at_first_line, false);
-        if first && line.starts_with(b"From ") {
-            // An mbox separator line, not part of the message.
-        } else {
-            match self.mode {
-                Mode::Headers => self.header_line(&line, h),
-                Mode::Body => self.body_line(&line, spilled, h),
-            }
+        match self.mode {
+            Mode::Headers => self.header_line(&line, h),
+            Mode::Body => self.body_line(&line, spilled, h),
         }
         line.clear();
         self.line = line;
@@ -376,8 +479,14 @@ impl Reader {
         None
     }
 
+    /// Some of the current part's header has been read.
+    fn header_begun(&self) -> bool {
+        !self.field.is_empty() || !self.fields.is_empty() || !self.held_from.is_empty()
+    }
+
     fn on_boundary(&mut self, at: usize, close: bool, h: &mut dyn Handler) {
-        if self.mode == Mode::Headers && (!self.field.is_empty() || !self.fields.is_empty()) {
+        self.release_begin(h);
+        if self.mode == Mode::Headers && self.header_begun() {
             // A part whose header ran into the next boundary: report it, empty.
             self.finish_headers(h);
         }
@@ -388,20 +497,26 @@ impl Reader {
         self.fields.clear();
         self.field.clear();
         self.field_bytes = 0;
-        if let Some(Open::Multipart { phase, .. }) = self.stack.last_mut() {
+        self.held_from.clear();
+        if let Some(Open::Multipart { phase, waiting, .. }) = self.stack.last_mut() {
+            if let Some(w) = waiting.take() {
+                h.start(&w.part);
+            }
             if close {
                 *phase = Phase::Epilogue;
                 self.mode = Mode::Body;
             } else {
                 *phase = Phase::Child;
                 self.mode = Mode::Headers;
+                self.header_start = true;
             }
         }
     }
 
     fn close_top(&mut self, h: &mut dyn Handler) {
+        self.as_text(h);
         if let Some(open) = self.stack.pop() {
-            if let Open::Leaf(mut d) = open {
+            if let Open::Leaf(mut d, _) = open {
                 d.finish(h);
             }
             self.pending_newline = false;
@@ -410,6 +525,7 @@ impl Reader {
     }
 
     fn header_line(&mut self, line: &[u8], h: &mut dyn Handler) {
+        let first = std::mem::replace(&mut self.header_start, false);
         if let Some((at, close)) = self.boundary(line) {
             self.on_boundary(at, close, h);
             return;
@@ -418,8 +534,21 @@ impl Reader {
             self.finish_headers(h);
             return;
         }
-        if line[0] == b' ' || line[0] == b'\t' {
+        let folded = line[0] == b' ' || line[0] == b'\t';
+        let is_field = !folded && header::split_field(line).is_some();
+        if !folded && !is_field && line.starts_with(b"From ") {
+            // An mbox `From ` line (RFC 4155): not a field, and not the
+            // end of the header either.
+            self.push_field();
+            self.held_from.clear();
+            if !first {
+                self.held_from.extend_from_slice(line);
+            }
+            return;
+        }
+        if folded {
             // Folded: the white space stays, the line break goes (RFC 5322 §2.2.3).
+            self.held_from.clear();
             if !self.field.is_empty() && self.field_bytes + line.len() <= MAX_HEADER_BYTES {
                 self.field.extend_from_slice(line);
                 self.field_bytes += line.len();
@@ -427,7 +556,8 @@ impl Reader {
             return;
         }
         self.push_field();
-        if header::split_field(line).is_some() {
+        if is_field {
+            self.held_from.clear();
             if self.field_bytes + line.len() <= MAX_HEADER_BYTES {
                 self.field.extend_from_slice(line);
                 self.field_bytes += line.len();
@@ -467,26 +597,45 @@ impl Reader {
             .unwrap_or_default();
         let encoding = transfer_encoding(field(&fields, "Content-Transfer-Encoding"));
         let depth = self.stack.len();
-        let (kind, open) = opening(&content_type, encoding, depth + 1 < MAX_DEPTH);
+        let (kind, mut open) = opening(&content_type, encoding, depth + 1 < MAX_DEPTH);
         let part = Part {
             index: self.next_index,
             depth,
-            in_attached_message: self.stack.iter().any(|o| matches!(o, Open::Message)),
+            in_attached_message: self.in_attached_message(),
             headers: fields,
             content_type,
             disposition,
             encoding,
             kind,
         };
+        if let Open::Leaf(_, watch) = &mut open
+            && part.mime_type() == "text/plain"
+            && part.encoding == Encoding::Identity
+            && !part.is_attachment()
+        {
+            *watch = Watch::UuBegin;
+        }
         self.next_index += 1;
         self.root_started = true;
-        h.start(&part);
+        if let Open::Multipart { waiting, .. } = &mut open {
+            let preamble = Vec::new();
+            *waiting = Some(Box::new(Waiting { part, preamble }));
+        } else {
+            h.start(&part);
+        }
         self.mode = match open {
             Open::Message => Mode::Headers,
             _ => Mode::Body,
         };
+        self.header_start = self.mode == Mode::Headers;
         self.pending_newline = false;
         self.stack.push(open);
+        let from = std::mem::take(&mut self.held_from);
+        if !from.is_empty() && self.mode == Mode::Body {
+            // The header's last line looked like an mbox `From ` line: it
+            // is the body's first line.
+            self.body_line(&from, false, h);
+        }
     }
 
     fn body_line(&mut self, line: &[u8], spilled: bool, h: &mut dyn Handler) {
@@ -494,10 +643,92 @@ impl Reader {
             self.on_boundary(at, close, h);
             return;
         }
-        if let Some(Open::Leaf(_)) = self.stack.last() {
-            self.emit(line, h);
+        if !spilled && self.uu_line(line, h) {
+            return;
+        }
+        self.emit(line, h);
+        self.pending_newline = true;
+    }
+
+    fn in_attached_message(&self) -> bool {
+        self.stack.iter().any(|o| matches!(o, Open::Message))
+    }
+
+    fn watch(&self) -> Watch {
+        match self.stack.last() {
+            Some(Open::Leaf(_, w)) => *w,
+            _ => Watch::Nothing,
+        }
+    }
+
+    /// Inline uuencoded blocks in plain text: a `begin` line is held,
+    /// then opens a block or is text; `end` or a line that is not
+    /// uuencoded closes it. True if `line` was taken here; else it is
+    /// passed to the top leaf (text, or the block's data).
+    fn uu_line(&mut self, line: &[u8], h: &mut dyn Handler) -> bool {
+        if self.watch() == Watch::UuEnd {
+            let end = line.trim_ascii() == b"end";
+            if !end && (line.is_empty() || is_uu(line)) {
+                return false;
+            }
+            self.close_top(h);
+            if end {
+                return true;
+            }
+        }
+        if self.watch() != Watch::UuBegin {
+            return false;
+        }
+        if !self.held_begin.is_empty() {
+            if is_uu(line) {
+                let begin = std::mem::take(&mut self.held_begin);
+                self.open_block(&begin, h);
+                return false;
+            }
+            self.release_begin(h);
+        }
+        if self.stack.len() < MAX_DEPTH && decode::uu_begin(line).is_some() {
+            self.held_begin.extend_from_slice(line);
+            return true;
+        }
+        false
+    }
+
+    /// A held `begin` line that opened no block is a line of text.
+    fn release_begin(&mut self, h: &mut dyn Handler) {
+        let begin = std::mem::take(&mut self.held_begin);
+        if !begin.is_empty() {
+            self.emit(&begin, h);
             self.pending_newline = true;
         }
+    }
+
+    /// Opens a uuencoded block in the text on top of the stack: a leaf
+    /// inside it, an attachment named by the `begin` line.
+    fn open_block(&mut self, begin: &[u8], h: &mut dyn Handler) {
+        // The line break before `begin` is the text's.
+        self.emit(b"", h);
+        let name = decode::uu_begin(begin).unwrap_or_default();
+        let part = Part {
+            index: self.next_index,
+            depth: self.stack.len(),
+            in_attached_message: self.in_attached_message(),
+            headers: Vec::new(),
+            content_type: Structured {
+                value: "application/octet-stream".into(),
+                params: Vec::new(),
+            },
+            disposition: Structured {
+                value: "attachment".into(),
+                params: vec![("filename".into(), String::from_utf8_lossy(name).into())],
+            },
+            encoding: Encoding::Uuencode,
+            kind: Kind::Leaf,
+        };
+        self.next_index += 1;
+        h.start(&part);
+        let d = Decoder::Uu(decode::Uudecode::in_block());
+        self.stack.push(Open::Leaf(d, Watch::UuEnd));
     }
 }
 
@@ -510,7 +741,8 @@ fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
 }
 
 /// A part's Content-Type from its field's value. RFC 2045 §5.2: missing
-/// or invalid means text/plain (and message/rfc822 inside a digest).
+/// or invalid means text/plain (and message/rfc822 inside a digest); so
+/// does a multipart without a usable boundary, as mail clients show it.
 fn content_type(value: Option<&[u8]>, in_digest: bool) -> Structured {
     let mut content_type = value.map(header::parse_structured).unwrap_or_default();
     let valid_type = {
@@ -527,7 +759,18 @@ fn content_type(value: Option<&[u8]>, in_digest: bool) -> Structured {
             "text/plain".into()
         };
     }
+    if content_type.value.starts_with("multipart/") && boundary_of(&content_type).is_none() {
+        content_type.value = "text/plain".into();
+    }
     content_type
+}
+
+/// A multipart's boundary, if it is one the reader can use.
+fn boundary_of(content_type: &Structured) -> Option<Vec<u8>> {
+    content_type
+        .param("boundary")
+        .map(|b| b.as_bytes().to_vec())
+        .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY)
 }
 
 /// The Content-Transfer-Encoding a decoder exists for; anything else
@@ -543,6 +786,7 @@ fn transfer_encoding(value: Option<&[u8]>) -> Encoding {
     {
         "quoted-printable" => Encoding::QuotedPrintable,
         "base64" => Encoding::Base64,
+        "x-uuencode" | "uuencode" | "x-uue" | "uue" => Encoding::Uuencode,
         _ => Encoding::Identity,
     }
 }
@@ -551,24 +795,29 @@ fn transfer_encoding(value: Option<&[u8]>) -> Encoding {
 /// attached message (while `room` is left below MAX_DEPTH), else a leaf
 /// whose content is decoded.
 fn opening(content_type: &Structured, encoding: Encoding, room: bool) -> (Kind, Open) {
-    let boundary = content_type
-        .param("boundary")
-        .map(|b| b.as_bytes().to_vec())
-        .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY);
-    match (content_type.value.as_str(), boundary) {
+    match (content_type.value.as_str(), boundary_of(content_type)) {
         (t, Some(b)) if t.starts_with("multipart/") && room => (
             Kind::Multipart,
             Open::Multipart {
                 boundary: b,
                 phase: Phase::Preamble,
                 digest: t == "multipart/digest",
+                waiting: None,
             },
         ),
         ("message/rfc822" | "message/global", _) if room && encoding == Encoding::Identity => {
             (Kind::Message, Open::Message)
         }
-        _ => (Kind::Leaf, Open::Leaf(Decoder::new(encoding))),
+        (t, _) => {
+            let d = Decoder::new(encoding, t.starts_with("text/"));
+            (Kind::Leaf, Open::Leaf(d, Watch::Nothing))
+        }
     }
+}
+
+/// A line of uuencoded data: only characters from space to backtick.
+fn is_uu(line: &[u8]) -> bool {
+    !line.is_empty() && line.iter().all(|b| (b' '..=b'`').contains(b))
 }
 
 /// Reads a whole message held in memory (tests, small inputs).

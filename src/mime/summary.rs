@@ -37,7 +37,9 @@ pub struct Summary {
     plain_done: bool,
     html: Option<(Vec<u8>, Option<String>)>,
     html_done: bool,
-    current: Option<Current>,
+    /// What each open part is; the last is the one data goes to (a
+    /// uuencoded block is a leaf inside a text leaf).
+    current: Vec<Current>,
     /// The attachment just started, for a caller that stores content.
     started_attachment: Option<usize>,
     /// Do not keep the body text (`extract` needs only the attachments).
@@ -139,7 +141,7 @@ impl Handler for Summary {
             }
         }
         let cs = part.charset().map(str::to_string);
-        self.current = Some(if part.is_attachment() {
+        self.current.push(if part.is_attachment() {
             let n = self.attachments.len() + 1;
             let name = part
                 .filename()
@@ -172,7 +174,7 @@ impl Handler for Summary {
     }
 
     fn data(&mut self, bytes: &[u8]) {
-        match self.current {
+        match self.current.last() {
             Some(Current::Plain) => {
                 if let Some((b, _)) = &mut self.plain {
                     b.extend_from_slice(bytes)
@@ -193,7 +195,7 @@ impl Handler for Summary {
     }
 
     fn end(&mut self) {
-        self.current = None;
+        self.current.pop();
     }
 }
 
