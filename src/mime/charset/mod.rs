@@ -7,9 +7,11 @@
 //!   KOI8-U, macintosh, windows-874 and -1250..1258, x-mac-cyrillic): 27
 //!   tables of 0x80..=0xFF (`single_byte`, generated);
 //! - UTF-16BE, UTF-16LE and UTF-16 (byte order mark, else little-endian)
-//!   and UTF-7 (`utf`).
+//!   and UTF-7 (`utf`);
+//! - with the `cjk` feature (on by default): Shift_JIS, EUC-JP,
+//!   ISO-2022-JP, GBK, gb18030, Big5 and EUC-KR (`cjk`).
 //!
-//! Anything else is passed through as
+//! Anything else (and the CJK labels without `cjk`) is passed through as
 //! UTF-8 with invalid bytes replaced, and the caller is told so it can
 //! warn. Invalid input never fails: it becomes U+FFFD, and the output is
 //! at most 3 bytes of UTF-8 per input byte. The tables come from the
@@ -23,6 +25,8 @@
 //! are far more often Windows-1252 than anything else. Valid UTF-8 under a
 //! US-ASCII label is kept as UTF-8.
 
+#[cfg(feature = "cjk")]
+mod cjk;
 #[rustfmt::skip]
 mod labels;
 #[rustfmt::skip]
@@ -55,6 +59,22 @@ pub enum Charset {
     /// usual hosts read it).
     Utf16,
     Utf7,
+    #[cfg(feature = "cjk")]
+    ShiftJis,
+    #[cfg(feature = "cjk")]
+    EucJp,
+    #[cfg(feature = "cjk")]
+    Iso2022Jp,
+    /// GBK labels (gb2312 too): read with the gb18030 decoder, as WHATWG
+    /// does.
+    #[cfg(feature = "cjk")]
+    Gbk,
+    #[cfg(feature = "cjk")]
+    Gb18030,
+    #[cfg(feature = "cjk")]
+    Big5,
+    #[cfg(feature = "cjk")]
+    EucKr,
 }
 
 impl Charset {
@@ -68,6 +88,7 @@ impl Charset {
         }
         labels::LABELS
             .iter()
+            .chain(cjk_labels())
             .find(|(_, names)| names.split(' ').any(|n| key(n).eq(key(label))))
             .map(|&(charset, _)| charset)
     }
@@ -79,6 +100,16 @@ fn key(label: &str) -> impl Iterator<Item = u8> + '_ {
         .bytes()
         .filter(u8::is_ascii_alphanumeric)
         .map(|b| b.to_ascii_lowercase())
+}
+
+#[cfg(feature = "cjk")]
+fn cjk_labels() -> &'static [(Charset, &'static str)] {
+    labels::CJK_LABELS
+}
+
+#[cfg(not(feature = "cjk"))]
+fn cjk_labels() -> &'static [(Charset, &'static str)] {
+    &[]
 }
 
 /// Bytes of a single-byte encoding, 0x80..=0xFF through its table.
@@ -109,6 +140,18 @@ pub fn decode_into(bytes: &[u8], charset: Charset, out: &mut String) {
             _ => utf::utf16(bytes, false, out),
         },
         Charset::Utf7 => utf::utf7(bytes, out),
+        #[cfg(feature = "cjk")]
+        Charset::ShiftJis => cjk::shift_jis(bytes, out),
+        #[cfg(feature = "cjk")]
+        Charset::EucJp => cjk::euc_jp(bytes, out),
+        #[cfg(feature = "cjk")]
+        Charset::Iso2022Jp => cjk::iso_2022_jp(bytes, out),
+        #[cfg(feature = "cjk")]
+        Charset::Gbk | Charset::Gb18030 => cjk::gb18030(bytes, out),
+        #[cfg(feature = "cjk")]
+        Charset::Big5 => cjk::big5(bytes, out),
+        #[cfg(feature = "cjk")]
+        Charset::EucKr => cjk::euc_kr(bytes, out),
     }
 }
 
@@ -200,6 +243,28 @@ mod tests {
         // WHATWG's "replacement" labels and unknown ones stay unknown.
         assert_eq!(Charset::from_label("iso-2022-kr"), None);
         assert_eq!(Charset::from_label("x-unknown"), None);
+    }
+
+    #[cfg(feature = "cjk")]
+    #[test]
+    fn cjk_labels() {
+        assert_eq!(Charset::from_label("x-sjis"), Some(Charset::ShiftJis));
+        assert_eq!(Charset::from_label("Windows-31J"), Some(Charset::ShiftJis));
+        assert_eq!(Charset::from_label("ks_c_5601-1987"), Some(Charset::EucKr));
+        assert_eq!(Charset::from_label("GB_2312-80"), Some(Charset::Gbk));
+        assert_eq!(Charset::from_label("gb2312"), Some(Charset::Gbk));
+        assert_eq!(Charset::from_label("GB18030"), Some(Charset::Gb18030));
+        assert_eq!(Charset::from_label("big5-hkscs"), Some(Charset::Big5));
+        assert_eq!(Charset::from_label("ISO-2022-JP"), Some(Charset::Iso2022Jp));
+        assert_eq!(Charset::from_label("euc-jp"), Some(Charset::EucJp));
+    }
+
+    #[cfg(not(feature = "cjk"))]
+    #[test]
+    fn cjk_labels_unknown_without_the_feature() {
+        let (s, known) = decode("日本語".as_bytes(), Some("shift_jis"));
+        assert!(!known);
+        assert_eq!(s, "日本語");
     }
 
     #[test]
@@ -314,6 +379,90 @@ mod tests {
         ]);
     }
 
+    #[cfg(feature = "cjk")]
+    #[test]
+    fn cjk() {
+        check(&[
+            (
+                "shift_jis",
+                b"\x93\xfa\x96{\x8c\xea\xb6\xc0\xb6\xc5\x87@",
+                "日本語ｶﾀｶﾅ①",
+            ),
+            (
+                "euc-jp",
+                b"\xc6\xfc\xcb\xdc\xb8\xec\x8e\xb6\x8e\xc0\x8e\xb6\x8e\xc5",
+                "日本語ｶﾀｶﾅ",
+            ),
+            ("iso-2022-jp", b"\x1b$BF|K\x5c8l\x1b(B text", "日本語 text"),
+            ("gbk", b"\xd6\xd0\xce\xc4\xbc\xf2\xcc\xe5", "中文简体"),
+            ("gb18030", b"\xd6\xd0\xce\xc4\x952\x826\xa2\xe3", "中文𠀀€"),
+            ("big5", b"\xa4\xa4\xa4\xe5\xc1c\xc5\xe9", "中文繁體"),
+            (
+                "euc-kr",
+                b"\xc7\xd1\xb1\xb9\xbe\xee \x8cc\xb9\xe6\xb0\xa2\xc7\xcf",
+                "한국어 똠방각하",
+            ),
+            ("iso-2022-jp", b"\x1b(I1\x1b(J\\~\x1b(B\\~", "ｱ¥‾\\~"),
+            ("iso-2022-jp", b"\x1b$@$\"\x1b(B", "あ"),
+            ("shift_jis", b"\xf0\x40\x80\xa0", "\u{E000}\u{80}\u{FFFD}"),
+            ("euc-jp", b"\x8f\xb0\xa1", "丂"),
+            (
+                "gb18030",
+                b"\x81\x30\x81\x30\x84\x31\xa4\x39\xe3\x32\x9a\x35",
+                "\u{80}\u{FFFF}\u{10FFFF}",
+            ),
+            ("gb18030", b"\x81\x35\xf4\x37\xa8\xbc", "\u{E7C7}ḿ"),
+            ("gbk", b"\x81\x40\xfe\x4f\x80", "丂\u{FA29}€"),
+            ("big5", b"\x88\x62\x88\x64\x87\x40\x9c\x71", "Ê̄Ê̌䏰𠀡"),
+            (
+                "euc-kr",
+                b"\x81\x41\xb0\xa1\xc8\xfe\xfe\xfe",
+                "갂가힝\u{FFFD}",
+            ),
+        ]);
+    }
+
+    #[cfg(feature = "cjk")]
+    #[test]
+    fn cjk_errors_take_no_ascii_with_them() {
+        check(&[
+            ("shift_jis", b"\x81\x7f", "\u{FFFD}\u{7F}"),
+            ("shift_jis", b"\x81\xfdA", "\u{FFFD}A"),
+            ("shift_jis", b"a\x81", "a\u{FFFD}"),
+            ("euc-jp", b"\x8fA", "\u{FFFD}A"),
+            ("euc-jp", b"\x8f\xa1", "\u{FFFD}"),
+            ("euc-jp", b"\x8e\xe0A", "\u{FFFD}A"),
+            ("gb18030", b"\x81\x30", "\u{FFFD}"),
+            ("gb18030", b"\x81\x30\x81", "\u{FFFD}"),
+            ("gb18030", b"\x81\x30A", "\u{FFFD}0A"),
+            ("gb18030", b"\x81\x30\x81\x20", "\u{FFFD}0\u{FFFD} "),
+            ("gb18030", b"\x84\x31\xa5\x30x", "\u{FFFD}x"),
+            ("gb18030", b"\xff\x81\x7f", "\u{FFFD}\u{FFFD}\u{7F}"),
+            ("big5", b"\x81\x20", "\u{FFFD} "),
+            ("big5", b"\x80\xff", "\u{FFFD}\u{FFFD}"),
+            ("euc-kr", b"\xc9\xa1A\xb0", "\u{FFFD}A\u{FFFD}"),
+        ]);
+    }
+
+    #[cfg(feature = "cjk")]
+    #[test]
+    fn iso_2022_jp_escapes() {
+        check(&[
+            // Encoded words joined: an escape right after another is fine.
+            ("iso-2022-jp", b"\x1b$B$\"\x1b(B\x1b$B$\"\x1b(B", "ああ"),
+            // A line break inside a JIS X 0208 run stays a line break.
+            ("iso-2022-jp", b"\x1b$B$\"\r\n$\"\x1b(B", "あ\r\nあ"),
+            // Bad or unfinished escapes: one U+FFFD, the rest read again.
+            ("iso-2022-jp", b"\x1b$ text", "\u{FFFD}$ text"),
+            ("iso-2022-jp", b"\x1b(Z ok", "\u{FFFD}(Z ok"),
+            ("iso-2022-jp", b"ok\x1b", "ok\u{FFFD}"),
+            ("iso-2022-jp", b"\x1b$B$\x1b(Bx", "\u{FFFD}x"),
+            ("iso-2022-jp", b"\x1b$B$", "\u{FFFD}"),
+            ("iso-2022-jp", b"a\xe9\x0eb", "a\u{FFFD}\u{FFFD}b"),
+            ("iso-2022-jp", b"\x1b$B \x1b(B", "\u{FFFD}"),
+        ]);
+    }
+
     /// Every charset: random bytes (biased to escapes, leads and base64)
     /// never panic and give at most 3 bytes of UTF-8 a byte.
     #[test]
@@ -329,6 +478,13 @@ mod tests {
             "utf-16be",
             "utf-16le",
             "utf-7",
+            "shift_jis",
+            "euc-jp",
+            "iso-2022-jp",
+            "gbk",
+            "gb18030",
+            "big5",
+            "euc-kr",
         ];
         let alphabet = b"\x1b$(BJI@+-/A09\x80\x81\x8e\x8f\xa1\xd8\xdc\xfe\xff\x00\n ~\\";
         let mut seed = 0x853C_49E6_748F_EA9Bu64;
