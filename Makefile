@@ -28,6 +28,7 @@ run: build
 # the integration tests against it, then every cross build under qemu-user.
 test: build test-deps static-check size-check lint
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
+	$(MAKE) test-corpus
 	$(MAKE) test-interop
 	$(MAKE) test-cross
 	$(MAKE) bench-smoke

@@ -495,9 +495,9 @@ mod tests {
 
     #[test]
     fn unknown_charsets_are_reported() {
-        let (s, unknown) = decode_value("=?KOI8-R?Q?abc?= =?koi8-r?Q?d?=".as_bytes());
+        let (s, unknown) = decode_value("=?X-UNKNOWN?Q?abc?= =?x-unknown?Q?d?=".as_bytes());
         assert_eq!(s, "abcd");
-        assert_eq!(unknown, vec!["KOI8-R".to_string()]);
+        assert_eq!(unknown, vec!["X-UNKNOWN".to_string()]);
     }
 
     #[test]

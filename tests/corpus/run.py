@@ -31,9 +31,12 @@ UTF-8 or not JSON, a file written anywhere but DIR, or a file in DIR that
 extract did not name. Times are printed, never asserted (speed is
 measured by `make bench`).
 
-Usage: run.py [--bin TINYMX] [--show-diffs] [FILE...]
+Usage: run.py [--bin TINYMX] [--show-diffs] [--list] [FILE...]
+  --show-diffs  every failure, not the first 40
+  --list        every message × aspect that is not `same`, with its category
 """
 
+import codecs
 import email
 import email.header
 import email.policy
@@ -70,6 +73,13 @@ CATEGORIES = {
                     "tinymx keeps valid UTF-8 as UTF-8 and reads other 8-bit "
                     "bytes as Windows-1252, as mail clients do; Python reads "
                     "ISO-8859-1 or replaces them",
+    "charset-tables": "a label read as the WHATWG Encoding Standard reads "
+                      "it where that differs from Python's codec: gb2312 as "
+                      "GBK/gb18030, Shift_JIS as Windows-932, EUC-KR as "
+                      "Windows-949, Big5 with HKSCS, ISO-8859-9 as "
+                      "Windows-1254, TIS-620 as Windows-874, a lone UTF-16 "
+                      "surrogate as U+FFFD (the README lists each table "
+                      "difference)",
     "html-to-text": "no text/plain part: tinymx renders the first text/html "
                     "to text, Python's get_content() returns the HTML",
     "safe-name": "file names are made safe (last path component, no "
@@ -209,14 +219,46 @@ def whatwg_1252(data):
                    for b in data)
 
 
-def legacy_reading(part, data):
-    """tinymx's reading of `data` under a US-ASCII/ISO-8859-1 label."""
-    if part.get_content_charset() not in LEGACY_LABELS:
-        return None
+# Labels tinymx reads as the WHATWG Encoding Standard does, where that is
+# a superset of Python's codec for the same label: the codec to compare
+# with instead.
+SUPERSET = {
+    "gb2312": "gb18030", "gb_2312-80": "gb18030", "csgb2312": "gb18030", "euc-cn": "gb18030",
+    "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "ms_kanji": "cp932", "windows-31j": "cp932",
+    "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "ks_c_5601": "cp949",
+    "big5": "big5hkscs", "big5-hkscs": "big5hkscs", "x-x-big5": "big5hkscs",
+    "iso-8859-9": "cp1254", "latin5": "cp1254", "tis-620": "cp874", "iso-8859-11": "cp874",
+}
+def _gbk_euro(err):
+    """WHATWG's GBK and gb18030 read the single byte 0x80 as the euro sign
+    (as Windows-936 does); Python's gb18030 refuses it."""
+    bad = err.object[err.start:err.end]
+    if bad[:1] == b"\x80":
+        return "\u20ac", err.start + 1
+    return "\ufffd", err.end
+
+
+codecs.register_error("corpus-whatwg", _gbk_euro)
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def charset_reading(label, data):
+    """`data` under `label` as tinymx reads it where it differs from
+    Python on purpose (see CATEGORIES), or None for Python's own reading."""
+    label = (label or "").lower() or None
+    if label in LEGACY_LABELS:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return whatwg_1252(data)
+    codec = SUPERSET.get(label, label)
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return whatwg_1252(data)
+        text = data.decode(codec, "corpus-whatwg" if codec == "gb18030" else "replace")
+    except LookupError:
+        return None
+    return SURROGATE.sub("\ufffd", text)
 
 
 def is_attachment(p):
@@ -285,25 +327,22 @@ def subject_verdict(mine, theirs, msg):
         return "python-error"
     raw = raw_field(msg, "Subject")
     if raw and mine == norm_header(strip_controls(legacy_header(raw))):
-        return "windows-1252"
+        labels = {c for _, c in email.header.decode_header(raw)}
+        return "windows-1252" if labels <= LEGACY_LABELS else "charset-tables"
     return ("diff", mine, theirs)
 
 
 def legacy_header(raw):
     """A field's value decoded as tinymx decodes it where the two differ
-    on purpose: encoded words labelled US-ASCII or ISO-8859-1 read as
-    UTF-8 when valid, else Windows-1252; other labels as Python's codec."""
+    on purpose: raw 8-bit bytes and encoded words labelled US-ASCII or
+    ISO-8859-1 read as UTF-8 when valid, else Windows-1252; other labels
+    as charset_reading reads them."""
     out = []
     for data, charset in email.header.decode_header(raw):
         if isinstance(data, str):
-            out.append(data)
-        elif charset in LEGACY_LABELS or charset is None:
-            try:
-                out.append(data.decode("utf-8"))
-            except UnicodeDecodeError:
-                out.append(whatwg_1252(data))
-        else:
-            out.append(data.decode(charset, "replace"))
+            data = data.encode("ascii", "surrogateescape")
+        text = charset_reading(charset, data)
+        out.append(data.decode("ascii", "replace") if text is None else text)
     return "".join(out)
 
 
@@ -421,9 +460,11 @@ def check_one(tinymx, path, work):
         verdict["body"] = "same"
     elif kind == "text/html":
         verdict["body"] = "html-to-text"
-    elif part is not None and (legacy := legacy_reading(part, part.get_payload(decode=True) or b"")) \
-            is not None and norm_text(mine) == norm_text(legacy):
-        verdict["body"] = "windows-1252"
+    elif part is not None and (other := charset_reading(
+            part.get_content_charset(), part.get_payload(decode=True) or b"")) is not None \
+            and norm_text(mine) == norm_text(other):
+        legacy = (part.get_content_charset() or "us-ascii") in LEGACY_LABELS
+        verdict["body"] = "windows-1252" if legacy else "charset-tables"
     elif structural:
         verdict["body"] = "malformed-mime"
     else:
@@ -445,12 +486,15 @@ def main():
     args = sys.argv[1:]
     tinymx = os.environ.get("TINYMX_BIN", str(ROOT / "target/release/tinymx"))
     show_diffs = False
+    list_all = False
     while args and args[0].startswith("--"):
         a = args.pop(0)
         if a == "--bin":
             tinymx = args.pop(0)
         elif a == "--show-diffs":
             show_diffs = True
+        elif a == "--list":
+            list_all = True
         else:
             sys.exit(__doc__)
     files = [("given", Path(a)) for a in args] if args else ensure_corpus()
@@ -469,6 +513,8 @@ def main():
                 cat = v if isinstance(v, str) else "differs"
                 counts.setdefault(aspect, {}).setdefault(cat, 0)
                 counts[aspect][cat] += 1
+                if isinstance(v, str) and v != "same" and list_all:
+                    print(f"  {cat:15} {aspect:12} {path}")
                 if not isinstance(v, str):
                     failures.append(f"{path}: {aspect} differs:\n  tinymx: {v[1]!r}\n  python: {v[2]!r}")
     print(f"corpus: {len(files)} messages "
