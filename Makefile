@@ -107,14 +107,16 @@ check_static = \
 static-check:
 	@$(call check_static,$(RELEASE))
 
-# Size budget of the stripped static x86_64 binary: 922,448 bytes measured
-# with the release profile in Cargo.toml (rustc 1.95.0) once sender
-# authentication (issues 13 and 14: resolver, SPF, DKIM, DMARC and their
-# crypto) was in, + 3%. Raised on purpose from 895,877 (779,024 + 15%):
-# both issues went over their own byte budgets (README, Size); issue 18
-# is the one that brings the binary down. Raise it deliberately, with the
-# new measurement, when a feature is worth the bytes.
-SIZE_BUDGET := 950121
+# Size budget of the stripped static x86_64 binary: 1,049,424 bytes
+# measured with the release profile in Cargo.toml (rustc 1.95.0) once the
+# charsets of issue 15 were in (the CJK tables behind the default `cjk`
+# feature: 110,592 bytes of the issue's 120 KiB; the other charsets and
+# the MIME fixes 16 KiB), + 3%. Before: 922,448 + 3% = 950,121, after
+# sender authentication (issues 13 and 14), which went over its own byte
+# budgets (README, Size); issue 18 is the one that brings the binary down.
+# Raise it deliberately, with the new measurement, when a feature is
+# worth the bytes.
+SIZE_BUDGET := 1080907
 .PHONY: size-check
 size-check: build
 	@if [ '$(TARGET)' != x86_64-unknown-linux-musl ]; then \
