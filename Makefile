@@ -28,6 +28,7 @@ run: build
 # the integration tests against it, then every cross build under qemu-user.
 test: build test-deps static-check size-check lint
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
+	$(CARGO) test --locked --no-default-features --lib mime
 	$(MAKE) test-corpus
 	$(MAKE) test-interop
 	$(MAKE) test-cross
@@ -97,6 +98,7 @@ bench-dkim: bench-build test-deps
 lint:
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --lib --no-default-features -- -D warnings
 
 # $(call check_static,BINARY): no program interpreter, no shared libraries.
 check_static = \
