@@ -317,10 +317,6 @@ def norm_header(s):
     return " ".join(s.split())
 
 
-def has_8bit_legacy(raw):
-    return any(b >= 0x80 for b in raw)
-
-
 def strip_controls(s):
     return "".join(c for c in s if unicodedata.category(c) != "Cc" or c in "\t\n")
 
@@ -353,13 +349,11 @@ def legacy_header(raw):
     return "".join(out)
 
 
-def addresses(value):
-    """(display name, address) of each mailbox in a From value, by
-    Python's own address parser, so that quoting, comments and spacing
-    do not count: what a script reads from From is who and which
-    address."""
-    h = email.policy.default.header_factory("From", value)
-    return [(a.display_name, a.addr_spec) for a in h.addresses]
+def mailboxes(header):
+    """(display name, address) of each mailbox in a parsed address field:
+    quoting, comments and spacing do not count, what a script reads from
+    From is who and which address."""
+    return [(a.display_name, a.addr_spec) for a in header.addresses]
 
 
 def raw_field(msg, name):
@@ -373,7 +367,7 @@ def raw_field(msg, name):
 def from_verdict(mine, msg):
     try:
         theirs = msg["From"]
-        want = [(a.display_name, a.addr_spec) for a in theirs.addresses] if theirs else []
+        want = mailboxes(theirs) if theirs else []
     except Exception:
         return "python-error"
     if theirs is None:
@@ -386,7 +380,7 @@ def from_verdict(mine, msg):
     if norm_header(mine) == flat:
         return "same"
     try:
-        got = addresses(mine)
+        got = mailboxes(email.policy.default.header_factory("From", mine))
     except Exception as e:
         return ("diff", mine, str(theirs))
     if got == want:
@@ -455,11 +449,9 @@ def check_one(tinymx, path, work):
     verdict["Subject"] = subject_verdict(mine, theirs, msg)
     verdict["From"] = from_verdict(heads.get("From"), msg)
 
-    structural = sorted({type(d).__name__ for p in msg.walk() for d in p.defects} & STRUCTURAL)
-    for p in msg.walk():
-        ct = p.get("Content-Type")
-        if ct is not None and getattr(ct, "defects", None):
-            structural.append("InvalidContentType")
+    # A structural defect anywhere, or a Content-Type Python cannot parse.
+    structural = any(type(d).__name__ in STRUCTURAL for p in msg.walk() for d in p.defects) \
+        or any(getattr(p.get("Content-Type"), "defects", None) for p in msg.walk())
     kind, part, theirs = py_body(msg)
     mine = shown.get("body", "")
     if theirs is None:
@@ -520,6 +512,7 @@ def main():
                 failures.append(f"{path}: {p}")
             for aspect, v in verdict.items():
                 cat = v if isinstance(v, str) else "differs"
+                assert cat in CATEGORIES or cat in ("same", "differs"), f"undocumented {cat}"
                 counts.setdefault(aspect, {}).setdefault(cat, 0)
                 counts[aspect][cat] += 1
                 if isinstance(v, str) and v != "same" and list_all:
