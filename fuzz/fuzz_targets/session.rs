@@ -79,7 +79,8 @@ fn run(cfg: &Config, input: &[u8], step: usize) -> Run {
                     current.take().expect("drop outside a message");
                 }
                 Output::AbandonMessage => {
-                    current.take().expect("abandon outside a message");
+                    // (Maybe dropped already, for its size.)
+                    current = None;
                 }
                 Output::EndMessage => {
                     let m = current.take().expect("end outside a message");
