@@ -95,7 +95,7 @@ pub enum Output<'s> {
     /// Throw away what was written for this message (it is too large);
     /// the refusal comes after the final dot (or the LAST chunk).
     DropMessage,
-    /// RSET, HELO or EHLO between BDAT chunks ended the transaction: drop
+    /// RSET, HELO, EHLO or QUIT between BDAT chunks ended the transaction: drop
     /// the message (nothing is stored or replied for it); the command's
     /// reply comes next.
     AbandonMessage,
@@ -646,6 +646,11 @@ impl<'c> Session<'c> {
             Command::Bare(Verb::Vrfy) => reply(reply::VRFY),
             Command::Bare(Verb::Help) => reply(reply::HELP),
             // §4.1.1.10
+            Command::Bare(Verb::Quit) if self.chunking => {
+                // Between BDAT chunks: the message is abandoned, then 221.
+                self.pending = Some(self.close(reply::BYE));
+                Output::AbandonMessage
+            }
             Command::Bare(Verb::Quit) => reply(self.close(reply::BYE)),
             // `parse` gives these their own variant or an Invalid.
             Command::Bare(
@@ -1928,6 +1933,9 @@ mod tests {
         let big = [&b"BDAT 1001\r\n"[..], &[b'x'; 1001], b"RSET\r\nNOOP\r\n"].concat();
         let d = bdat(&big, &[CHUNK, "250 2.0.0 Ok\r\n", "250 2.0.0 Ok\r\n"]);
         assert_eq!((d.drops, d.abandoned, d.stored.len()), (1, 1, 0));
+        let d = bdat(b"BDAT 1\r\nxQUIT\r\n", &[CHUNK, "221 2.0.0 Bye\r\n"]);
+        assert_eq!((d.abandoned, d.stored.len()), (1, 0));
+        assert!(d.closed);
     }
 
     #[test]
