@@ -310,6 +310,19 @@ impl<'a> Conn<'a> {
                     }
                     None
                 }
+                Output::AbandonMessage => {
+                    // Dropping the delivery removes its tmp files.
+                    if let Some(m) = msg.take() {
+                        info!(
+                            "{} abandoned id={} from=<{}> size={}: transaction reset during BDAT",
+                            self.sid,
+                            m.id,
+                            m.sender,
+                            session.message_bytes()
+                        );
+                    }
+                    None
+                }
                 Output::EndMessage => {
                     self.on_end_message(&mut session, &mut msg);
                     None

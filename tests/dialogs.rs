@@ -131,7 +131,7 @@ fn run_in_process(cfg: &Config, input: &[u8], step: usize) -> Vec<String> {
                 }
                 Output::CheckStorage => s.storage_checked(true),
                 Output::StartMessage => s.message_started(Ok(())),
-                Output::Body(_) | Output::DropMessage => {}
+                Output::Body(_) | Output::DropMessage | Output::AbandonMessage => {}
                 Output::EndMessage => s.message_done(Ok("ID1")),
             }
         }

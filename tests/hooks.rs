@@ -251,6 +251,32 @@ fn exec_runs_once_per_mailbox_with_the_stored_file() {
 }
 
 #[test]
+fn a_bdat_message_reaches_the_hook_like_a_data_one() {
+    let d = TempDir::new("exec-bdat");
+    let server = with_exec(
+        "cat > \"$OUT/$TINYMX_MAILBOX.stdin\"\nenv | grep ^TINYMX_ | grep -v -e ^TINYMX_FILE= -e ^TINYMX_MAILBOX= -e ^TINYMX_RECIPIENT= -e ^TINYMX_ID= | sort > \"$OUT/$TINYMX_MAILBOX.env\"\n",
+        &[],
+        &d,
+    );
+    let mut c = Client::hello(server.addr());
+    let r = c.send_mail("a@example.com", &["bob@example.org"], MSG);
+    assert!(r.starts_with("250 "), "{r}");
+    let r = c.send_bdat("a@example.com", &["ann@example.org"], MSG, &[1, 20, 21]);
+    assert!(r.starts_with("250 "), "{r}");
+    exec_done(&server, 2);
+    let read = |f: &str| std::fs::read(d.path().join("out").join(f)).unwrap();
+    let env = String::from_utf8(read("ann.env")).unwrap();
+    assert!(env.contains("TINYMX_SUBJECT=Grüße x\n"), "{env}");
+    assert!(env.contains(&format!("TINYMX_DATE={MSG_DATE}\n")), "{env}");
+    assert_eq!(env, String::from_utf8(read("bob.env")).unwrap());
+    // The same content after the trace header block.
+    let (_, bob) = split_trace(&read("bob.stdin"));
+    let (_, ann) = split_trace(&read("ann.stdin"));
+    assert_eq!(ann, bob);
+    assert_eq!(ann, to_lf(MSG));
+}
+
+#[test]
 fn a_hanging_hook_blocks_nothing_and_is_killed() {
     let d = TempDir::new("hang");
     let server = with_exec(

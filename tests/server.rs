@@ -408,6 +408,83 @@ fn pipelined_group_gets_all_replies_in_order() {
     assert_eq!(server.messages("y").len(), 1);
 }
 
+#[test]
+fn bdat_stores_the_same_bytes_as_data() {
+    let server = Server::start(&[]);
+    let mut c = Client::hello(server.addr());
+    let r = c.send_mail("a@example.com", &["bob@example.org"], &stuffed(MESSAGE));
+    assert!(r.starts_with("250 2.0.0 Ok: queued as "), "{r:?}");
+    // Every CRLF cut in two by a chunk boundary at least once.
+    let crs: Vec<usize> = (0..MESSAGE.len())
+        .filter(|&i| MESSAGE[i] == b'\r')
+        .map(|i| i + 1)
+        .collect();
+    let r = c.send_bdat("a@example.com", &["carol@example.org"], MESSAGE, &crs);
+    assert!(r.starts_with("250 2.0.0 Ok: queued as "), "{r:?}");
+    // One chunk, and BDAT 0 LAST after it.
+    let mut cuts = vec![MESSAGE.len()];
+    cuts.insert(0, 5);
+    let r = c.send_bdat("a@example.com", &["dave@example.org"], MESSAGE, &cuts);
+    assert!(r.starts_with("250 2.0.0 Ok: queued as "), "{r:?}");
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
+    let body = |mb: &str| {
+        let m = server.messages(mb);
+        assert_eq!(m.len(), 1, "{mb}");
+        let (h, body) = split_trace(&m[0]);
+        assert_eq!(h.len(), 3, "{h:?}");
+        body
+    };
+    assert_eq!(body("bob"), to_lf(MESSAGE));
+    assert_eq!(body("carol"), to_lf(MESSAGE));
+    assert_eq!(body("dave"), to_lf(MESSAGE));
+}
+
+#[test]
+fn a_refused_bdat_chunk_is_never_read_as_commands() {
+    let server = Server::start(&[]);
+    let mut c = Client::hello(server.addr());
+    let evil = b"MAIL FROM:<evil@example.net>\r\nRCPT TO:<bob@example.org>\r\nBDAT 1 LAST\r\nx";
+    c.send(format!("BDAT {}\r\n", evil.len()).as_bytes());
+    c.send(evil);
+    assert_eq!(c.reply(), "503 5.5.1 Need MAIL command\r\n");
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok\r\n", "no stray replies queued");
+    // An unreadable size: 501, then 421 and the connection closes.
+    c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<bob@example.org>\r\nBDAT 0x10\r\n");
+    assert_eq!(c.reply(), "250 2.1.0 Sender ok\r\n");
+    assert_eq!(c.reply(), "250 2.1.5 Recipient ok\r\n");
+    assert_eq!(c.reply(), "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
+    assert_eq!(
+        c.reply(),
+        "421 4.5.0 BDAT size unreadable, closing connection\r\n"
+    );
+    assert!(c.closed());
+    assert!(server.messages("bob").is_empty());
+}
+
+#[test]
+fn bdat_over_max_size_is_552_after_last_and_leaves_no_file() {
+    let server = Server::start(&["--max-size", "100"]);
+    let mut c = Client::hello(server.addr());
+    let msg = vec![b'x'; 150];
+    let r = c.send_bdat("a@example.com", &["bob@example.org"], &msg, &[60, 120]);
+    assert_eq!(r, "552 5.3.4 Message size exceeds fixed limit\r\n");
+    assert_eq!(c.cmd("NOOP"), "250 2.0.0 Ok\r\n");
+    // An RSET between chunks abandons the message; nothing is left in tmp/.
+    c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<bob@example.org>\r\nBDAT 3\r\nabcRSET\r\n");
+    for want in [
+        "250 2.1.0 Sender ok\r\n",
+        "250 2.1.5 Recipient ok\r\n",
+        "250 2.0.0 Chunk received\r\n",
+        "250 2.0.0 Ok\r\n",
+    ] {
+        assert_eq!(c.reply(), want);
+    }
+    assert_eq!(c.cmd("QUIT"), "221 2.0.0 Bye\r\n");
+    server.wait_log(|l| l.iter().any(|l| l.contains("abandoned id=")));
+    assert!(server.messages("bob").is_empty());
+    assert!(files(&server.spool.join("bob").join("tmp")).is_empty());
+}
+
 // The other protocol errors and --max-rcpt: tests/dialogs/protocol-errors.dialog
 // and max-rcpt-452.dialog, replayed by tests/dialogs.rs.
 

@@ -16,6 +16,9 @@ const TOKENS: &[&[u8]] = &[
     b"DATA\r\n", b"RSET\r\n", b"NOOP\r\n", b"QUIT\r\n", b"VRFY a\r\n", b"\r\n", b"\n", b"\r", b".",
     b"\r\n.\r\n", b"\n.\n", b"\r.\r", b"..", b"MAIL FROM:", b"RCPT TO:", b"<", b">", b"@", b" ",
     b"SIZE=", b"\"", b"\\", b"[127.0.0.1]", b"x.org", b"GET / HTTP/1.0\r\n",
+    // RFC 3030 CHUNKING: whole BDAT lines of small sizes, and pieces.
+    b"BDAT 0 LAST\r\n", b"BDAT 1\r\n", b"BDAT 3 LAST\r\n", b"BDAT 5\r\n", b"BDAT ", b" LAST\r\n",
+    b"BDAT x\r\n",
 ];
 
 fn expand(data: &[u8]) -> Vec<u8> {
@@ -74,6 +77,10 @@ fn run(cfg: &Config, input: &[u8], step: usize) -> Run {
                 }
                 Output::DropMessage => {
                     current.take().expect("drop outside a message");
+                }
+                Output::AbandonMessage => {
+                    // (Maybe dropped already, for its size.)
+                    current = None;
                 }
                 Output::EndMessage => {
                     let m = current.take().expect("end outside a message");

@@ -22,6 +22,8 @@ pub enum Verb {
     Mail,
     Rcpt,
     Data,
+    /// RFC 3030 CHUNKING.
+    Bdat,
     Rset,
     Noop,
     Quit,
@@ -52,13 +54,14 @@ fn verb_of(word: &[u8]) -> Verb {
         b"MAIL" => Verb::Mail,
         b"RCPT" => Verb::Rcpt,
         b"DATA" => Verb::Data,
+        b"BDAT" => Verb::Bdat,
         b"RSET" => Verb::Rset,
         b"NOOP" => Verb::Noop,
         b"QUIT" => Verb::Quit,
         b"VRFY" => Verb::Vrfy,
         b"HELP" => Verb::Help,
-        b"EXPN" | b"STARTTLS" | b"AUTH" | b"BDAT" | b"ETRN" | b"TURN" | b"ATRN" | b"SEND"
-        | b"SOML" | b"SAML" => Verb::NotImplemented,
+        b"EXPN" | b"STARTTLS" | b"AUTH" | b"ETRN" | b"TURN" | b"ATRN" | b"SEND" | b"SOML"
+        | b"SAML" => Verb::NotImplemented,
         b"GET" | b"POST" | b"HEAD" | b"PUT" | b"DELETE" | b"OPTIONS" | b"CONNECT" => Verb::Http,
         _ => Verb::Unknown,
     }
@@ -92,6 +95,17 @@ pub enum Command {
     },
     Mail(MailFrom),
     Rcpt(address::Address),
+    /// `BDAT size [LAST]` (RFC 3030): `size` octets follow the line.
+    Bdat {
+        size: u64,
+        last: bool,
+    },
+    /// BDAT with a readable size but other arguments wrong: refused with
+    /// 501 after its `size` octets are read and discarded. (A BDAT whose
+    /// size cannot be read is an `Invalid`: nobody knows where it ends.)
+    BadBdat {
+        size: u64,
+    },
     /// A valid command whose arguments, if any, are not needed: DATA, RSET,
     /// NOOP, QUIT, VRFY, HELP, a verb tinymx does not offer, or an HTTP
     /// request line (a browser, a proxy scanner, a cross-protocol attack).
@@ -110,6 +124,7 @@ impl Command {
             Command::Helo { extended: true, .. } => Verb::Ehlo,
             Command::Mail(_) => Verb::Mail,
             Command::Rcpt(_) => Verb::Rcpt,
+            Command::Bdat { .. } | Command::BadBdat { .. } => Verb::Bdat,
             Command::Bare(verb) | Command::Invalid(verb, _) => *verb,
         }
     }
@@ -135,6 +150,7 @@ pub fn parse(line: &[u8]) -> Command {
         },
         Verb::Mail => parse_mail(arg).unwrap_or_else(invalid),
         Verb::Rcpt => parse_rcpt(arg).unwrap_or_else(invalid),
+        Verb::Bdat => parse_bdat(arg),
         Verb::Data | Verb::Rset | Verb::Quit if !arg.is_empty() => invalid(reply::NO_ARGUMENTS),
         Verb::Vrfy if arg.is_empty() => invalid(reply::VRFY_SYNTAX),
         // RFC 5321 §4.1.1.9: a NOOP argument is ignored; so is HELP's.
@@ -221,6 +237,26 @@ fn parse_mail(arg: &[u8]) -> Result<Command, Reply> {
             Ok(Command::Mail(mail))
         }
         None => Err(reply::BAD_SENDER),
+    }
+}
+
+/// RFC 3030 §2: `"BDAT" SP chunk-size [ SP end-marker ]`, chunk-size
+/// `1*DIGIT`, end-marker `"LAST"` (case-insensitive). A size that is
+/// missing, not all digits or over u64 is `Invalid` (the session closes).
+fn parse_bdat(arg: &[u8]) -> Command {
+    let mut words = arg.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let size = words
+        .next()
+        .filter(|w| w.iter().all(u8::is_ascii_digit))
+        .and_then(|w| std::str::from_utf8(w).ok())
+        .and_then(|w| w.parse::<u64>().ok());
+    let Some(size) = size else {
+        return Command::Invalid(Verb::Bdat, reply::BDAT_SYNTAX);
+    };
+    match (words.next(), words.next()) {
+        (None, _) => Command::Bdat { size, last: false },
+        (Some(w), None) if w.eq_ignore_ascii_case(b"LAST") => Command::Bdat { size, last: true },
+        _ => Command::BadBdat { size },
     }
 }
 
@@ -390,6 +426,26 @@ mod tests {
         assert_eq!(invalid("MAIL\0FROM:<a@b>"), reply::UNKNOWN_COMMAND);
         assert_eq!(parse(b"EXPN list"), Command::Bare(Verb::NotImplemented));
         assert_eq!(parse(b"STARTTLS"), Command::Bare(Verb::NotImplemented));
-        assert_eq!(parse(b"BDAT 10 LAST"), Command::Bare(Verb::NotImplemented));
+        assert_eq!(parse(b"AUTH PLAIN"), Command::Bare(Verb::NotImplemented));
+    }
+
+    #[test]
+    fn bdat_size_and_last() {
+        let chunk = |size, last| Command::Bdat { size, last };
+        assert_eq!(parse(b"BDAT 10 LAST"), chunk(10, true));
+        assert_eq!(parse(b"bdat 0 last"), chunk(0, true));
+        assert_eq!(parse(b"BDAT  7 "), chunk(7, false));
+        assert_eq!(parse(b"BDAT 18446744073709551615"), chunk(u64::MAX, false));
+        assert_eq!(parse(b"BDAT 3 LASTX"), Command::BadBdat { size: 3 });
+        assert_eq!(parse(b"BDAT 3 LAST LAST"), Command::BadBdat { size: 3 });
+        for bad in [
+            "BDAT",
+            "BDAT x",
+            "BDAT +1",
+            "BDAT 18446744073709551616",
+            "BDAT LAST",
+        ] {
+            assert_eq!(invalid(bad), reply::BDAT_SYNTAX, "{bad}");
+        }
     }
 }

@@ -140,6 +140,65 @@ impl DotDecoder {
     }
 }
 
+/// BDAT content (RFC 3030): octets are never dot-unstuffed; the line
+/// endings are stored as the DATA path stores them (CRLF → LF, a bare LF
+/// stays LF, a bare CR stays CR), across any split into reads and chunks:
+/// a CR at the end of a chunk is held until the next octet is known.
+#[derive(Debug, Default)]
+pub struct ChunkDecoder {
+    /// The last octet was a CR, not yet written.
+    cr: bool,
+    /// Octets received over all chunks (RFC 3030's message size).
+    octets: u64,
+}
+
+impl ChunkDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn octets(&self) -> u64 {
+        self.octets
+    }
+
+    /// Decodes from `input` into `out` until the input is used up or the
+    /// output has fewer than two free bytes; returns (consumed, produced).
+    /// `out` must hold at least two bytes.
+    pub fn decode(&mut self, input: &[u8], out: &mut [u8]) -> (usize, usize) {
+        assert!(out.len() >= 2, "output buffer too small");
+        let (mut i, mut o) = (0, 0);
+        while i < input.len() && o + 2 <= out.len() {
+            let b = input[i];
+            i += 1;
+            if std::mem::take(&mut self.cr) && b != b'\n' {
+                out[o] = b'\r';
+                o += 1;
+            }
+            if b == b'\r' {
+                self.cr = true;
+                continue;
+            }
+            // b, then the run of ordinary bytes up to the next CR.
+            let avail = (out.len() - o - 1).min(input.len() - i);
+            let run = input[i..i + avail]
+                .iter()
+                .position(|&c| c == b'\r')
+                .unwrap_or(avail);
+            out[o] = b;
+            out[o + 1..o + 1 + run].copy_from_slice(&input[i..i + run]);
+            o += 1 + run;
+            i += run;
+        }
+        self.octets += i as u64;
+        (i, o)
+    }
+
+    /// After the LAST chunk: a held CR was bare and is content.
+    pub fn finish(&mut self) -> bool {
+        std::mem::take(&mut self.cr)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,7 +84,8 @@ replies! {
     SENDER_OK = 250 "2.1.0 Sender ok";
     RECIPIENT_OK = 250 "2.1.5 Recipient ok";
     VRFY = 252 "2.5.0 Cannot VRFY user, but will accept message";
-    HELP = 214 "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
+    HELP = 214 "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP";
+    CHUNK_OK = 250 "2.0.0 Chunk received";
     START_DATA = 354 "End data with <CR><LF>.<CR><LF>";
 
     SHUTTING_DOWN = 421 "4.3.2 Service shutting down, closing connection";
@@ -93,6 +94,7 @@ replies! {
     TOO_MANY_FROM_IP = 421 "4.7.0 Too many connections from your address, try again later";
     TOO_FAST = 421 "4.7.0 Too many connections per minute from your address, try again later";
     TOO_MANY_ERRORS = 421 "4.7.0 Too many errors, closing connection";
+    BDAT_LOST = 421 "4.5.0 BDAT size unreadable, closing connection";
     NOT_HTTP = 421 "4.7.0 This is an SMTP server, not HTTP; closing connection";
     LOCAL_ERROR = 451 "4.3.0 Local error in processing, try again later";
     NO_SPACE = 452 "4.3.1 Insufficient system storage, try again later";
@@ -105,6 +107,7 @@ replies! {
     MAIL_SYNTAX = 501 "5.5.4 Syntax: MAIL FROM:<address>";
     RCPT_SYNTAX = 501 "5.5.4 Syntax: RCPT TO:<address>";
     VRFY_SYNTAX = 501 "5.5.4 Syntax: VRFY address";
+    BDAT_SYNTAX = 501 "5.5.4 Syntax: BDAT size [LAST]";
     NO_ARGUMENTS = 501 "5.5.4 This command takes no arguments";
     BAD_SENDER = 501 "5.1.7 Bad sender address syntax";
     BAD_RECIPIENT = 501 "5.1.3 Bad recipient address syntax";
@@ -113,6 +116,7 @@ replies! {
     NESTED_MAIL = 503 "5.5.1 Sender already given";
     NEED_MAIL = 503 "5.5.1 Need MAIL command";
     NEED_RCPT = 503 "5.5.1 Need RCPT command";
+    AFTER_BDAT = 503 "5.5.1 Only BDAT or RSET may follow BDAT";
     RELAY_DENIED = 550 "5.7.1 Relaying denied";
     UNKNOWN_USER = 550 "5.1.1 No such mailbox here";
     TOO_BIG = 552 "5.3.4 Message size exceeds fixed limit";

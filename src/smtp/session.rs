@@ -10,7 +10,7 @@
 
 use super::address::{self, Address, Path};
 use super::command::{self, Command, MAX_ADDRESS_LINE, Verb};
-use super::data::DotDecoder;
+use super::data::{ChunkDecoder, DotDecoder};
 use super::reply::{self, Reply};
 use crate::config::Config;
 
@@ -86,14 +86,19 @@ pub enum Output<'s> {
     /// DATA was accepted: prepare storage for `envelope()`, then call
     /// `message_started`.
     StartMessage,
-    /// Message content, already unstuffed and with LF line endings.
+    /// Message content, already unstuffed and with LF line endings (from
+    /// DATA or BDAT alike).
     Body(&'s [u8]),
     /// The final dot arrived: make the message durable, then call
     /// `message_done`.
     EndMessage,
     /// Throw away what was written for this message (it is too large);
-    /// the refusal comes after the final dot.
+    /// the refusal comes after the final dot (or the LAST chunk).
     DropMessage,
+    /// RSET, HELO, EHLO or QUIT between BDAT chunks ended the transaction: drop
+    /// the message (nothing is stored or replied for it); the command's
+    /// reply comes next.
+    AbandonMessage,
 }
 
 /// Where the dialog is. Only `Session::enter` changes it; each change is
@@ -110,6 +115,9 @@ pub enum State {
     AwaitStart,
     /// Reading message content.
     Data,
+    /// Reading the octets of a BDAT chunk (RFC 3030), as content or, for
+    /// a refused BDAT, to discard them.
+    Chunk,
     /// The final dot was read and content handed out; EndMessage (or the
     /// sticky error's reply) is next.
     Ended,
@@ -144,6 +152,8 @@ enum Phase {
     Sender,
     /// At least one recipient accepted.
     Recipients,
+    /// BDAT chunks received, LAST not yet (RFC 3030).
+    Chunks,
 }
 
 /// RFC 5321 §4.1.4, one rule a row: may this command come now? `Some` is
@@ -155,17 +165,21 @@ fn out_of_order(verb: Verb, phase: Phase) -> Option<Reply> {
     match (verb, phase) {
         // "A session that will contain mail transactions MUST first be
         // initialized by the use of the EHLO command" (HELO accepted too).
-        (Verb::Mail | Verb::Rcpt | Verb::Data, Connected) => Some(reply::NEED_HELO),
+        (Verb::Mail | Verb::Rcpt | Verb::Data | Verb::Bdat, Connected) => Some(reply::NEED_HELO),
         // MAIL "MUST NOT be sent if a mail transaction is already open".
-        (Verb::Mail, Sender | Recipients) => Some(reply::NESTED_MAIL),
+        (Verb::Mail, Sender | Recipients | Chunks) => Some(reply::NESTED_MAIL),
         (Verb::Mail, Greeted) => None,
-        // RCPT only after MAIL.
+        // RCPT only after MAIL, and not once the content has begun.
         (Verb::Rcpt, Greeted) => Some(reply::NEED_MAIL),
         (Verb::Rcpt, Sender | Recipients) => None,
-        // DATA only after MAIL and at least one accepted RCPT.
-        (Verb::Data, Greeted) => Some(reply::NEED_MAIL),
-        (Verb::Data, Sender) => Some(reply::NEED_RCPT),
-        (Verb::Data, Recipients) => None,
+        (Verb::Rcpt, Chunks) => Some(reply::AFTER_BDAT),
+        // DATA and BDAT only after MAIL and at least one accepted RCPT;
+        // RFC 3030 §2: no DATA in a transaction that used BDAT.
+        (Verb::Data | Verb::Bdat, Greeted) => Some(reply::NEED_MAIL),
+        (Verb::Data | Verb::Bdat, Sender) => Some(reply::NEED_RCPT),
+        (Verb::Data | Verb::Bdat, Recipients) => None,
+        (Verb::Data, Chunks) => Some(reply::AFTER_BDAT),
+        (Verb::Bdat, Chunks) => None,
         // EHLO/HELO, RSET, NOOP, QUIT, VRFY and HELP may come at any time.
         (
             Verb::Helo
@@ -190,6 +204,14 @@ enum DataStep {
     NeedInput,
 }
 
+/// What one pass through the Chunk state decided, before borrowing `out`.
+enum ChunkStep {
+    Body(usize),
+    Drop,
+    Done,
+    NeedInput,
+}
+
 pub struct Session<'c> {
     cfg: &'c Config,
     state: State,
@@ -204,6 +226,17 @@ pub struct Session<'c> {
     helo: Option<(Vec<u8>, bool)>,
     envelope: Option<Envelope>,
     decoder: DotDecoder,
+    /// BDAT content's line endings, across chunks.
+    chunks: ChunkDecoder,
+    /// A BDAT transaction is open: the driver holds a message that later
+    /// chunks add to (until LAST, RSET, HELO/EHLO or the end).
+    chunking: bool,
+    /// Octets of the current chunk not read yet, whether it ends with
+    /// LAST, and, for a refused BDAT, the reply sent after its octets
+    /// were read and thrown away.
+    chunk_left: u64,
+    chunk_last: bool,
+    chunk_discard: Option<Reply>,
     /// Sticky error for the message being received, replied after the dot.
     data_error: Option<Reply>,
     /// Decoded message content, handed out as `Output::Body`.
@@ -234,6 +267,11 @@ impl<'c> Session<'c> {
             helo: None,
             envelope: None,
             decoder: DotDecoder::new(),
+            chunks: ChunkDecoder::new(),
+            chunking: false,
+            chunk_left: 0,
+            chunk_last: false,
+            chunk_discard: None,
             data_error: None,
             out: Vec::new(),
             pending: None,
@@ -260,6 +298,7 @@ impl<'c> Session<'c> {
     /// Ends the session with `r`, the last reply it sends.
     fn close(&mut self, r: Reply) -> Reply {
         self.farewell = r.clone();
+        self.chunking = false;
         self.enter(State::Closed);
         r
     }
@@ -273,6 +312,7 @@ impl<'c> Session<'c> {
     fn phase(&self) -> Phase {
         match (&self.helo, &self.envelope) {
             (None, _) => Phase::Connected,
+            _ if self.chunking => Phase::Chunks,
             (Some(_), None) => Phase::Greeted,
             (Some(_), Some(e)) if e.recipients.is_empty() => Phase::Sender,
             (Some(_), Some(_)) => Phase::Recipients,
@@ -308,16 +348,19 @@ impl<'c> Session<'c> {
     }
 
     /// Size of the current (or last) message as RFC 1870 counts it.
+    /// (For BDAT, RFC 3030: the octets of all chunks.)
     pub fn message_bytes(&self) -> u64 {
-        self.decoder.wire_bytes()
+        self.decoder.wire_bytes() + self.chunks.octets()
     }
 
-    /// True from DATA's StartMessage until the reply after the final dot.
+    /// True from DATA's (or the first BDAT's) StartMessage until the
+    /// reply after the final dot (or the LAST chunk), also between chunks.
     pub fn in_message(&self) -> bool {
-        matches!(
-            self.state,
-            State::AwaitStart | State::Data | State::Ended | State::AwaitEnd
-        )
+        self.chunking
+            || matches!(
+                self.state,
+                State::AwaitStart | State::Data | State::Ended | State::AwaitEnd
+            )
     }
 
     /// Feeds input; returns how many bytes were used and what to do.
@@ -338,6 +381,7 @@ impl<'c> Session<'c> {
             }
             State::Command => self.command(input),
             State::Data => self.data(input),
+            State::Chunk => self.chunk(input),
             State::Ended => (0, self.end_of_data()),
             // The driver owes us an answer; repeat the request.
             State::AwaitStorage => (0, Output::CheckStorage),
@@ -374,10 +418,23 @@ impl<'c> Session<'c> {
         debug_assert_eq!(self.state, State::AwaitStart);
         match result {
             Ok(()) => {
-                self.enter(State::Data);
                 self.decoder = DotDecoder::new();
+                self.chunks = ChunkDecoder::new();
                 self.data_error = None;
-                self.pending = Some(reply::START_DATA);
+                if self.chunking {
+                    // The first chunk is read now; its 250 comes after it.
+                    self.enter(State::Chunk);
+                } else {
+                    self.enter(State::Data);
+                    self.pending = Some(reply::START_DATA);
+                }
+            }
+            Err(f) if self.chunking => {
+                // The first chunk's octets are still read, then refused.
+                self.chunking = false;
+                self.envelope = None;
+                self.chunk_discard = Some(f.reply());
+                self.enter(State::Chunk);
             }
             Err(f) => {
                 self.enter(State::Command);
@@ -455,6 +512,11 @@ impl<'c> Session<'c> {
         let out = self.line_to_output(&line);
         self.line = line;
         self.line_complete = true;
+        if self.state == State::Chunk {
+            // A BDAT line: its octets follow at once, whatever was decided.
+            let (n, out) = self.chunk(&input[used..]);
+            return (used + n, out);
+        }
         (used, self.count_errors(out))
     }
 
@@ -492,13 +554,39 @@ impl<'c> Session<'c> {
     /// syntax are checked, in that order, and it is carried out.
     fn line_to_output(&mut self, line: &[u8]) -> Output<'static> {
         let cmd = command::parse(line);
-        if line.len() > cmd.verb().max_line() {
-            return Output::Reply(reply::LINE_TOO_LONG);
+        let refused = if line.len() > cmd.verb().max_line() {
+            Some(reply::LINE_TOO_LONG)
+        } else {
+            out_of_order(cmd.verb(), self.phase())
+        };
+        match (refused, &cmd) {
+            // A refused BDAT of known size: its octets are read and thrown
+            // away, never parsed as commands; the refusal comes after them.
+            (Some(r), &Command::Bdat { size, .. } | &Command::BadBdat { size }) => {
+                self.discard_chunk(size, r)
+            }
+            (Some(r), _) => Output::Reply(r),
+            (None, _) => self.execute(cmd),
         }
-        if let Some(r) = out_of_order(cmd.verb(), self.phase()) {
-            return Output::Reply(r);
+    }
+
+    /// Reads the next `size` octets to discard them, then replies `r`.
+    fn discard_chunk(&mut self, size: u64, r: Reply) -> Output<'static> {
+        self.chunk_left = size;
+        self.chunk_discard = Some(r);
+        self.enter(State::Chunk);
+        Output::NeedInput
+    }
+
+    /// RSET, HELO/EHLO: the transaction ends; a message begun by BDAT is
+    /// abandoned first (`r` follows).
+    fn reset_transaction(&mut self, r: Reply) -> Output<'static> {
+        self.envelope = None;
+        if std::mem::take(&mut self.chunking) {
+            self.pending = Some(r);
+            return Output::AbandonMessage;
         }
-        self.execute(cmd)
+        Output::Reply(r)
     }
 
     /// What each command does (RFC 5321 §4.1.1), once it passed the
@@ -506,14 +594,19 @@ impl<'c> Session<'c> {
     fn execute(&mut self, cmd: Command) -> Output<'static> {
         let reply = Output::Reply;
         match cmd {
+            // The size is unreadable, so is where the chunk ends: 501, 421.
+            Command::Invalid(Verb::Bdat, r) => {
+                self.pending = Some(self.close(reply::BDAT_LOST));
+                reply(r)
+            }
             Command::Invalid(_, r) => reply(r),
             Command::Bare(Verb::NotImplemented) => reply(reply::NOT_IMPLEMENTED),
             Command::Bare(Verb::Http) => reply(self.close(reply::NOT_HTTP)),
             // §4.1.1.1, §4.1.4: HELO/EHLO also reset any transaction.
             Command::Helo { name, extended } => {
                 self.helo = Some((name, extended));
-                self.envelope = None;
-                reply(self.helo_reply(extended))
+                let r = self.helo_reply(extended);
+                self.reset_transaction(r)
             }
             // §4.1.1.2: the 250 waits for the driver's storage check.
             Command::Mail(m) => match self.mail(m) {
@@ -530,21 +623,39 @@ impl<'c> Session<'c> {
                 self.enter(State::AwaitStart);
                 Output::StartMessage
             }
-            // §4.1.1.5
-            Command::Bare(Verb::Rset) => {
-                self.envelope = None;
-                reply(reply::OK)
+            // RFC 3030 §2: the chunk follows at once. The first chunk
+            // opens the message, like DATA; its 250 comes after its octets.
+            Command::Bdat { size, last } => {
+                self.chunk_left = size;
+                self.chunk_last = last;
+                self.chunk_discard = None;
+                if self.chunking {
+                    self.enter(State::Chunk);
+                    Output::NeedInput
+                } else {
+                    self.chunking = true;
+                    self.enter(State::AwaitStart);
+                    Output::StartMessage
+                }
             }
+            Command::BadBdat { size } => self.discard_chunk(size, reply::BDAT_SYNTAX),
+            // §4.1.1.5
+            Command::Bare(Verb::Rset) => self.reset_transaction(reply::OK),
             // §4.1.1.9, §4.1.1.6, §4.1.1.8
             Command::Bare(Verb::Noop) => reply(reply::OK),
             Command::Bare(Verb::Vrfy) => reply(reply::VRFY),
             Command::Bare(Verb::Help) => reply(reply::HELP),
             // §4.1.1.10
+            Command::Bare(Verb::Quit) if self.chunking => {
+                // Between BDAT chunks: the message is abandoned, then 221.
+                self.pending = Some(self.close(reply::BYE));
+                Output::AbandonMessage
+            }
             Command::Bare(Verb::Quit) => reply(self.close(reply::BYE)),
             // `parse` gives these their own variant or an Invalid.
-            Command::Bare(Verb::Helo | Verb::Ehlo | Verb::Mail | Verb::Rcpt | Verb::Unknown) => {
-                reply(reply::UNKNOWN_COMMAND)
-            }
+            Command::Bare(
+                Verb::Helo | Verb::Ehlo | Verb::Mail | Verb::Rcpt | Verb::Bdat | Verb::Unknown,
+            ) => reply(reply::UNKNOWN_COMMAND),
         }
     }
 
@@ -561,6 +672,7 @@ impl<'c> Session<'c> {
                 "PIPELINING",
                 &size,
                 "8BITMIME",
+                "CHUNKING",
                 "SMTPUTF8",
                 "ENHANCEDSTATUSCODES",
             ],
@@ -649,6 +761,67 @@ impl<'c> Session<'c> {
         }
     }
 
+    // ------------------------------------------------------------ bdat
+
+    /// The octets of a BDAT chunk: content through `chunks` (to the
+    /// driver as Body, like DATA's), or thrown away for a refused BDAT.
+    /// Then the chunk's reply; after LAST, the same end as DATA's dot.
+    fn chunk<'s>(&'s mut self, input: &[u8]) -> (usize, Output<'s>) {
+        let mut used = 0;
+        let step = loop {
+            let avail = (input.len() - used) as u64;
+            let take = avail.min(self.chunk_left) as usize;
+            if self.chunk_left == 0 {
+                break ChunkStep::Done;
+            }
+            if take == 0 {
+                break ChunkStep::NeedInput;
+            }
+            if self.chunk_discard.is_some() {
+                used += take;
+                self.chunk_left -= take as u64;
+                continue;
+            }
+            if self.out.is_empty() {
+                self.out = vec![0u8; self.cfg.io_buffer_bytes.max(2)];
+            }
+            let (consumed, produced) = self.chunks.decode(&input[used..used + take], &mut self.out);
+            used += consumed;
+            self.chunk_left -= consumed as u64;
+            if self.data_error.is_none() && self.message_bytes() > self.cfg.max_message_bytes {
+                // Read on to the LAST chunk, then refuse (RFC 1870 §6.3).
+                self.data_error = Some(reply::TOO_BIG);
+                break ChunkStep::Drop;
+            }
+            if self.data_error.is_none() && produced > 0 {
+                break ChunkStep::Body(produced);
+            }
+        };
+        match step {
+            ChunkStep::Body(n) => (used, Output::Body(&self.out[..n])),
+            ChunkStep::Drop => (used, Output::DropMessage),
+            ChunkStep::NeedInput => (used, Output::NeedInput),
+            ChunkStep::Done => (used, self.end_of_chunk()),
+        }
+    }
+
+    fn end_of_chunk(&mut self) -> Output<'static> {
+        if let Some(r) = self.chunk_discard.take() {
+            self.enter(State::Command);
+            return self.count_errors(Output::Reply(r));
+        }
+        if !self.chunk_last {
+            self.enter(State::Command);
+            return Output::Reply(reply::CHUNK_OK);
+        }
+        if self.chunks.finish() && self.data_error.is_none() {
+            // A bare CR ended the message; the next call ends it.
+            return Output::Body(b"\r");
+        }
+        self.chunking = false;
+        self.end_of_data()
+    }
+
     fn end_of_data(&mut self) -> Output<'static> {
         match self.data_error.take() {
             Some(r) => {
@@ -716,6 +889,7 @@ mod tests {
         /// Completed messages: (recipients' mailboxes, content).
         stored: Vec<(Vec<String>, Vec<u8>)>,
         drops: usize,
+        abandoned: usize,
         closed: bool,
         fail_start: Option<TempFailure>,
         fail_end: Option<TempFailure>,
@@ -772,6 +946,11 @@ mod tests {
                         self.current = None;
                         self.drops += 1;
                     }
+                    Output::AbandonMessage => {
+                        // (None if it was dropped already, for its size.)
+                        self.current = None;
+                        self.abandoned += 1;
+                    }
                     Output::EndMessage => match self.fail_end {
                         Some(f) => s.message_done(Err(f)),
                         None => {
@@ -817,7 +996,7 @@ mod tests {
     }
 
     const GREETING: &str = "220 mx.test ESMTP tinymx\r\n";
-    const EHLO: &str = "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n";
+    const EHLO: &str = "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n";
 
     fn expect(input: &str, replies: &[&str]) -> Driver {
         let d = dialog(input);
@@ -1315,6 +1494,14 @@ mod tests {
             b"VRFY x\r\n",
             b"HELP\r\n",
             b"BDAT 1\r\n",
+            b"BDAT 3\r\nabc",
+            b"BDAT 2\r\n\r\n",
+            b"BDAT 1\r\n\r",
+            b"BDAT 0 LAST\r\n",
+            b"BDAT 4 LAST\r\n.\r\n\n",
+            b"BDAT 20\r\n",
+            b"BDAT x\r\n",
+            b"BDAT 2 FOO\r\nQU",
             b"\r\n",
             b"\n",
             b"\r",
@@ -1367,6 +1554,23 @@ mod tests {
                         }
                     }
                     s.extend_from_slice(b"\r\n.\r\n");
+                }
+                6..=8 => {
+                    // A BDAT transaction of edge-case chunks.
+                    s.extend_from_slice(b"MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\n");
+                    let n = rng.below(5);
+                    for i in 0..=n {
+                        let mut c = Vec::new();
+                        for _ in 0..rng.below(6) {
+                            match rng.below(8) {
+                                0 => c.extend(std::iter::repeat_n(b'z', rng.below(300))),
+                                _ => c.extend_from_slice(BODY[rng.below(BODY.len())]),
+                            }
+                        }
+                        let last = if i == n { " LAST" } else { "" };
+                        s.extend_from_slice(format!("BDAT {}{last}\r\n", c.len()).as_bytes());
+                        s.extend_from_slice(&c);
+                    }
                 }
                 _ => s.extend_from_slice(FRAGMENTS[rng.below(FRAGMENTS.len())]),
             }
@@ -1479,5 +1683,281 @@ mod tests {
         assert_eq!(s.advance(b"NOOP\r\n"), (0, Output::Reply(reply::BYE)));
         s.abort(Abort::Timeout);
         assert_eq!(s.advance(b""), (0, Output::Reply(reply::TIMEOUT)));
+    }
+
+    // ------------------------------------------------------------ BDAT
+
+    const RCPT: &str = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\n";
+    const RCPT_REPLIES: [&str; 4] = [
+        GREETING,
+        EHLO,
+        "250 2.1.0 Sender ok\r\n",
+        "250 2.1.5 Recipient ok\r\n",
+    ];
+    const CHUNK: &str = "250 2.0.0 Chunk received\r\n";
+    const QUEUED: &str = "250 2.0.0 Ok: queued as ID1\r\n";
+
+    fn bdat(input: &[u8], more: &[&str]) -> Driver {
+        let d = dialog_with(&cfg(), &[RCPT.as_bytes(), input].concat());
+        assert_eq!(d.text(), [&RCPT_REPLIES[..], more].concat().concat());
+        d
+    }
+
+    fn bob(body: &[u8]) -> Vec<(Vec<String>, Vec<u8>)> {
+        vec![(vec!["bob".to_string()], body.to_vec())]
+    }
+
+    #[test]
+    fn ehlo_offers_chunking() {
+        assert!(dialog("EHLO c\r\n").text().contains("250-CHUNKING\r\n"));
+    }
+
+    #[test]
+    fn bdat_chunks_are_stored_like_data() {
+        // No un-stuffing: ".." and a lone "." line are content; CRLF → LF
+        // as DATA stores it, also when the CRLF is split over two chunks.
+        let d = bdat(
+            b"BDAT 10\r\nSubj: x\r\n\rBDAT 11\r\n\n..dot\r\n.\r\nBDAT 6 LAST\r\nend\r\na",
+            &[CHUNK, CHUNK, QUEUED],
+        );
+        assert_eq!(d.stored, bob(b"Subj: x\n\n..dot\n.\nend\na"));
+        let via_data = dialog_with(
+            &cfg(),
+            format!("{RCPT}DATA\r\nSubj: x\r\n\r\n...dot\r\n..\r\nend\r\na\r\n.\r\n").as_bytes(),
+        );
+        // DATA cannot end without a line ending; otherwise the same bytes.
+        assert_eq!(via_data.stored, bob(b"Subj: x\n\n..dot\n.\nend\na\n"));
+    }
+
+    #[test]
+    fn bare_cr_and_lf_are_content_and_a_cr_may_end_the_message() {
+        let d = bdat(b"BDAT 4\r\na\rb\nBDAT 2 LAST\r\nc\r", &[CHUNK, QUEUED]);
+        assert_eq!(d.stored, bob(b"a\rb\nc\r"));
+        // A CR at a chunk's end followed by a non-LF stays a bare CR.
+        let d = bdat(b"BDAT 2\r\na\rBDAT 1 LAST\r\nb", &[CHUNK, QUEUED]);
+        assert_eq!(d.stored, bob(b"a\rb"));
+    }
+
+    #[test]
+    fn bdat_0_last_is_valid() {
+        let d = bdat(b"BDAT 0 LAST\r\n", &[QUEUED]);
+        assert_eq!(d.stored, bob(b""));
+        let d = bdat(
+            b"BDAT 3\r\nabcbdat 0 last\r\nNOOP\r\n",
+            &[CHUNK, QUEUED, "250 2.0.0 Ok\r\n"],
+        );
+        assert_eq!(d.stored, bob(b"abc"));
+    }
+
+    #[test]
+    fn every_split_of_a_pipelined_bdat_stream_gives_the_same_result() {
+        let input = [
+            RCPT.as_bytes(),
+            b"BDAT 7\r\nab\r\n.\r\rBDAT 3\r\n\nQUBDAT 0\r\nBDAT 2 LAST\r\nx\r",
+            b"MAIL FROM:<>\r\nBDAT 6\r\nQUIT\r\nRCPT TO:<bob@x.org>\r\n",
+            b"BDAT 1 LAST\r\n\rDATA\r\nQUIT\r\n",
+        ]
+        .concat();
+        let want = [
+            &RCPT_REPLIES[..],
+            &[CHUNK, CHUNK, CHUNK, QUEUED],
+            &["250 2.1.0 Sender ok\r\n", "503 5.5.1 Need RCPT command\r\n"],
+            &["250 2.1.5 Recipient ok\r\n", QUEUED],
+            &["503 5.5.1 Need MAIL command\r\n", "221 2.0.0 Bye\r\n"],
+        ]
+        .concat()
+        .concat();
+        let whole = run_split(&cfg(), &input, &[]);
+        assert_eq!(whole.text(), want);
+        for a in 0..=input.len() {
+            let split = run_split(&cfg(), &input, &[a]);
+            assert_eq!(split.text(), whole.text(), "cut at {a}");
+            assert_eq!(split.stored, whole.stored, "cut at {a}");
+        }
+        let bytes: Vec<usize> = (1..input.len()).collect();
+        let split = run_split(&cfg(), &input, &bytes);
+        assert_eq!(split.text(), whole.text(), "byte by byte");
+        assert_eq!(split.stored, whole.stored, "byte by byte");
+        assert_eq!(
+            whole.stored[0],
+            (vec!["bob".into()], b"ab\n.\r\nQUx\r".to_vec())
+        );
+        assert_eq!(whole.stored[1].1, b"\r");
+    }
+
+    #[test]
+    fn pipelined_chunks_are_answered_in_order() {
+        let d = bdat(
+            b"BDAT 3\r\nQUIBDAT 3\r\nT\r\nBDAT 0 LAST\r\nQUIT\r\n",
+            &[CHUNK, CHUNK, QUEUED, "221 2.0.0 Bye\r\n"],
+        );
+        assert_eq!(d.stored, bob(b"QUIT\n"));
+    }
+
+    #[test]
+    fn a_refused_bdat_discards_its_octets() {
+        // No transaction: 503, and "QUIT\r\n" inside the chunk is not a command.
+        expect(
+            "EHLO c\r\nBDAT 6\r\nQUIT\r\nNOOP\r\n",
+            &[
+                GREETING,
+                EHLO,
+                "503 5.5.1 Need MAIL command\r\n",
+                "250 2.0.0 Ok\r\n",
+            ],
+        );
+        expect(
+            "BDAT 6 LAST\r\nQUIT\r\nNOOP\r\n",
+            &[
+                GREETING,
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                "250 2.0.0 Ok\r\n",
+            ],
+        );
+        expect(
+            "EHLO c\r\nMAIL FROM:<>\r\nBDAT 6\r\nQUIT\r\nNOOP\r\n",
+            &[
+                GREETING,
+                EHLO,
+                "250 2.1.0 Sender ok\r\n",
+                "503 5.5.1 Need RCPT command\r\n",
+                "250 2.0.0 Ok\r\n",
+            ],
+        );
+        // After LAST the transaction is over.
+        let d = bdat(
+            b"BDAT 1 LAST\r\nxBDAT 6\r\nQUIT\r\nNOOP\r\n",
+            &[
+                QUEUED,
+                "503 5.5.1 Need MAIL command\r\n",
+                "250 2.0.0 Ok\r\n",
+            ],
+        );
+        assert_eq!(d.stored, bob(b"x"));
+        // Bad arguments with a readable size: 501 after the octets.
+        let d = bdat(
+            b"BDAT 6 FIRST\r\nQUIT\r\nBDAT 1 LAST X\r\nQBDAT 1 LAST\r\ny",
+            &[
+                "501 5.5.4 Syntax: BDAT size [LAST]\r\n",
+                "501 5.5.4 Syntax: BDAT size [LAST]\r\n",
+                QUEUED,
+            ],
+        );
+        assert_eq!(d.stored, bob(b"y"));
+    }
+
+    #[test]
+    fn data_after_bdat_is_refused_and_the_transaction_goes_on() {
+        let d = bdat(
+            b"BDAT 2\r\nabDATA\r\nRCPT TO:<x@x.org>\r\nMAIL FROM:<>\r\nBDAT 1 LAST\r\nc",
+            &[
+                CHUNK,
+                "503 5.5.1 Only BDAT or RSET may follow BDAT\r\n",
+                "503 5.5.1 Only BDAT or RSET may follow BDAT\r\n",
+                "503 5.5.1 Sender already given\r\n",
+                QUEUED,
+            ],
+        );
+        assert_eq!(d.stored, bob(b"abc"));
+    }
+
+    #[test]
+    fn an_unreadable_bdat_size_is_501_then_421() {
+        let bye = "421 4.5.0 BDAT size unreadable, closing connection\r\n";
+        let syntax = "501 5.5.4 Syntax: BDAT size [LAST]\r\n";
+        for line in [
+            "BDAT\r\n",
+            "BDAT x\r\n",
+            "BDAT -1\r\n",
+            "BDAT 1x LAST\r\n",
+            "BDAT 18446744073709551616\r\n",
+            "BDAT LAST\r\n",
+        ] {
+            let d = bdat(format!("{line}NOOP\r\n").as_bytes(), &[syntax, bye]);
+            assert!(d.closed && d.stored.is_empty(), "{line}");
+        }
+        // The largest size parses (and allocates nothing).
+        let d = bdat(b"BDAT 18446744073709551615\r\nabc", &[]);
+        assert!(!d.closed);
+    }
+
+    #[test]
+    fn max_size_is_enforced_across_chunks() {
+        let c600 = vec![b'x'; 600];
+        let input = [
+            RCPT.as_bytes(),
+            b"BDAT 600\r\n",
+            &c600,
+            b"BDAT 600\r\n",
+            &c600,
+            b"BDAT 600 LAST\r\n",
+            &c600,
+            b"NOOP\r\n",
+        ]
+        .concat();
+        let d = dialog_with(&cfg(), &input);
+        assert_eq!(
+            d.text(),
+            [
+                &RCPT_REPLIES[..],
+                &[
+                    CHUNK,
+                    CHUNK,
+                    "552 5.3.4 Message size exceeds fixed limit\r\n",
+                    "250 2.0.0 Ok\r\n"
+                ]
+            ]
+            .concat()
+            .concat()
+        );
+        assert!(d.stored.is_empty());
+        assert_eq!(d.drops, 1);
+        // Exactly the limit is accepted.
+        let d = bdat(
+            &[&b"BDAT 1000 LAST\r\n"[..], &[b'y'; 1000]].concat(),
+            &[QUEUED],
+        );
+        assert_eq!(d.stored[0].1.len(), 1000);
+    }
+
+    #[test]
+    fn rset_between_chunks_abandons_the_message() {
+        let d = bdat(
+            b"BDAT 2\r\nabRSET\r\nBDAT 1 LAST\r\nx",
+            &[CHUNK, "250 2.0.0 Ok\r\n", "503 5.5.1 Need MAIL command\r\n"],
+        );
+        assert!(d.stored.is_empty());
+        assert_eq!(d.abandoned, 1);
+        // Also after the message was dropped for its size (found by the
+        // fuzzer: the driver may hold no message any more).
+        let big = [&b"BDAT 1001\r\n"[..], &[b'x'; 1001], b"RSET\r\nNOOP\r\n"].concat();
+        let d = bdat(&big, &[CHUNK, "250 2.0.0 Ok\r\n", "250 2.0.0 Ok\r\n"]);
+        assert_eq!((d.drops, d.abandoned, d.stored.len()), (1, 1, 0));
+        let d = bdat(b"BDAT 1\r\nxQUIT\r\n", &[CHUNK, "221 2.0.0 Bye\r\n"]);
+        assert_eq!((d.abandoned, d.stored.len()), (1, 0));
+        assert!(d.closed);
+    }
+
+    #[test]
+    fn storage_failure_before_the_first_chunk_still_reads_it() {
+        let mut s = Session::new(Box::leak(Box::new(cfg())));
+        let mut d = Driver {
+            fail_start: Some(TempFailure::NoSpace),
+            ..Driver::default()
+        };
+        d.feed(&mut s, RCPT.as_bytes());
+        d.feed(&mut s, b"BDAT 6\r\nQUIT\r\nNOOP\r\n");
+        assert_eq!(
+            d.text(),
+            [
+                &RCPT_REPLIES[..],
+                &[
+                    "452 4.3.1 Insufficient system storage, try again later\r\n",
+                    "250 2.0.0 Ok\r\n"
+                ]
+            ]
+            .concat()
+            .concat()
+        );
     }
 }

@@ -430,6 +430,35 @@ impl Client {
         self.send(b".\r\n");
         self.reply()
     }
+
+    /// A whole transaction by BDAT (RFC 3030): MAIL, RCPTs, then `msg`
+    /// (not dot-stuffed) in chunks cut at `cuts`, all pipelined in one
+    /// write, the last chunk with LAST; asserts every reply but the last
+    /// one and returns it.
+    pub fn send_bdat(&mut self, from: &str, to: &[&str], msg: &[u8], cuts: &[usize]) -> String {
+        let mut w = format!("MAIL FROM:<{from}>\r\n").into_bytes();
+        for t in to {
+            w.extend_from_slice(format!("RCPT TO:<{t}>\r\n").as_bytes());
+        }
+        let mut last = 0;
+        let ends: Vec<usize> = cuts.iter().copied().chain([msg.len()]).collect();
+        for (i, &end) in ends.iter().enumerate() {
+            let chunk = &msg[last..end];
+            let marker = if i + 1 == ends.len() { " LAST" } else { "" };
+            w.extend_from_slice(format!("BDAT {}{marker}\r\n", chunk.len()).as_bytes());
+            w.extend_from_slice(chunk);
+            last = end;
+        }
+        self.send(&w);
+        assert_eq!(self.reply(), "250 2.1.0 Sender ok\r\n");
+        for _ in to {
+            assert_eq!(self.reply(), "250 2.1.5 Recipient ok\r\n");
+        }
+        for _ in 1..ends.len() {
+            assert_eq!(self.reply(), "250 2.0.0 Chunk received\r\n");
+        }
+        self.reply()
+    }
 }
 
 /// Dot-stuffs `msg` for DATA (RFC 5321 section 4.5.2).

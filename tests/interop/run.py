@@ -709,6 +709,11 @@ def postfix_cases(s, tx, pf, cleanup):
         (stored,) = tx.wait_new("bob", 1)
         rest = trace(stored, sender, "bob@example.org", "postfix.test")
         bytes_eq(postfix_received(rest, show=True), data, "stored message")
+        # Postfix's smtp client has no BDAT (3.7's binary does not even
+        # contain the word; its smtpd does): it delivers over DATA although
+        # tinymx offers CHUNKING.
+        cmds = [l.split(" >>> ", 1)[1] for l in tx.log() if " >>> " in l]
+        assert "DATA" in cmds and not any(c.upper().startswith("BDAT") for c in cmds), cmds
 
     with s.case("postfix: 8-bit body (BODY=8BITMIME), byte-exact", cleanup):
         mark = tx.mark()
@@ -891,8 +896,9 @@ def exim_checks(s, workdir):
         with s.case("exim: plain message, dot lines and a 900-byte line, byte-exact", cleanup):
             data = plain("ex-plain", sender, ["bob@example.org"])
             log = exim(["bob@example.org"], data)
+            # K: Exim sent the message with BDAT (CHUNKING, RFC 3030).
             assert re.search(r"=> bob@example.org R=tinymx T=to_tinymx H=127.0.0.1 \[127.0.0.1\] "
-                             r"C=\"250 2.0.0 Ok: queued as ", log), log
+                             r"K C=\"250 2.0.0 Ok: queued as ", log), log
             (stored,) = tx.wait_new("bob", 1)
             bytes_eq(received(trace(stored, sender, "bob@example.org", "exim.test"), "bob@example.org", True),
                      data, "stored message")
@@ -911,6 +917,36 @@ def exim_checks(s, workdir):
             for r in rcpts:
                 (stored,) = tx.wait_new(r.split("@")[0], 1)
                 bytes_eq(received(trace(stored, sender, r, "exim.test"), None), data, f"copy for {r}")
+        with s.case("exim: BDAT and DATA deliveries of one message store the same bytes", cleanup):
+            mark = tx.mark()
+            rcpts = ["carol@example.org", "data-carol@example.org"]
+            data = plain("ex-bdat", sender, rcpts)
+            log = exim(rcpts, data)
+            assert re.search(r"=> carol@example.org R=tinymx T=to_tinymx H=127.0.0.1 \[127.0.0.1\] "
+                             r"K C=\"250 2.0.0 Ok: queued as ", log), log
+            assert re.search(r"=> data-carol@example.org R=tinymx_data T=to_tinymx_data "
+                             r"H=127.0.0.1 \[127.0.0.1\] C=\"250 2.0.0 Ok: queued as ", log), log
+            # tinymx's own log (-v) says which command carried each.
+            cmds = [l.split(" >>> ", 1)[1] for l in tx.log()[mark:] if " >>> " in l]
+            assert any(re.fullmatch(r"BDAT [0-9]+ LAST", c) for c in cmds), cmds
+            assert "DATA" in cmds, cmds
+            (bdat,) = tx.wait_new("carol", 1)
+            (via_data,) = tx.wait_new("data-carol", 1)
+            # (Two recipients: Exim's Received has no "for".)
+            a = received(trace(bdat, sender, "carol@example.org", "exim.test"), None)
+            b = received(trace(via_data, sender, "data-carol@example.org", "exim.test"), None)
+            bytes_eq(a, b, "BDAT copy against the DATA copy")
+            bytes_eq(a, data, "stored message")
+
+        with s.case("exim: a 3 MB attachment over BDAT, byte-exact", cleanup):
+            payload = attachment_payload()
+            data = with_attachment("ex-big", sender, ["dave@example.org"], payload)
+            log = exim(["dave@example.org"], data)
+            assert " K C=" in log, log
+            (stored,) = tx.wait_new("dave", 1)
+            rest = received(trace(stored, sender, "dave@example.org", "exim.test"), "dave@example.org")
+            bytes_eq(rest, data, "stored message")
+            eq(attachment_of(stored), payload, "decoded attachment")
         # (After each submission exim() checks that Exim's queue is empty,
         # nothing frozen or deferred, and that its panic log has nothing new.)
     finally:
