@@ -270,11 +270,9 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
     debug!("{sid} connect from {}", client(peer));
     let end = conn.run();
     // The lookups end by their deadlines; a session's threads end with it.
-    conn.dnsbl
-        .iter_mut()
-        .for_each(|p| _ = p.get(Listing::TempError));
+    conn.dnsbl.iter_mut().for_each(|p| _ = p.get());
     if let Some(p) = &mut conn.iprev {
-        p.get(IPREV_FAILED);
+        p.get();
     }
     info!(
         "{sid} disconnect from {} messages={} duration={:.3}s end={end}",
@@ -420,11 +418,7 @@ impl<'a> Conn<'a> {
         if self.dnsbl.is_empty() || self.dnsbl_result.is_some() {
             return;
         }
-        let answers = self
-            .dnsbl
-            .iter_mut()
-            .map(|p| *p.get(Listing::TempError))
-            .collect();
+        let answers = self.dnsbl.iter_mut().map(|p| *p.get()).collect();
         let cfg = &self.cfg;
         let zones: Vec<Zone> = cfg.dnsbl.iter().chain(&cfg.dnswl).cloned().collect();
         let threshold = i64::try_from(cfg.dnsbl_threshold).unwrap_or(i64::MAX);
@@ -448,7 +442,7 @@ impl<'a> Conn<'a> {
     /// 2.7.3), waited for; empty when not checked.
     fn iprev_resinfo(&mut self) -> String {
         let ip = safe::client_ip(self.peer.ip());
-        let Some(i) = self.iprev.as_mut().map(|p| p.get(IPREV_FAILED)) else {
+        let Some(i) = self.iprev.as_mut().map(Pending::get) else {
             return String::new();
         };
         let mut v = format!("iprev={} policy.iprev={ip}", i.result);
@@ -851,9 +845,9 @@ impl<'a> Conn<'a> {
                 .map(Dnsbl::value)
                 .unwrap_or_default(),
         ));
-        let name = match &self.iprev {
-            Some(Pending::Done(i)) => safe::env_value(i.name.as_bytes()),
-            _ => String::new(),
+        let name = match self.iprev.as_ref().and_then(Pending::done) {
+            Some(i) => safe::env_value(i.name.as_bytes()),
+            None => String::new(),
         };
         v.push(("TINYMX_CLIENT_NAME", name));
         if with_header {

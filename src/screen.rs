@@ -5,6 +5,7 @@
 //! `temperror`, which refuses nothing.
 
 use crate::dns::{Answer, Failure, Rdata, RecordType, Resolver};
+use crate::smtp::address::is_domain;
 use crate::spf::zone::reverse_name;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -32,7 +33,7 @@ impl Zone {
             None => (v, 1),
         };
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let ok = crate::smtp::address::is_domain(name.as_bytes(), false);
+        let ok = is_domain(name.as_bytes(), false);
         (ok && (1..=1000).contains(&w)).then(|| Zone {
             name,
             weight: if allow { -i64::from(w) } else { i64::from(w) },
@@ -163,6 +164,9 @@ pub fn iprev(resolver: &Resolver, ip: IpAddr, deadline: Instant) -> Iprev {
                 Rdata::Ptr(n) => n.plain(),
                 _ => None,
             })
+            // Only host names: the name goes into a header field and the
+            // environment, and the zone's owner chose its bytes.
+            .filter(|n| is_domain(n.trim_end_matches('.').as_bytes(), false))
             .take(MAX_PTR_NAMES)
             .collect(),
         Ok(_) | Err(Failure::BadName) => Vec::new(),
@@ -197,37 +201,39 @@ pub fn iprev(resolver: &Resolver, ip: IpAddr, deadline: Instant) -> Iprev {
 }
 
 /// A check running in its own thread; `get` waits for it once.
-pub enum Pending<T> {
-    Running(JoinHandle<T>),
-    Done(T),
+pub struct Pending<T> {
+    handle: Option<JoinHandle<T>>,
+    /// The result once waited for; until then the one for a failure.
+    value: T,
 }
 
-impl<T: Send + 'static + Clone> Pending<T> {
+impl<T: Send + 'static> Pending<T> {
     /// Starts `f` in a thread; if no thread can be made, `failed` is the
     /// result (a temporary error, never a refusal).
     pub fn spawn(stack_bytes: usize, failed: T, f: impl FnOnce() -> T + Send + 'static) -> Self {
-        match std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("check".into())
             .stack_size(stack_bytes)
             .spawn(f)
-        {
-            Ok(h) => Pending::Running(h),
-            Err(_) => Pending::Done(failed),
+            .ok();
+        Pending {
+            handle,
+            value: failed,
         }
     }
 
-    /// The result, waited for the first time (`failed` if it panicked).
-    pub fn get(&mut self, failed: T) -> &T {
-        if let Pending::Running(_) = self {
-            let Pending::Running(h) = std::mem::replace(self, Pending::Done(failed.clone())) else {
-                unreachable!()
-            };
-            *self = Pending::Done(h.join().unwrap_or(failed));
+    /// The result, waited for the first time (the failure value if the
+    /// thread panicked).
+    pub fn get(&mut self) -> &T {
+        if let Some(Ok(v)) = self.handle.take().map(JoinHandle::join) {
+            self.value = v;
         }
-        match self {
-            Pending::Done(v) => v,
-            Pending::Running(_) => unreachable!(),
-        }
+        &self.value
+    }
+
+    /// The result if it has been waited for.
+    pub fn done(&self) -> Option<&T> {
+        self.handle.is_none().then_some(&self.value)
     }
 }
 
