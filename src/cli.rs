@@ -255,7 +255,8 @@ pub static OPTIONS: &[Opt] = &[
     Opt { kind: SwitchOff(|c| &mut c.auth), reload: Live,
         help: "      --no-auth            no sender checks, no such fields\n" },
     Opt { kind: Nets(|c| &mut c.auth_skip), reload: Live,
-        help: "      --auth-skip NET      do not check clients in NET (ADDR or ADDR/LEN);
+        help: "      --auth-skip NET      do not check clients in NET (ADDR or ADDR/LEN): no
+                           sender checks, greeting delay or DNS lists;
                            repeatable (default: 127.0.0.0/8 and ::1; 'none'
                            checks every client)
 " },

@@ -228,6 +228,9 @@ struct Conn<'a> {
     dnsbl_result: Option<Dnsbl>,
     /// iprev, running since connect when on for this client.
     iprev: Option<Pending<Iprev>>,
+    /// The client is in `--auth-skip` (loopback by default): no checks,
+    /// no greeting delay, no DNS lists (as postscreen permits mynetworks).
+    trusted: bool,
 }
 
 /// What a check that could not run says.
@@ -265,6 +268,7 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         dnsbl: Vec::new(),
         dnsbl_result: None,
         iprev: None,
+        trusted: false,
     };
     conn.start_checks();
     debug!("{sid} connect from {}", client(peer));
@@ -302,6 +306,7 @@ impl<'a> Conn<'a> {
     fn run(&mut self) -> End {
         let cfg = Arc::clone(&self.cfg);
         if cfg.greet_delay_secs > 0
+            && !self.trusted
             && let Some(end) = self.pregreet()
         {
             return end;
@@ -352,10 +357,15 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// Starts the DNSBL and iprev lookups (each only when on).
+    /// Starts the DNSBL and iprev lookups (each only when on, and not
+    /// for `--auth-skip` clients).
     fn start_checks(&mut self) {
         let cfg = &self.cfg;
         let ip = safe::client_ip(self.peer.ip());
+        self.trusted = auth::skipped(cfg.auth_skip(), ip);
+        if self.trusted {
+            return;
+        }
         let resolver = &self.shared.resolver;
         let stack = cfg.thread_stack_bytes;
         if !cfg.dnsbl.is_empty() || !cfg.dnswl.is_empty() {
@@ -363,7 +373,7 @@ impl<'a> Conn<'a> {
             let limit = Duration::from_secs(cfg.dnsbl_timeout_secs);
             self.dnsbl = screen::start_dnsbl(resolver, ip, &zones, limit, stack);
         }
-        if cfg.iprev && cfg.auth && !auth::skipped(cfg.auth_skip(), ip) {
+        if cfg.iprev && cfg.auth {
             let r = Arc::clone(resolver);
             let deadline = Instant::now() + Duration::from_secs(cfg.iprev_timeout_secs);
             let f = move || screen::iprev(&r, ip, deadline);
