@@ -13,6 +13,9 @@ bench/results.md and prints it.
   python3 bench/run.py --auth-only   the sender-check row alone (SPF against
                                  bench/dns_server.py; --no-auth, warm and
                                  cold cache), 3 runs, printed (~1-2 min)
+  python3 bench/run.py --defences-only   the defences row alone: mail/s with
+                                 all off and with two DNSBL zones (local
+                                 DNS server), one connection per message
 
 Everything runs on 127.0.0.1; every server gets its own temporary
 directory (under $BENCH_DIR, default /var/tmp, which should be a disk; the
@@ -73,6 +76,7 @@ FULL = {
     "callgrind": (50, 250),  # mails for the two runs whose difference counts
     "peers": ("tinymx", "postfix", "aiosmtpd", "smtp-sink"),
     "auth": (5000, 4 * KIB, 20),  # sender checks: as (a), spool on tmpfs
+    "defences": (2000, 4 * KIB, 20),  # one connection per message, tmpfs
     "dkim": (5000, 20),  # DKIM-signed 4 KiB messages, sessions; tmpfs
     # The microbenchmarks, each run: the body file, dkim_speed's rounds
     # over it, sha256sum's tries; verifications per round, rounds.
@@ -95,6 +99,7 @@ SMOKE = {
     "callgrind": None,
     "peers": ("tinymx", "smtp-sink"),
     "auth": (50, 4 * KIB, 4),
+    "defences": (50, 4 * KIB, 4),
     "dkim": (50, 4),
     "dkim_micro": {"hash_mib": 1, "hash_rounds": 1, "sha_tries": 1, "iters": 3, "rounds": 1},
     "fewer": {},
@@ -642,19 +647,23 @@ class PeakSampler(threading.Thread):
         return self.peak
 
 
-def smtp_source(port, n, size, sessions, subject, timeout, sender=SENDER, file=None):
-    # -d: each session sends message after message (no reconnect). -F: the
-    # message is FILE, each line sent + CRLF, instead of smtp-source's own
-    # header and SIZE bytes of payload.
+def smtp_source(port, n, size, sessions, subject, timeout, sender=SENDER, file=None,
+                reconnect=False):
+    # -d: each session sends message after message (no reconnect), unless
+    # RECONNECT (one connection per message). -F: the message is FILE,
+    # each line sent + CRLF, instead of smtp-source's own header and SIZE
+    # bytes of payload.
     content = ["-F", file] if file else ["-l", str(size), "-S", subject]
     return subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-m", str(n), "-d", *content,
+        ["smtp-source", "-s", str(sessions), "-m", str(n), *([] if reconnect else ["-d"]),
+         *content,
          "-M", "smtp-source.bench", "-f", sender, "-t", RCPT,
          f"127.0.0.1:{port}"],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0, file=None):
+def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0, file=None,
+             reconnect=False):
     """smtp-source → srv; timed until the last file is in new/ (durable
     servers) or until smtp-source is done (smtp-sink). ALREADY: files
     that were in new/ before (not counted)."""
@@ -664,7 +673,8 @@ def workload(srv, n, size, sessions, timeout, sender=SENDER, already=0, file=Non
     cpu0 = srv.cpu()
     t0 = time.monotonic()
     try:
-        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout, sender, file)
+        p = smtp_source(srv.port, n, size, sessions, f"bench {srv.name}", timeout, sender, file,
+                        reconnect)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"smtp-source → {srv.name}: not done within {timeout}s")
     finally:
@@ -820,7 +830,8 @@ def auth_fields(new):
 
 
 def auth_options(flag, dns):
-    return [flag, "--auth-skip", "none", "--dns", f"127.0.0.1:{dns.port}"]
+    # iprev off: the row measures SPF (and DKIM, DMARC) as before issue 16.
+    return [flag, "--auth-skip", "none", "--no-iprev", "--dns", f"127.0.0.1:{dns.port}"]
 
 
 def auth_instructions(dns, n1, n2):
@@ -890,6 +901,77 @@ def sender_checks(cfg, dns, run):
         r["spf_user_ms"] = r["user_per_1000"] - base["user_per_1000"]
     base["vs_no_auth"] = 1.0
     return out
+
+
+# ------------------------------------------------------------ defences
+
+
+# The defences row (issue 16): one message per connection (the lists are
+# asked once per connection), spool on tmpfs, --no-auth in both phases so
+# only the defence differs: (a) all off, --greet-delay 0; (b) two DNSBL
+# zones on the local DNS server, nothing listed (NXDOMAIN, the usual
+# answer), cold cache: every connection asks both zones.
+DEF_ZONES = ("bl1.test", "bl2.test")
+DEF_PHASES = (("off", ["--greet-delay", "0"]),
+              ("dnsbl", ["--dnsbl", DEF_ZONES[0], "--dnsbl", DEF_ZONES[1]]))
+
+
+def defence_checks(cfg, dns, run):
+    n, size, sessions = cfg["defences"]
+    out = {}
+    k = run % len(DEF_PHASES)
+    for phase, extra in DEF_PHASES[k:] + DEF_PHASES[:k]:
+        dns.ttl = 0
+        # --auth-skip none: the client is on loopback, which is trusted
+        # (no defences) by default.
+        srv = start("tinymx", TMPFS, ["--no-auth", "--auth-skip", "none",
+                                      "--dns", f"127.0.0.1:{dns.port}", *extra])
+        try:
+            dns.reset()
+            res = workload(srv, n, size, sessions, timeout=300, reconnect=True)
+            res["dns_queries"] = dns.queries
+        finally:
+            stop(srv)
+        # The row must measure what it says: both zones asked for every
+        # connection with the lists on, nothing asked without.
+        want = n * len(DEF_ZONES) if phase == "dnsbl" else 0
+        if res["dns_queries"] != want:
+            raise RuntimeError(f"defences {phase}: {res['dns_queries']} DNS queries, not {want}")
+        out[phase] = res
+    for phase in out:
+        out[phase]["vs_off"] = out[phase]["rate"] / out["off"]["rate"]
+        log(f"  defences {phase}: {out[phase]['rate']:,.0f} mail/s "
+            f"({out[phase]['vs_off']:.2f} of all off), cpu "
+            f"{out[phase]['cpu_per_1000']:.3f} ms/mail, DNS queries {out[phase]['dns_queries']:,}")
+    return out
+
+
+def defences_report(cfg, runs):
+    n, size, sessions = cfg["defences"]
+    med = lambda phase, k: median([r[("def", phase, k)] for r in runs])
+    lines = ["## Defences at the door (issue 16)\n",
+             f"{n:,} messages of {size // KIB} KiB, one per connection, {sessions} sessions at "
+             f"once, spool on tmpfs, --no-auth --auth-skip none; the DNSBL zones on bench/dns_server.py at "
+             f"127.0.0.1 with TTL 0 (every connection asks them). Medians of {len(runs)} run(s).\n",
+             "| tinymx | mail/s | vs all off | cpu ms/mail | DNS queries |",
+             "|---|---:|---:|---:|---:|"]
+    label = {"off": "(a) all off (`--greet-delay 0`)",
+             "dnsbl": f"(b) `--dnsbl {DEF_ZONES[0]} --dnsbl {DEF_ZONES[1]}`"}
+    for phase, _ in DEF_PHASES:
+        lines.append(f"| {label[phase]} | {med(phase, 'rate'):,.0f} | {med(phase, 'vs_off'):.2f} "
+                     f"| {med(phase, 'cpu_per_1000'):.3f} | {med(phase, 'dns_queries'):,.0f} |")
+    return lines + [""]
+
+
+def measure_defences_only(args, cfg, dns):
+    runs = []
+    for run in range(cfg["runs"]):
+        log(f"run {run + 1} of {cfg['runs']}")
+        runs.append({("def", phase, k): v for phase, res in defence_checks(cfg, dns, run).items()
+                     for k, v in res.items()})
+    text = "\n".join(defences_report(cfg, runs)) + "\n"
+    print()
+    print(text, end="")
 
 
 # ------------------------------------------------------------------ DKIM
@@ -1676,6 +1758,8 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--auth-only", action="store_true",
                     help="only the sender checks (SPF against a local DNS server), full counts")
+    ap.add_argument("--defences-only", action="store_true",
+                    help="only the defences row (DNSBL against a local DNS server vs all off)")
     ap.add_argument("--dkim-only", action="store_true",
                     help="only the DKIM figures (microbenchmarks and mail/s with every check "
                     "on), full counts")
@@ -1687,6 +1771,8 @@ def main():
         cfg = dict(cfg, peers=("tinymx",), callgrind=None, dkim=None)
     if args.dkim_only:
         cfg = dict(cfg, peers=("tinymx",), callgrind=None)
+    if args.defences_only:
+        cfg = dict(cfg, peers=("tinymx",), callgrind=None, dkim=None)
     check_tools(cfg)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = cfg["idle"] + 1000
@@ -1788,6 +1874,8 @@ def measure(args, cfg, dns, material=None):
         return measure_auth_only(args, cfg, dns)
     if args.dkim_only:
         return measure_dkim_only(args, cfg, dns, material)
+    if args.defences_only:
+        return measure_defences_only(args, cfg, dns)
     info = machine_info()
     if "tmpfs" in info["disk_fs"]:
         log(f"warning: {BASE} is tmpfs, so the 'disk' runs are not on a disk; set BENCH_DIR")
@@ -1846,6 +1934,9 @@ def measure(args, cfg, dns, material=None):
             for k, v in res.items():
                 r[("dkim", phase, k)] = v
         r["dkim_micro"] = dkim_micro(cfg, material)
+        for phase, res in defence_checks(cfg, dns, run).items():
+            for k, v in res.items():
+                r[("def", phase, k)] = v
         for kind in order:
             res = idle_memory(kind, BASE, cfg["idle"])
             for k, v in res.items():
@@ -1868,6 +1959,7 @@ def measure(args, cfg, dns, material=None):
     info["settle_waited"] = SETTLE["waited"]
     info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     text = report(cfg, info, runs, once, elapsed, args.smoke)
+    text += "\n" + "\n".join(defences_report(cfg, runs)) + "\n"
     out = args.out or (None if args.smoke else os.path.join(HERE, "results.md"))
     if out:
         with open(out, "w", encoding="utf-8") as f:
@@ -1891,6 +1983,8 @@ def measure(args, cfg, dns, material=None):
         need += [("auth", phase, "spf_cpu_ms") for phase in ("warm", "cold")]
         for phase, _, _ in DKIM_PHASES:
             need += [("dkim", phase, k) for k in ("rate", "cpu_per_1000", "vs_no_auth")]
+        for phase, _ in DEF_PHASES:
+            need += [("def", phase, k) for k in ("rate", "cpu_per_1000", "vs_off")]
         bad = [k for k in need if not isinstance(r.get(k), (int, float))
                or r.get(k) < 0 and k[-1] != "spf_cpu_ms"
                or (k[-1] in ("rate", "idle_kib", "peak_kib") or k[0] == "ceiling") and not r.get(k) > 0]

@@ -303,6 +303,9 @@ pub struct MessageAuth {
     /// unless the message has exactly one From with one address.
     pub from: String,
     pub from_domain: String,
+    /// The iprev result as a resinfo (`iprev=pass policy.iprev=IP`), or
+    /// empty when the client was not checked.
+    pub iprev: String,
 }
 
 impl MessageAuth {
@@ -362,6 +365,10 @@ impl MessageAuth {
         }
         out.push_str(sep);
         self.dmarc.authres_to(&self.from_domain, out);
+        if !self.iprev.is_empty() {
+            out.push_str(sep);
+            out.push_str(&self.iprev);
+        }
     }
 }
 
@@ -377,6 +384,7 @@ pub fn check_message(resolver: &Resolver, verifier: dkim::Verifier, spf: &SpfChe
         dmarc: DmarcOutcome::without_policy(DmarcResult::None, None),
         from: String::new(),
         from_domain: String::new(),
+        iprev: String::new(),
     };
     match author {
         Ok((from, domain)) => {

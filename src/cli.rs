@@ -57,6 +57,10 @@ pub enum Kind {
     Count(fn(&mut Config) -> &mut usize),
     /// Seconds, from 1 to 4294967295.
     Seconds(fn(&mut Config) -> &mut u64),
+    /// Seconds, from 0 (off) to 4294967295.
+    SecondsOrOff(fn(&mut Config) -> &mut u64),
+    /// `ZONE[=WEIGHT]`, a DNS block list (`false`) or allow list; repeatable.
+    Zones(fn(&mut Config) -> &mut Vec<crate::screen::Zone>, bool),
     /// Seconds as for `Seconds`, for a limit that has another source when
     /// not given (resolv.conf).
     MaybeSeconds(fn(&mut Config) -> &mut Option<u64>),
@@ -251,7 +255,8 @@ pub static OPTIONS: &[Opt] = &[
     Opt { kind: SwitchOff(|c| &mut c.auth), reload: Live,
         help: "      --no-auth            no sender checks, no such fields\n" },
     Opt { kind: Nets(|c| &mut c.auth_skip), reload: Live,
-        help: "      --auth-skip NET      do not check clients in NET (ADDR or ADDR/LEN);
+        help: "      --auth-skip NET      do not check clients in NET (ADDR or ADDR/LEN): no
+                           sender checks, greeting delay or DNS lists;
                            repeatable (default: 127.0.0.0/8 and ::1; 'none'
                            checks every client)
 " },
@@ -272,6 +277,30 @@ pub static OPTIONS: &[Opt] = &[
         help: "      --dns-timeout SECS   one DNS query's time limit (default: resolv.conf's
                            timeout:, else 5)
 " },
+    Opt { kind: SecondsOrOff(|c| &mut c.greet_delay_secs), reload: Live,
+        help: "      --greet-delay SECS   wait this long before the greeting; a client that
+                           talks first gets 554 and is closed (default 0: off;
+                           postscreen uses 6)
+" },
+    Opt { kind: Zones(|c| &mut c.dnsbl, false), reload: Live,
+        help: "      --dnsbl ZONE[=WEIGHT]  look the client up in this DNS block list
+                           (weight 1 to 1000, default 1); repeatable
+" },
+    Opt { kind: Zones(|c| &mut c.dnswl, true), reload: Live,
+        help: "      --dnswl ZONE[=WEIGHT]  a DNS allow list: a listing subtracts WEIGHT
+                           (default 1; '=-2' means the same as '=2'); repeatable
+" },
+    Opt { kind: Count(|c| &mut c.dnsbl_threshold), reload: Live,
+        help: "      --dnsbl-threshold N  a score this high gets 550 5.7.1 at each RCPT
+                           (default 1)
+" },
+    Opt { kind: Switch(|c| &mut c.iprev), reload: Live,
+        help: "      --iprev              with --auth: confirm the client's reverse DNS name
+                           forward (iprev) for Authentication-Results and
+                           TINYMX_CLIENT_NAME (the default)
+" },
+    Opt { kind: SwitchOff(|c| &mut c.iprev), reload: Live,
+        help: "      --no-iprev           no reverse DNS lookups\n" },
     Opt { kind: Level(Verbosity::Verbose), reload: Live,
         help: "  -v, --verbose            log every command and reply\n" },
     Opt { kind: Level(Verbosity::Quiet), reload: Live,
@@ -292,7 +321,7 @@ impl Kind {
     pub fn repeatable(self) -> bool {
         matches!(
             self,
-            Address(_) | Domain(_) | Mailboxes(_) | Nets(_) | Nameserver(_)
+            Address(_) | Domain(_) | Mailboxes(_) | Nets(_) | Nameserver(_) | Zones(..)
         )
     }
 
@@ -305,6 +334,17 @@ impl Kind {
             Count(field) => *field(cfg) = parse_count(flag, &v)? as usize,
             Seconds(field) => *field(cfg) = parse_count(flag, &v)? as u64,
             MaybeSeconds(field) => *field(cfg) = Some(parse_count(flag, &v)? as u64),
+            SecondsOrOff(field) => {
+                *field(cfg) = if v == "0" {
+                    0
+                } else {
+                    parse_count(flag, &v)? as u64
+                }
+            }
+            Zones(field, allow) => field(cfg).push(
+                crate::screen::Zone::parse(&v, allow)
+                    .ok_or_else(|| format!("{flag}: invalid zone '{v}' (ZONE or ZONE=WEIGHT)"))?,
+            ),
             Nets(field) => {
                 let list = field(cfg).get_or_insert_default();
                 if v != "none" {
@@ -956,7 +996,8 @@ mod tests {
     fn sample(kind: Kind) -> Option<&'static str> {
         Some(match kind {
             Switch(_) | SwitchOff(_) | Level(_) | Help | Version => return None,
-            Count(_) | Seconds(_) | MaybeSeconds(_) => "7",
+            Count(_) | Seconds(_) | MaybeSeconds(_) | SecondsOrOff(_) => "7",
+            Zones(..) => "bl.test.example=2",
             Nets(_) => "192.0.2.0/24",
             Nameserver(_) => "[::1]:5353",
             Size(_) | SizeOrOff(_) => "3M",
@@ -1058,7 +1099,15 @@ mod tests {
             .collect();
         assert_eq!(
             repeatable,
-            ["listen", "domain", "mailbox", "auth-skip", "dns"]
+            [
+                "listen",
+                "domain",
+                "mailbox",
+                "auth-skip",
+                "dns",
+                "dnsbl",
+                "dnswl"
+            ]
         );
     }
 
@@ -1176,6 +1225,6 @@ mod tests {
             assert_eq!(c, Config::default(), "--{}: (default {value})", o.long());
             checked += 1;
         }
-        assert_eq!(checked, 15);
+        assert_eq!(checked, 16);
     }
 }

@@ -179,6 +179,22 @@ pub struct Config {
     pub dns_servers: Vec<SocketAddr>,
     /// `--dns-timeout`: one query's limit; None: resolv.conf's, else 5 s.
     pub dns_timeout_secs: Option<u64>,
+    /// `--greet-delay`: wait this long before the 220; a client that
+    /// talks first gets 554 and is closed. 0: no wait.
+    pub greet_delay_secs: u64,
+    /// `--dnsbl` and `--dnswl`: the zones the client is looked up in;
+    /// a listing adds the weight (negative for `dnswl`) to the score.
+    pub dnsbl: Vec<crate::screen::Zone>,
+    pub dnswl: Vec<crate::screen::Zone>,
+    /// `--dnsbl-threshold`: a score this high gets 550 at RCPT.
+    pub dnsbl_threshold: usize,
+    /// All the zone lookups of one connection end by then.
+    pub dnsbl_timeout_secs: u64,
+    /// `--iprev` / `--no-iprev`: forward-confirmed reverse DNS of each
+    /// checked client (with `auth`, not for `--auth-skip` clients).
+    pub iprev: bool,
+    /// The PTR and A/AAAA lookups of one connection end by then.
+    pub iprev_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -224,6 +240,13 @@ impl Default for Config {
             dmarc_reject: false,
             dns_servers: Vec::new(),
             dns_timeout_secs: None,
+            greet_delay_secs: 0,
+            dnsbl: Vec::new(),
+            dnswl: Vec::new(),
+            dnsbl_threshold: 1,
+            dnsbl_timeout_secs: 10,
+            iprev: true,
+            iprev_timeout_secs: 10,
         }
     }
 }

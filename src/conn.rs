@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::dns::{Resolver, ResolverConfig};
 use crate::hook::{self, ExecPool};
 use crate::maildir::{Delivery, Spool, StoreError};
+use crate::screen::{self, Dnsbl, Iprev, Listing, Pending, Zone};
 use crate::smtp::reply::Reply;
 use crate::smtp::trace::{self, Trace};
 use crate::smtp::{Abort, Output, Session, TempFailure};
@@ -61,6 +62,8 @@ enum End {
     SendFailed,
     /// Reading or waiting failed; the errno name.
     Error(String),
+    /// The client talked before the greeting (`--greet-delay`).
+    Pregreet,
 }
 
 impl std::fmt::Display for End {
@@ -73,6 +76,7 @@ impl std::fmt::Display for End {
             End::Shutdown => f.write_str("shutdown"),
             End::SendFailed => f.write_str("send failed"),
             End::Error(cause) => write!(f, "error ({cause})"),
+            End::Pregreet => f.write_str("pregreet"),
         }
     }
 }
@@ -124,7 +128,7 @@ pub struct Shared {
     /// `--exec`: the hook pool.
     pub exec: Option<ExecPool>,
     /// The stub resolver for the sender checks (`--dns`, resolv.conf).
-    pub resolver: Resolver,
+    pub resolver: Arc<Resolver>,
     /// When the last "DNS is not answering" warning was logged: one a
     /// minute at most, however many messages get `temperror`.
     pub dns_warned: Mutex<Option<Instant>>,
@@ -152,11 +156,11 @@ enum Verdict {
 impl Shared {
     /// Everything sessions share, with the resolver `cfg` asks for.
     pub fn new(cfg: Config, spool: Spool, stop_pipe: OwnedFd, exec: Option<ExecPool>) -> Shared {
-        let resolver = Resolver::new(ResolverConfig {
+        let resolver = Arc::new(Resolver::new(ResolverConfig {
             servers: cfg.dns_servers.clone(),
             timeout_secs: cfg.dns_timeout_secs,
             ..ResolverConfig::default()
-        });
+        }));
         Shared {
             config: RwLock::new(Arc::new(cfg)),
             spool,
@@ -218,7 +222,22 @@ struct Conn<'a> {
     spf: Option<SpfCheck>,
     /// The last message's DKIM (and DMARC) results, for its hooks.
     msg_auth: Option<auth::MessageAuth>,
+    /// `--dnsbl`/`--dnswl` lookups running since connect, one per zone
+    /// (block lists first), and their score once the first MAIL came.
+    dnsbl: Vec<Pending<Listing>>,
+    dnsbl_result: Option<Dnsbl>,
+    /// iprev, running since connect when on for this client.
+    iprev: Option<Pending<Iprev>>,
+    /// The client is in `--auth-skip` (loopback by default): no checks,
+    /// no greeting delay, no DNS lists (as postscreen permits mynetworks).
+    trusted: bool,
 }
+
+/// What a check that could not run says.
+const IPREV_FAILED: Iprev = Iprev {
+    result: "temperror",
+    name: String::new(),
+};
 
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
 pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
@@ -246,9 +265,19 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         hooks: Vec::new(),
         spf: None,
         msg_auth: None,
+        dnsbl: Vec::new(),
+        dnsbl_result: None,
+        iprev: None,
+        trusted: false,
     };
+    conn.start_checks();
     debug!("{sid} connect from {}", client(peer));
     let end = conn.run();
+    // The lookups end by their deadlines; a session's threads end with it.
+    conn.dnsbl.iter_mut().for_each(|p| _ = p.get());
+    if let Some(p) = &mut conn.iprev {
+        p.get();
+    }
     info!(
         "{sid} disconnect from {} messages={} duration={:.3}s end={end}",
         client(peer),
@@ -276,6 +305,12 @@ impl<'a> Conn<'a> {
     /// output is carried out by one method.
     fn run(&mut self) -> End {
         let cfg = Arc::clone(&self.cfg);
+        if cfg.greet_delay_secs > 0
+            && !self.trusted
+            && let Some(end) = self.pregreet()
+        {
+            return end;
+        }
         let mut session = Session::new(&cfg);
         // The input buffer exists only while the client is active: `read`
         // frees it once a command has been awaited for HOLD_BUFFER_MS, so
@@ -333,6 +368,111 @@ impl<'a> Conn<'a> {
                 return end;
             }
         }
+    }
+
+    /// Starts the DNSBL and iprev lookups (each only when on, and not
+    /// for `--auth-skip` clients).
+    fn start_checks(&mut self) {
+        let cfg = &self.cfg;
+        let ip = safe::client_ip(self.peer.ip());
+        self.trusted = auth::skipped(cfg.auth_skip(), ip);
+        if self.trusted {
+            return;
+        }
+        let resolver = &self.shared.resolver;
+        let stack = cfg.thread_stack_bytes;
+        if !cfg.dnsbl.is_empty() || !cfg.dnswl.is_empty() {
+            let zones: Vec<Zone> = cfg.dnsbl.iter().chain(&cfg.dnswl).cloned().collect();
+            let limit = Duration::from_secs(cfg.dnsbl_timeout_secs);
+            self.dnsbl = screen::start_dnsbl(resolver, ip, &zones, limit, stack);
+        }
+        if cfg.iprev && cfg.auth {
+            let r = Arc::clone(resolver);
+            let deadline = Instant::now() + Duration::from_secs(cfg.iprev_timeout_secs);
+            let f = move || screen::iprev(&r, ip, deadline);
+            self.iprev = Some(Pending::spawn(stack, IPREV_FAILED, f));
+        }
+    }
+
+    /// `--greet-delay`: waits before the greeting; a client that sends
+    /// anything first gets 554 and is closed (as Postfix's postscreen).
+    fn pregreet(&mut self) -> Option<End> {
+        let deadline = Instant::now() + Duration::from_secs(self.cfg.greet_delay_secs);
+        loop {
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                return Some(End::Shutdown);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let wait_ms = (deadline - now).as_millis().clamp(1, MAX_POLL_MS) as i32;
+            let fds = [self.sock.as_fd(), self.shared.stop_pipe.as_fd()];
+            match sys::poll_readable(&fds, wait_ms) {
+                Ok(r) if r[0] => {
+                    let mut buf = Vec::with_capacity(QUOTED_COMMAND_BYTES);
+                    match sys::recv(&self.sock, &mut buf) {
+                        Ok(0) => return Some(End::PeerClosed),
+                        Ok(_) => {
+                            info!(
+                                "{} refused: client {} talked before the greeting: {}",
+                                self.sid,
+                                client(self.peer),
+                                safe::log_text(&buf, QUOTED_COMMAND_BYTES)
+                            );
+                            self.out.extend_from_slice(b"554 5.5.1 Protocol error\r\n");
+                            self.flush();
+                            return Some(End::Pregreet);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Some(End::Error(errno_name(&e))),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Some(End::Error(errno_name(&e))),
+            }
+        }
+    }
+
+    /// At the first MAIL: the DNSBL score (waiting for the lookups), logged;
+    /// at the threshold every RCPT of the session gets 550.
+    fn check_dnsbl(&mut self, session: &mut Session) {
+        if self.dnsbl.is_empty() || self.dnsbl_result.is_some() {
+            return;
+        }
+        let answers = self.dnsbl.iter_mut().map(|p| *p.get()).collect();
+        let cfg = &self.cfg;
+        let zones: Vec<Zone> = cfg.dnsbl.iter().chain(&cfg.dnswl).cloned().collect();
+        let threshold = i64::try_from(cfg.dnsbl_threshold).unwrap_or(i64::MAX);
+        let d = Dnsbl::score(&zones, answers, threshold);
+        info!(
+            "{} dnsbl client={} from=<{}> {}",
+            self.sid,
+            client(self.peer),
+            session.envelope().map(|e| e.sender.as_str()).unwrap_or(""),
+            d.value()
+        );
+        if let Some(zone) = &d.blocked_by {
+            let ip = safe::client_ip(self.peer.ip());
+            let text = format!("5.7.1 Service unavailable; client [{ip}] blocked using {zone}");
+            session.refuse_recipients(Reply::line(550, &text));
+        }
+        self.dnsbl_result = Some(d);
+    }
+
+    /// The iprev resinfo for Authentication-Results (RFC 8601 section
+    /// 2.7.3), waited for; empty when not checked.
+    fn iprev_resinfo(&mut self) -> String {
+        let ip = safe::client_ip(self.peer.ip());
+        let Some(i) = self.iprev.as_mut().map(Pending::get) else {
+            return String::new();
+        };
+        let mut v = format!("iprev={} policy.iprev={ip}", i.result);
+        if !i.name.is_empty() {
+            v += &format!(" ({})", i.name);
+        }
+        v
     }
 
     /// `-v`: each state change of the session, `old -> new`.
@@ -424,6 +564,7 @@ impl<'a> Conn<'a> {
     /// only with `--spf-reject` (RFC 7372: 550 5.7.23).
     fn check_sender(&mut self, session: &mut Session) {
         self.spf = None;
+        self.check_dnsbl(session);
         if !self.has_room() {
             session.storage_checked(false);
             return;
@@ -548,9 +689,11 @@ impl<'a> Conn<'a> {
         // The results known only now go above the trace fields (RFC 8601
         // section 5, RFC 7208 section 9.1), in front of each copy.
         self.msg_auth = None;
+        let iprev = self.iprev_resinfo();
         if let (Some(spf), Some(v)) = (&self.spf, m.dkim.take()) {
             let started = Instant::now();
-            let checked = auth::check_message(&self.shared.resolver, v, spf);
+            let mut checked = auth::check_message(&self.shared.resolver, v, spf);
+            checked.iprev = iprev;
             debug!(
                 "{} dkim={} dmarc={} ({:.3}s)",
                 self.sid,
@@ -718,6 +861,18 @@ impl<'a> Conn<'a> {
             msg.map(|m| safe::env_value(m.from_domain.as_bytes()))
                 .unwrap_or_default(),
         ));
+        v.push((
+            "TINYMX_DNSBL",
+            self.dnsbl_result
+                .as_ref()
+                .map(Dnsbl::value)
+                .unwrap_or_default(),
+        ));
+        let name = match self.iprev.as_ref().and_then(Pending::done) {
+            Some(i) => safe::env_value(i.name.as_bytes()),
+            None => String::new(),
+        };
+        v.push(("TINYMX_CLIENT_NAME", name));
         if with_header {
             hook::header_vars(file).push_to(&mut v);
         }

@@ -19,6 +19,7 @@ pub mod log;
 pub mod maildir;
 pub mod mime;
 pub mod safe;
+pub mod screen;
 pub mod smtp;
 pub mod spf;
 pub mod sys;

@@ -41,7 +41,15 @@ fn zone() -> Zone {
 
 fn server(dns: &dns_server::Server, extra: &[&str]) -> Server {
     let at = dns.addr.to_string();
-    let mut args = vec!["--auth-skip", "none", "--dns", &at, "--dns-timeout", "1"];
+    let mut args = vec![
+        "--auth-skip",
+        "none",
+        "--no-iprev",
+        "--dns",
+        &at,
+        "--dns-timeout",
+        "1",
+    ];
     args.extend_from_slice(extra);
     Server::start(&args)
 }

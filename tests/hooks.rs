@@ -86,10 +86,13 @@ fn filter_exit_0_accepts_and_sees_the_file_in_tmp() {
             // checked (--auth-skip).
             "TINYMX_AUTH=".to_string(),
             "TINYMX_CLIENT_IP=127.0.0.1".into(),
+            "TINYMX_CLIENT_NAME=".into(),
             format!("TINYMX_DATE={MSG_DATE}"),
             "TINYMX_DKIM=".into(),
             "TINYMX_DKIM_DOMAINS=".into(),
             "TINYMX_DMARC=".into(),
+            // No --dnsbl or --dnswl.
+            "TINYMX_DNSBL=".into(),
             format!("TINYMX_FILE={file}"),
             "TINYMX_FROM=".into(),
             "TINYMX_FROM_DOMAIN=".into(),

@@ -254,6 +254,8 @@ pub struct Session<'c> {
     farewell: Reply,
     /// State changes not yet taken by the driver (at most KEPT_TRANSITIONS).
     transitions: Vec<Transition>,
+    /// The driver's answer to every RCPT (a DNSBL listing).
+    rcpt_refusal: Option<Reply>,
 }
 
 impl<'c> Session<'c> {
@@ -279,6 +281,7 @@ impl<'c> Session<'c> {
             commands: 0,
             farewell: reply::BYE,
             transitions: Vec::new(),
+            rcpt_refusal: None,
         }
     }
 
@@ -411,6 +414,11 @@ impl<'c> Session<'c> {
         self.enter(State::Command);
         self.envelope = None;
         self.pending = Some(reply);
+    }
+
+    /// Every later RCPT of the session gets `reply` (a DNSBL listing).
+    pub fn refuse_recipients(&mut self, reply: Reply) {
+        self.rcpt_refusal = Some(reply);
     }
 
     /// The driver's answer to StartMessage.
@@ -701,6 +709,9 @@ impl<'c> Session<'c> {
         let Some(env) = &mut self.envelope else {
             return reply::NEED_MAIL; // unreachable: out_of_order checked
         };
+        if let Some(r) = &self.rcpt_refusal {
+            return r.clone();
+        }
         if a.utf8 && !env.smtputf8 {
             return reply::NEEDS_SMTPUTF8;
         }
