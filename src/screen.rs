@@ -60,8 +60,9 @@ pub enum Listing {
     /// An A record in 127.0.0.0/8: listed, with this code.
     Listed(Ipv4Addr),
     /// An answer that is not a listing: outside 127.0.0.0/8 (a
-    /// hijacking resolver) or 127.255.255.x (query refused, as Spamhaus
-    /// answers queries through public resolvers).
+    /// hijacking resolver), 127.255.255.x (query refused, as Spamhaus
+    /// answers queries through public resolvers) or 127.0.0.255
+    /// (list.dnswl.org's "you are blocked": too many queries).
     Ignored(Ipv4Addr),
     /// No answer: never a reason to refuse.
     TempError,
@@ -78,7 +79,8 @@ pub fn listing(answer: Result<Answer, Failure>) -> Listing {
     for r in rs {
         if let Rdata::A(a) = r.data {
             let [x, y, z, _] = a.octets();
-            if x == 127 && (y, z) != (255, 255) {
+            let refused = (y, z) == (255, 255) || a.octets() == [127, 0, 0, 255];
+            if x == 127 && !refused {
                 return Listing::Listed(a);
             }
             ignored.get_or_insert(a);
@@ -295,6 +297,11 @@ mod tests {
         );
         let refused = [127, 255, 255, 254];
         assert_eq!(l(vec![a(refused)]), Listing::Ignored(refused.into()));
+        let dnswl_blocked = [127, 0, 0, 255];
+        assert_eq!(
+            l(vec![a(dnswl_blocked)]),
+            Listing::Ignored(dnswl_blocked.into())
+        );
         assert_eq!(
             l(vec![a([192, 0, 2, 1])]),
             Listing::Ignored([192, 0, 2, 1].into())

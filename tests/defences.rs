@@ -64,6 +64,7 @@ fn listing_cases() {
     z.a(&format!("{V4}.listed.test"), "127.0.0.2")
         .a(&format!("{V4}.refused.test"), "127.255.255.254")
         .a(&format!("{V4}.outside.test"), "192.0.2.1")
+        .a(&format!("{V4}.blocked.test"), "127.0.0.255")
         .timeout(&format!("{V4}.slow.test"));
     let dns = dns_server::Server::zone(z);
     let cases = [
@@ -82,6 +83,11 @@ fn listing_cases() {
             "outside.test",
             None,
             "none outside.test=ignored:192.0.2.1 score=0",
+        ),
+        (
+            "blocked.test",
+            None,
+            "none blocked.test=ignored:127.0.0.255 score=0",
         ),
         ("slow.test", None, "temperror slow.test=temperror score=0"),
     ];
