@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the interop suite's peers from Debian's packages when missing:
-# postfix (sendmail, postqueue, smtp-source), msmtp, mblaze, swaks, curl.
+# postfix (sendmail, postqueue, smtp-source), msmtp, mblaze, swaks, curl,
+# dovecot-imapd (its imap binary is run directly, no daemon) and neomutt.
 # Exim conflicts with postfix as a package (both provide
 # mail-transport-agent), so exim4-daemon-light is fetched with
 # `apt-get download` and unpacked with `dpkg -x` into $EXIM_ROOT; only its
@@ -17,10 +18,21 @@ TAG=interop
 install_postfix
 
 missing=""
-for p in swaks curl msmtp mblaze; do
+for p in swaks curl msmtp mblaze dovecot-imapd neomutt; do
 	have_pkg "$p" || missing="$missing $p"
 done
 [ -z "$missing" ] || apt_install $missing
+# The suite runs /usr/lib/dovecot/imap on its own spool, never the daemon:
+# if installing dovecot-core started the system's instance anyway (no
+# policy-rc.d to forbid it), that one is stopped by the pid in its pid file.
+pidfile=/run/dovecot/master.pid
+if [ -r "$pidfile" ]; then
+	pid=$(tr -dc 0-9 <"$pidfile")
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		echo "$TAG: stopping the system's dovecot (pid $pid)"
+		$SUDO kill -TERM "$pid"
+	fi
+fi
 
 # Exim: unpacked, not installed. Its binary looks up its user at start:
 # add the system user that exim4-base's postinst would add.

@@ -12,6 +12,10 @@ against it, one after the other:
             package), run with its own -C configuration, no daemon
   clients   swaks, curl, msmtp, Python's smtplib + email.message
   readers   mblaze (mlist, mshow, minc, mflag) and Python's mailbox.Maildir
+  dovecot   Dovecot's imap binary run directly on the spool (PREAUTH on a
+            pipe, no daemon, its indexes in the run's folder, as the user
+            `mail`, which tinymx -u delivers as: Dovecot refuses root)
+  neomutt   neomutt -R -f on the spool, under script(1) for its terminal
   load      Postfix's smtp-source: 2,000 messages over 20 sessions
 
 Each check asserts reply codes and the exact bytes that land in
@@ -37,10 +41,12 @@ after a failure (then the logs of each failed group are printed first) or
 SIGINT/SIGTERM; KEEP=1 keeps it.
 """
 
+import base64
 import contextlib
 import email
 import email.message
 import email.policy
+import email.utils
 import json
 import mailbox
 import os
@@ -1330,6 +1336,498 @@ def reader_cases(s, tx, env):
         eq(hdr, "Subject: Grüße aus Köln ✓\n", "mshow after the move")
 
 
+# ------------------------------------------------------------ IMAP: Dovecot
+
+DOVECOT_IMAP = "/usr/lib/dovecot/imap"
+# The user Dovecot reads the spool as, and tinymx (-u) delivers as:
+# Dovecot refuses mail access as root.
+MAIL_USER = "mail"
+
+
+def imap_parse(data, i=0):
+    """One IMAP value from `data` (bytes) at i: a parenthesised list (a
+    Python list), a quoted string or a literal (bytes), NIL (None), or an
+    atom (str; a section such as BODY[HEADER.FIELDS (SUBJECT)] is one
+    atom). Returns (value, index after it)."""
+    while data[i:i + 1] == b" ":
+        i += 1
+    c = data[i:i + 1]
+    if c == b"(":
+        out = []
+        i += 1
+        while True:
+            while data[i:i + 1] == b" ":
+                i += 1
+            if data[i:i + 1] == b")":
+                return out, i + 1
+            v, i = imap_parse(data, i)
+            out.append(v)
+    if c == b'"':
+        j, s = i + 1, bytearray()
+        while data[j:j + 1] != b'"':
+            if data[j:j + 1] == b"\\":
+                j += 1
+            s += data[j:j + 1]
+            j += 1
+        return bytes(s), j + 1
+    if c == b"{":
+        m = re.match(rb"\{(\d+)\}\r\n", data[i:])
+        n = int(m.group(1))
+        j = i + m.end()
+        return data[j:j + n], j + n
+    m = re.match(rb"[^ ()\"{\[\]\r\n]+", data[i:])
+    assert m, f"IMAP: no value at {data[i:i + 60]!r}"
+    j = i + m.end()
+    if data[j:j + 1] == b"[":
+        j = data.index(b"]", j) + 1
+    atom = data[i:j].decode()
+    return (None if atom.upper() == "NIL" else atom), j
+
+
+class Imap:
+    """Dovecot's imap binary run directly on a Maildir (no daemon, no
+    network): PREAUTH on its stdin/stdout, its index and control files in
+    `index_dir`, its own settings in a file of ours (-c)."""
+
+    def __init__(self, conf, env):
+        self.proc = subprocess.Popen([DOVECOT_IMAP, "-c", conf], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.pid = self.proc.pid
+        self.buf = bytearray()
+        self.err = bytearray()
+        self.cond = threading.Condition()
+        self.eof = False
+        self.n = 0
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+        try:
+            greeting = self._line(WAIT)
+            assert greeting.startswith(b"* PREAUTH "), f"Dovecot's greeting: {greeting!r}"
+        except BaseException:
+            self.kill()
+            raise
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            with self.cond:
+                if not chunk:
+                    self.eof = True
+                else:
+                    self.buf += chunk
+                self.cond.notify_all()
+            if not chunk:
+                return
+
+    def _read_err(self):
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            with self.cond:
+                self.err += chunk
+
+    def _line(self, timeout):
+        """One response line with its literals (CRLF stripped)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            start = 0
+            while True:
+                k = self.buf.find(b"\r\n", start)
+                if k >= 0:
+                    m = re.search(rb"\{(\d+)\}$", self.buf[start:k])
+                    if m is None:
+                        line = bytes(self.buf[:k])
+                        del self.buf[:k + 2]
+                        return line
+                    end = k + 2 + int(m.group(1))
+                    if len(self.buf) >= end:
+                        start = end
+                        continue
+                left = deadline - time.monotonic()
+                if left <= 0 or self.eof:
+                    raise AssertionError(
+                        f"Dovecot imap: no complete line within {timeout}s "
+                        f"(eof={self.eof}); have {bytes(self.buf[:300])!r}; "
+                        f"stderr {self.err.decode(errors='replace')[-1000:]!r}")
+                self.cond.wait(min(left, 1))
+
+    def cmd(self, command, timeout=WAIT):
+        """Sends one command; returns its untagged lines (bytes, literals
+        inline). The tagged reply must be OK."""
+        self.n += 1
+        tag = f"t{self.n}"
+        self.proc.stdin.write(f"{tag} {command}\r\n".encode())
+        self.proc.stdin.flush()
+        out = []
+        while True:
+            line = self._line(timeout)
+            if line.startswith(tag.encode() + b" "):
+                assert line.startswith(tag.encode() + b" OK "), f"IMAP {command!r}: {line!r}"
+                return out
+            out.append(line)
+
+    def fetch(self, seqset, items):
+        """FETCH: {sequence number: {ITEM: value}}, each message once."""
+        got = {}
+        for line in self.cmd(f"FETCH {seqset} ({items})"):
+            m = re.match(rb"\* (\d+) FETCH ", line)
+            if not m:
+                continue
+            lst, end = imap_parse(line, m.end())
+            eq(line[end:], b"", "after a FETCH response")
+            n = int(m.group(1))
+            assert n not in got, f"message {n} fetched twice: {line[:200]!r}"
+            got[n] = {lst[k].upper(): lst[k + 1] for k in range(0, len(lst), 2)}
+        return got
+
+    def logout(self):
+        self.cmd("LOGOUT")
+        rc = self.proc.wait(timeout=WAIT)
+        eq(rc, 0, f"Dovecot imap's exit status (stderr {self.err.decode(errors='replace')[-500:]!r})")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=20)
+
+
+def exists(lines):
+    """The last `* N EXISTS` in untagged lines, or None."""
+    ns = [int(m.group(1)) for l in lines for m in [re.match(rb"\* (\d+) EXISTS$", l)] if m]
+    return ns[-1] if ns else None
+
+
+def crlf_size(data):
+    """What IMAP counts (RFC822.SIZE, body sizes): octets with CRLF line
+    ends, for a stored file with LF ones."""
+    return len(data) + data.count(b"\n")
+
+
+def text_lines(body):
+    return body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+
+
+def dovecot_checks(s, workdir):
+    import pwd
+    s.peer(f"IMAP: Dovecot imap ({DOVECOT_IMAP}, dovecot-imapd {pkg_version('dovecot-imapd')}) "
+           f"on the spool, as user {MAIL_USER}")
+    pw = pwd.getpwnam(MAIL_USER)
+    tx = Tinymx(workdir, "dovecot-tinymx", ["-u", MAIL_USER])
+    d = os.path.join(workdir, "dovecot")
+    os.makedirs(d)
+    try:
+        dovecot_cases(s, tx, d, pw)
+    finally:
+        tx.stop()
+
+
+def dovecot_cases(s, tx, d, pw):
+    box = os.path.join(tx.spool, "bob")
+    index = os.path.join(d, "index")  # Dovecot's index and control files
+    conf = os.path.join(d, "dovecot.conf")
+    with open(conf, "w") as f:
+        # base_dir and state_dir are named so that nothing falls back to
+        # /run/dovecot or /var/lib/dovecot; the imap binary alone creates
+        # neither (checked below).
+        f.write(f"mail_location = maildir:{box}:INDEX={index}:CONTROL={index}\n"
+                f"base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = /dev/stderr\n"
+                f"mail_uid = {pw.pw_uid}\nmail_gid = {pw.pw_gid}\n"
+                f"first_valid_uid = {pw.pw_uid}\nfirst_valid_gid = {pw.pw_gid}\n")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "USER": "bob", "HOME": d, "LC_ALL": "C"}
+    sessions = []
+
+    def imap():
+        os.makedirs(index, exist_ok=True)
+        os.chown(index, pw.pw_uid, pw.pw_gid)
+        c = Imap(conf, env)
+        sessions.append(c)
+        return c
+
+    def cleanup():
+        for c in sessions:
+            c.kill()
+        sessions.clear()
+        tx.clean()
+        shutil.rmtree(index, ignore_errors=True)
+        # tinymx delivers as MAIL_USER: its mailbox stays that user's.
+        for sub in ("new", "cur", "tmp"):
+            p = os.path.join(box, sub)
+            if os.path.isdir(p):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+
+    def only_maildir_and_index():
+        """Dovecot wrote nothing into the spool but its moves (its
+        dovecot-uidlist and indexes are under `index`) and nothing of
+        its run time state anywhere."""
+        eq(sorted(os.listdir(box)), ["cur", "new", "tmp"], f"{box}")
+        eq(sorted(os.listdir(tx.spool)), ["bob"], "the spool root")
+        eq(sorted(n for n in os.listdir(d) if n not in ("dovecot.conf", "index")), [],
+           f"files Dovecot made in {d} besides its index")
+
+    payload = random.Random(17).randbytes(20_000)
+    msgs = {
+        "d-plain": plain("d-plain", "alice@example.com", ["bob@example.org"]),
+        "d-8bit": eight_bit("d-8bit", "carol@example.com", ["bob@example.org"]),
+        "d-attach": with_attachment("d-attach", "dave@example.com", ["bob@example.org"], payload),
+    }
+
+    def subject_of(data):
+        m = re.search(rb"^Subject: ([^\n]*)$", data.split(b"\n\n", 1)[0], re.M)
+        return m.group(1)
+
+    def deliver(tags):
+        for tag in tags:
+            smtp_send(tx.port, email.utils.parseaddr(
+                email.message_from_bytes(msgs[tag])["From"])[1], ["bob@example.org"], msgs[tag])
+
+    with s.case("Dovecot: FETCH lists the three messages, exact BODYSTRUCTURE, sizes, \\Recent; "
+                "STORE \\Seen → cur/ with :2,S", cleanup):
+        deliver(msgs)
+        stored = {}
+        for data in tx.wait_new("bob", len(msgs)):
+            tag = re.search(rb"^Message-ID: <([^@]+)@", data, re.M).group(1).decode()
+            stored[tag] = data
+        eq(sorted(stored), sorted(msgs), "Message-IDs in new/")
+        c = imap()
+        sel = c.cmd("SELECT INBOX")
+        eq(exists(sel), 3, "EXISTS after SELECT")
+        assert b"* 3 RECENT" in sel, sel
+        got = c.fetch("1:*", "FLAGS BODYSTRUCTURE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)] "
+                      "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+        eq(sorted(got), [1, 2, 3], "sequence numbers fetched")
+        by_tag = {}
+        for n, item in got.items():
+            mid = item["BODY[HEADER.FIELDS (MESSAGE-ID)]"]
+            tag = re.match(rb"Message-ID: <([^@]+)@interop\.test>\r\n\r\n$", mid).group(1).decode()
+            assert tag not in by_tag, f"{tag} listed twice"
+            by_tag[tag] = item
+        eq(sorted(by_tag), sorted(msgs), "Message-IDs listed by IMAP")
+        for tag, item in by_tag.items():
+            data = stored[tag]
+            eq(item["FLAGS"], ["\\Recent"], f"FLAGS of {tag}")
+            eq(int(item["RFC822.SIZE"]), crlf_size(data), f"RFC822.SIZE of {tag} (its file with CRLF)")
+            eq(item["BODY[HEADER.FIELDS (SUBJECT)]"], b"Subject: " + subject_of(data) + b"\r\n\r\n",
+               f"Subject of {tag}")
+        body = stored["d-plain"].split(b"\n\n", 1)[1]
+        # type, subtype, parameters, id, description, encoding, size, lines,
+        # then md5, disposition, language, location.
+        eq(by_tag["d-plain"]["BODYSTRUCTURE"],
+           [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit",
+            str(crlf_size(body)), str(text_lines(body)), None, None, None, None],
+           "BODYSTRUCTURE of the plain message (no Content-Type: text/plain; charset=us-ascii)")
+        body = stored["d-8bit"].split(b"\n\n", 1)[1]
+        eq(by_tag["d-8bit"]["BODYSTRUCTURE"],
+           [b"text", b"plain", [b"charset", b"utf-8"], None, None, b"8bit",
+            str(crlf_size(body)), str(text_lines(body)), None, None, None, None],
+           "BODYSTRUCTURE of the 8-bit message")
+        # The multipart: its parts' bodies as stored, between the boundaries.
+        data = stored["d-attach"]
+        boundary = email.message_from_bytes(data).get_boundary().encode()
+        segs = data.split(b"\n--" + boundary)
+        eq(len(segs), 4, "the stored multipart's segments (preamble, 2 parts, epilogue)")
+        parts = [seg.split(b"\n", 1)[1].split(b"\n\n", 1)[1] for seg in segs[1:3]]
+        eq(base64.b64decode(parts[1]), payload, "the attachment's base64 as stored")
+        bs = by_tag["d-attach"]["BODYSTRUCTURE"]
+        eq(bs[2:], [b"mixed", [b"boundary", boundary], None, None, None],
+           "BODYSTRUCTURE of the multipart after its parts")
+        eq(len(bs), 7, "the multipart's BODYSTRUCTURE: 2 parts, then subtype, parameters, "
+           "disposition, language, location")
+        eq(bs[0], [b"text", b"plain", [b"charset", b"utf-8"], None, None, b"7bit",
+                   str(crlf_size(parts[0])), str(text_lines(parts[0])), None, None, None, None],
+           "BODYSTRUCTURE of part 1 (the text)")
+        eq(bs[1], [b"application", b"octet-stream", None, None, None, b"base64",
+                   str(crlf_size(parts[1])), None, [b"attachment", [b"filename", b"blob.bin"]], None, None],
+           "BODYSTRUCTURE of part 2 (the attachment)")
+        # SELECT moved the three into cur/ (":2,", no flags yet), unchanged.
+        eq(tx.new("bob"), [], "new/ after Dovecot's SELECT")
+        cur = files(os.path.join(box, "cur"))
+        eq(len(cur), 3, "files in cur/ after SELECT")
+        assert all(p.endswith(":2,") for p in cur), cur
+        eq(sorted(read(p) for p in cur), sorted(stored.values()), "the files Dovecot moved, byte for byte")
+        seen = c.cmd("STORE 1:* +FLAGS (\\Seen)")
+        eq(len([l for l in seen if re.match(rb"\* \d FETCH \(FLAGS \(\\Seen \\Recent\)\)$", l)]), 3,
+           f"STORE's replies {seen}")
+        cur = files(os.path.join(box, "cur"))
+        eq(len(cur), 3, "files in cur/ after STORE \\Seen")
+        assert all(p.endswith(":2,S") for p in cur), cur
+        eq(sorted(read(p) for p in cur), sorted(stored.values()), "the files after STORE, byte for byte")
+        c.logout()
+        # A second session: nothing recent any more, \Seen kept.
+        c = imap()
+        sel = c.cmd("SELECT INBOX")
+        eq(exists(sel), 3, "EXISTS in a second session")
+        assert b"* 0 RECENT" in sel, sel
+        eq({n: i["FLAGS"] for n, i in c.fetch("1:*", "FLAGS").items()},
+           {1: ["\\Seen"], 2: ["\\Seen"], 3: ["\\Seen"]}, "FLAGS in a second session")
+        c.logout()
+        only_maildir_and_index()
+
+    with s.case("Dovecot: moves messages to cur/ while tinymx delivers 200 more (NOOP, FETCH, "
+                "STORE \\Seen): each Message-ID once in IMAP and on disk", cleanup):
+        first, more = 20, 200
+
+        def message(i):
+            return text_message(f"imap-{i}", "alice@example.com", ["bob@example.org"],
+                                f"imap {i}", [f"message {i}"])
+
+        with smtplib.SMTP("127.0.0.1", tx.port, local_hostname="reader.test", timeout=30) as sm:
+            for i in range(first):
+                eq(sm.sendmail("alice@example.com", ["bob@example.org"], crlf(message(i))), {}, "refused")
+        tx.wait_new("bob", first)
+        c = imap()
+        eq(exists(c.cmd("SELECT INBOX")), first, "EXISTS after SELECT")
+        eq(len(c.fetch("1:*", "FLAGS")), first, "messages fetched")
+        errors = []
+        sent = [0]
+        seen_by_imap = [first]
+
+        def deliver_more():
+            try:
+                with smtplib.SMTP("127.0.0.1", tx.port, local_hostname="reader.test", timeout=30) as sm:
+                    deadline = time.monotonic() + WAIT
+                    for i in range(first, first + more):
+                        # Never more than 30 ahead of what IMAP has seen:
+                        # deliveries and Dovecot's syncs overlap all along.
+                        while sent[0] - seen_by_imap[0] > 30:
+                            assert time.monotonic() < deadline, "IMAP fell behind for too long"
+                            time.sleep(0.005)
+                        eq(sm.sendmail("alice@example.com", ["bob@example.org"], crlf(message(i))),
+                           {}, "refused")
+                        sent[0] += 1
+                        assert time.monotonic() < deadline, "delivery loop took too long"
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        t = threading.Thread(target=deliver_more)
+        t.start()
+        rounds = 0
+        in_cur_during = 0  # files in cur/ seen while tinymx was still delivering
+        deadline = time.monotonic() + WAIT
+        try:
+            while True:
+                done = not t.is_alive()
+                n = exists(c.cmd("NOOP"))
+                if n is not None:
+                    seen_by_imap[0] = n - first
+                got = c.fetch("1:*", "FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+                total = len(got)
+                seen_by_imap[0] = total - first
+                if rounds % 3 == 0:
+                    c.cmd("STORE 1:* +FLAGS.SILENT (\\Seen)")
+                # Beyond the first 20, which SELECT moved.
+                moved = len(files(os.path.join(box, "cur"))) - first
+                if t.is_alive():
+                    in_cur_during = max(in_cur_during, moved)
+                rounds += 1
+                if done:
+                    break
+                assert time.monotonic() < deadline, f"IMAP loop took too long ({rounds} rounds)"
+        finally:
+            t.join(WAIT)
+        if errors:
+            raise errors[0]
+        n = first + more
+        eq(exists(c.cmd("NOOP")) or len(c.fetch("1:*", "FLAGS")), n, "messages in IMAP at the end")
+        c.cmd("STORE 1:* +FLAGS.SILENT (\\Seen)")
+        got = c.fetch("1:*", "FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+        eq(sorted(got), list(range(1, n + 1)), "sequence numbers at the end")
+        mids = sorted(i["BODY[HEADER.FIELDS (MESSAGE-ID)]"] for i in got.values())
+        want = sorted(f"Message-ID: <imap-{i}@interop.test>\r\n\r\n".encode() for i in range(n))
+        eq(mids, want, "each Message-ID once in IMAP")
+        assert all("\\Seen" in i["FLAGS"] for i in got.values()), "all \\Seen"
+        c.logout()
+        eq(tx.new("bob"), [], "new/ at the end")
+        eq(tx.tmp("bob"), [], "tmp/ at the end")
+        cur = files(os.path.join(box, "cur"))
+        eq(len(cur), n, "files in cur/")
+        assert all(p.endswith(":2,S") for p in cur), [p for p in cur if not p.endswith(":2,S")][:5]
+        on_disk = sorted(re.search(rb"^Message-ID: <([^>]+)>$", read(p), re.M).group(1) for p in cur)
+        eq(on_disk, sorted(f"imap-{i}@interop.test".encode() for i in range(n)),
+           "each Message-ID once in cur/")
+        for p in cur:
+            i = int(re.search(rb"^Message-ID: <imap-(\d+)@", read(p), re.M).group(1))
+            bytes_eq(trace(read(p), "alice@example.com", "bob@example.org", "reader.test"),
+                     message(i), f"imap-{i} after the moves")
+        assert in_cur_during > 0, "Dovecot moved none of the 200 into cur/ while tinymx delivered"
+        print(f"       {rounds} IMAP rounds (NOOP, FETCH, STORE) during the deliveries; "
+              f"up to {in_cur_during} of the 200 in cur/ while tinymx was still delivering", flush=True)
+        only_maildir_and_index()
+
+
+# ------------------------------------------------------------------ neomutt
+
+
+def neomutt_checks(s, workdir):
+    s.peer(f"neomutt {pkg_version('neomutt')} -f on the spool (under script(1) for its terminal)")
+    tx = Tinymx(workdir, "neomutt-tinymx")
+    d = os.path.join(workdir, "neomutt")
+    os.makedirs(d)
+    try:
+        neomutt_cases(s, tx, d)
+    finally:
+        tx.stop()
+
+
+def neomutt_cases(s, tx, d):
+    box = os.path.join(tx.spool, "bob")
+    out = os.path.join(d, "piped")
+    rc = os.path.join(d, "neomuttrc")
+    # Once the folder is read: the status line says how many messages, then
+    # every message is tagged and piped, decoded, to a file of ours (one
+    # pipe per message), then neomutt exits. -R: read-only, so the spool
+    # stays as it is; -n: no system neomuttrc. $folder names an existing
+    # folder: without it neomutt first asks whether to create ~/Mail, and
+    # that prompt would eat the pushed keys.
+    with open(rc, "w") as f:
+        f.write(f'set folder="{d}"\n'
+                'set status_format="STATUS msgs=%m new=%n"\n'
+                "set pipe_split=yes\nset pipe_decode=yes\nset wait_key=no\n"
+                "unset mark_old\n"
+                "ignore *\nunignore subject message-id\n"
+                f'push "<tag-pattern>~A<enter><tag-prefix><pipe-entry>cat >> {out}<enter><exit>"\n')
+    payload = random.Random(23).randbytes(10_000)
+    msgs = {
+        "n-plain": ("alice@example.com", plain("n-plain", "alice@example.com", ["bob@example.org"]),
+                    "plain n-plain"),
+        "n-8bit": ("carol@example.com", eight_bit("n-8bit", "carol@example.com", ["bob@example.org"]),
+                   "8-bit grüße"),
+        "n-attach": ("dave@example.com", with_attachment("n-attach", "dave@example.com",
+                                                         ["bob@example.org"], payload),
+                     "attachment n-attach"),
+    }
+
+    def cleanup():
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(out)
+        tx.clean()
+
+    with s.case("neomutt -R -f: status line counts the three, each piped with its decoded subject; "
+                "spool untouched", cleanup):
+        for tag, (sender, data, _) in msgs.items():
+            smtp_send(tx.port, sender, ["bob@example.org"], data)
+        tx.wait_new("bob", len(msgs))
+        before = {p: read(p) for p in tx.new("bob")}
+        env = {"PATH": "/usr/bin:/bin", "HOME": d, "TERM": "xterm", "LC_ALL": "C.UTF-8",
+               "COLUMNS": "100", "LINES": "30", "TZ": "UTC"}
+        cmd = f"neomutt -n -F {rc} -R -f {box}"
+        p = run(["script", "-qec", cmd, "/dev/null"], env=env, stdin=subprocess.DEVNULL, timeout=WAIT)
+        screen = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]", b"", p.stdout)
+        assert b"STATUS msgs=3 new=3" in screen, f"neomutt's status line: {screen[-600:]!r}"
+        # A bell is neomutt's error or a key it could not use.
+        assert b"\x07" not in screen, f"neomutt rang the bell: {screen[-600:]!r}"
+        eq(sorted(os.listdir(d)), ["neomuttrc", "piped"], f"what neomutt left in {d} (its $HOME)")
+        piped = read(out).decode()
+        # One block per message: its kept headers (Subject, Message-ID),
+        # a blank line, the decoded text.
+        subjects = re.findall(r"^Subject: (.*)$", piped, re.M)
+        mids = re.findall(r"^Message-ID: <([^@]+)@interop\.test>$", piped, re.M)
+        eq(sorted(mids), sorted(msgs), "Message-IDs piped by neomutt")
+        eq(sorted(subjects), sorted(m[2] for m in msgs.values()), "subjects neomutt decoded")
+        assert "Grüße aus Köln — ✓ ½ € 日本語" in piped, "the 8-bit text, decoded"
+        assert "A binary file is attached." in piped, "the multipart's text part"
+        eq({p: read(p) for p in tx.new("bob")}, before, "new/ after neomutt -R")
+        eq(files(os.path.join(box, "cur")), [], "cur/ after neomutt -R")
+
+
 # --------------------------------------------------------------------- load
 
 
@@ -1405,6 +1903,8 @@ GROUPS = [
                            ("exim/spool/log/paniclog", 30)]),
     ("clients", client_checks, [("clients-tinymx/tinymx.log", 30), ("clients/msmtp.log", 30)]),
     ("readers", reader_checks, [("readers-tinymx/tinymx.log", 30)]),
+    ("dovecot", dovecot_checks, [("dovecot-tinymx/tinymx.log", 30)]),
+    ("neomutt", neomutt_checks, [("neomutt-tinymx/tinymx.log", 30)]),
     ("load", load_checks, [("load-tinymx/tinymx.log", 30)]),
 ]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
