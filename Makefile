@@ -44,7 +44,8 @@ test-corpus: build test-deps
 
 # Real mail software against the static binary (tests/interop/): Postfix
 # and Exim as sending MTAs, swaks, curl, msmtp and smtplib as clients,
-# mblaze and Python's mailbox as spool readers, a smtp-source load run.
+# mblaze, Dovecot's imap, neomutt and Python's mailbox as spool readers,
+# a smtp-source load run.
 # Installs what is missing from Debian's packages; needs root. Then the
 # harness's own check (selftest.py): a failed case cleans up after itself.
 .PHONY: test-interop
