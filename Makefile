@@ -139,8 +139,10 @@ size-check: build
 
 # Test-only tools, from Debian's packages: python3 (smtplib), swaks,
 # busybox (the init script, the examples/ hooks and the --exec tests run
-# under busybox sh), PyYAML and pip (tests/spf/suite.py downloads the RFC
-# 7208 test suite once and reads it).
+# under busybox sh), runit's runsv/svlogd and s6's s6-supervise
+# (tests/supervisors.rs; without their recommends, so no init system),
+# PyYAML and pip (tests/spf/suite.py downloads the RFC 7208 test suite once
+# and reads it).
 # dkimpy, the DKIM peer of tests/dkim.rs (PyNaCl for its Ed25519), pinned,
 # in a virtual environment of the tests' own.
 DKIM_VENV      := tests/.venv
@@ -161,6 +163,13 @@ test-deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@missing=""; \
+	command -v runsv >/dev/null && command -v svlogd >/dev/null || missing="$$missing runit"; \
+	command -v s6-supervise >/dev/null || missing="$$missing s6"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing (the supervisors of tests/supervisors.rs; no init system)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@$(DKIM_VENV)/bin/python -c 'import dkim, nacl' 2>/dev/null || { \
 		echo "test-deps: creating $(DKIM_VENV) with dkimpy $(DKIMPY_VERSION), PyNaCl $(PYNACL_VERSION)"; \
