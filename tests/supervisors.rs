@@ -181,13 +181,13 @@ fn exercise(kind: &Kind) {
 
     // Started: the supervisor reports tinymx's pid; a delivery.
     let mut pid = None;
+    // The pid is the run script's until it execs tinymx: wait for that.
     wait_until("the supervisor to report tinymx up", || {
-        pid = (kind.pid)(&sup.svc);
+        pid = (kind.pid)(&sup.svc).filter(|&p| is_tinymx(p));
         pid.is_some()
     });
     let pid = pid.unwrap();
     sup.seen.push(pid);
-    assert!(is_tinymx(pid), "pid {pid} is tinymx");
     let addr = listening(1);
     let sent = smtplib_send(addr, "x@a.example");
     assert_delivered(&spool, "x", 1, &sent);
@@ -214,13 +214,12 @@ fn exercise(kind: &Kind) {
     tinymx::sys::kill(pid, libc::SIGKILL).unwrap();
     let mut new_pid = None;
     wait_until("the restart", || {
-        new_pid = (kind.pid)(&svc).filter(|&p| p != pid);
+        new_pid = (kind.pid)(&svc).filter(|&p| p != pid && is_tinymx(p));
         new_pid.is_some()
     });
     let new_pid = new_pid.unwrap();
     sup.seen.push(new_pid);
     assert!(!alive(pid));
-    assert!(is_tinymx(new_pid));
     let addr = listening(2);
     let sent = smtplib_send(addr, "x@b.example");
     assert_delivered(&spool, "x", 2, &sent);
@@ -317,4 +316,162 @@ fn s6_runs_reloads_restarts_and_stops_tinymx() {
                 .collect()
         },
     });
+}
+
+/// The children of `pid` (Linux's /proc/PID/task/PID/children).
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// busybox init in its own pid, mount and network namespaces (`unshare`):
+/// killing its pid ends everything in them. Dropped: that kill.
+struct Init {
+    unshare: Child,
+    /// busybox init's pid as the host sees it, once known.
+    pid: u32,
+}
+
+impl Drop for Init {
+    fn drop(&mut self) {
+        // unshare --fork's one child is the namespace's init.
+        for pid in children(self.unshare.id()) {
+            let _ = tinymx::sys::kill(pid, libc::SIGKILL);
+        }
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+/// contrib/busybox/inittab, its `::respawn:` line unchanged, read by the
+/// real busybox init as PID 1 of new pid, mount and network namespaces
+/// (root only): in the mount namespace /etc holds that inittab (and the
+/// host's passwd and group, for `-u mail`), /usr/sbin the binary under
+/// test and /var/spool a temporary directory; the network namespace has
+/// only its own loopback, where the line's default `-l :25` listens. A
+/// delivery through smtplib (run in that network namespace by nsenter),
+/// a SIGKILL of tinymx respawned by init under a new pid, delivering again.
+#[test]
+fn busybox_init_respawns_the_inittab_line() {
+    if !running_as_root("busybox_init_respawns_the_inittab_line") {
+        return;
+    }
+    let busybox = Command::new("sh")
+        .args(["-c", "command -v busybox"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_string())
+        .expect("busybox is installed by make test (busybox-static)");
+    let dir = TempDir::new("bbinit");
+    let d = dir.path();
+    let inittab = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/busybox/inittab"),
+    )
+    .unwrap();
+    let line = inittab
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .expect("the inittab line");
+    let command = line.strip_prefix("::respawn:").expect("a ::respawn: line");
+    for sub in ["sbin", "spool", "etc", "host-etc"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    std::fs::copy(binary(), d.join("sbin/tinymx")).unwrap();
+    std::fs::write(d.join("etc/inittab"), format!("{line}\n")).unwrap();
+    let setup = format!(
+        "set -e; {bb} ip link set lo up; \
+         mount --bind /etc {d}/host-etc; mount -t tmpfs tmpfs /etc; \
+         cp -a {d}/host-etc/passwd {d}/host-etc/group {d}/etc/inittab /etc/; \
+         mount --bind {d}/sbin /usr/sbin; mount --bind {d}/spool /var/spool; \
+         exec {bb} init",
+        bb = busybox,
+        d = d.display()
+    );
+    let console = std::fs::File::create(d.join("console")).unwrap();
+    let unshare = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount", "--net", "--mount-proc"])
+        .args(["sh", "-c", &setup])
+        .stdin(Stdio::null())
+        .stdout(console.try_clone().unwrap())
+        .stderr(console)
+        .spawn()
+        .expect("unshare (util-linux)");
+    let mut init = Init { pid: 0, unshare };
+    wait_until("busybox init", || {
+        init.pid = children(init.unshare.id()).first().copied().unwrap_or(0);
+        init.pid != 0 && cmdline(init.pid) == format!("{busybox} init")
+    });
+    let console = || std::fs::read_to_string(d.join("console")).unwrap_or_default();
+    let tinymx_pid = |not: u32| -> u32 {
+        let mut pid = 0;
+        wait_until("tinymx started by init", || {
+            pid = children(init.pid)
+                .into_iter()
+                .find(|&p| p != not && cmdline(p) == command)
+                .unwrap_or(0);
+            pid != 0
+        });
+        pid
+    };
+    let listening = |n: usize| {
+        wait_until("the listening line", || {
+            console().matches("tinymx: listening on [::]:25\n").count() == n
+        })
+    };
+    let deliver = |n: usize| {
+        let msg =
+            "From: a@client.example\r\nTo: x@example.org\r\nSubject: init\r\n\r\nRespawned.\r\n";
+        let script = "import smtplib, sys\n\
+            with smtplib.SMTP('127.0.0.1', 25, local_hostname='client.example', timeout=20) as s:\n\
+            \x20   assert s.sendmail('a@client.example', ['x@example.org'], sys.argv[1].encode()) == {}\n\
+            print('ok')\n";
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", init.pid))
+            .args(["python3", "-c", script, msg])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "ok\n",
+            "smtplib: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_delivered(&d.join("spool/tinymx"), "x", n, msg.as_bytes());
+    };
+
+    let first = tinymx_pid(0);
+    listening(1);
+    // `-u mail`: the ids of the host's mail user (the namespace's passwd).
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let mail: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with("mail:"))
+        .expect("a mail user")
+        .split(':')
+        .collect();
+    let want = format!("tinymx: running as uid {} gid {}\n", mail[2], mail[3]);
+    assert!(console().contains(&want), "{}", console());
+    deliver(1);
+
+    tinymx::sys::kill(first, libc::SIGKILL).unwrap();
+    let second = tinymx_pid(first);
+    assert_ne!(second, first);
+    listening(2);
+    deliver(2);
+    drop(init);
+    wait_until("the end of the namespace", || !alive(second));
 }
