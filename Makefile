@@ -32,6 +32,7 @@ test: build test-deps static-check size-check lint
 	$(MAKE) test-corpus
 	$(MAKE) test-interop
 	$(MAKE) test-cross
+	$(MAKE) test-ipk
 	$(MAKE) bench-smoke
 
 # show and extract over real messages from other projects' test data
@@ -101,6 +102,36 @@ bench-dkim: bench-build test-deps
 	$(SUDO) sh bench/install.sh --smoke
 	$(SUDO) env $(BENCH_ENV) python3 bench/run.py --dkim-only
 
+# ---------------------------------------------------------------------------
+# OpenWrt packages (README, "OpenWrt package"): make ipk builds the cross
+# binaries, then one .ipk per OpenWrt architecture name below into
+# target/ipk/ (contrib/openwrt/build-ipk.sh). Each entry is ARCH:OPENWRT_ARCH;
+# one static binary serves every OpenWrt name of its family, so aarch64 and
+# armv7 are packaged under the two names most devices use. Another name:
+#   make ipk IPK_ARCHES=aarch64:aarch64_cortex-a72
+# make test-ipk checks the packages and the procd script (tests/openwrt/run.py)
+# without a cross build: a missing cross binary is replaced by the x86_64 one.
+# ---------------------------------------------------------------------------
+
+IPK_ARCHES  ?= aarch64:aarch64_cortex-a53 aarch64:aarch64_generic \
+               armv7:arm_cortex-a7_neon-vfpv4 armv7:arm_cortex-a9_vfpv3-d16 \
+               mipsel:mipsel_24kc
+IPK_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)-1
+IPK_DIR     := target/ipk
+
+.PHONY: ipk test-ipk
+# OPENWRT_ARCH=BINARY for each entry of IPK_ARCHES.
+ipk_bins = $(foreach e,$(IPK_ARCHES),$(lastword $(subst :, ,$(e)))=$(CURDIR)/target/$($(firstword $(subst :, ,$(e)))_TRIPLE)/release/tinymx)
+
+ipk: cross
+	@for e in $(ipk_bins); do \
+		sh contrib/openwrt/build-ipk.sh "$${e#*=}" "$${e%%=*}" '$(IPK_VERSION)' '$(IPK_DIR)' || exit 1; \
+	done
+
+test-ipk: build
+	TINYMX_BIN='$(abspath $(RELEASE))' IPK_VERSION='$(IPK_VERSION)' IPK_BINS='$(ipk_bins)' \
+		python3 tests/openwrt/run.py
+
 # Lints on all code, tests included, as errors; rustup adds clippy once if
 # the toolchain lacks it.
 lint:
@@ -160,6 +191,15 @@ test-deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@# runit's runsv/svlogd and s6's s6-supervise for tests/supervisors.rs,
+	@# without their recommends (no init system, nothing started).
+	@missing=""; \
+	command -v runsv >/dev/null && command -v svlogd >/dev/null || missing="$$missing runit"; \
+	command -v s6-supervise >/dev/null || missing="$$missing s6"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing (the supervisors of tests/supervisors.rs; no init system)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@$(DKIM_VENV)/bin/python -c 'import dkim, nacl' 2>/dev/null || { \
 		echo "test-deps: creating $(DKIM_VENV) with dkimpy $(DKIMPY_VERSION), PyNaCl $(PYNACL_VERSION)"; \
