@@ -356,6 +356,9 @@ fn init_script_starts_reloads_and_stops_tinymx_under_busybox() {
             .env("DAEMON", binary())
             .env("PIDFILE", &pidfile)
             .env("TINYMX_ARGS", &args)
+            // Not the machine's /etc/default/tinymx (a package may have
+            // left one): only what this test sets.
+            .env("TINYMX_DEFAULTS", dir.path().join("no-defaults"))
             // The daemon keeps the script's stderr: collect it in a file.
             .stderr(
                 std::fs::OpenOptions::new()
