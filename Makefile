@@ -137,7 +137,8 @@ size-check: build
 
 # Test-only tools, from Debian's packages: python3 (smtplib), swaks,
 # busybox (the init script, the examples/ hooks and the --exec tests run
-# under busybox sh), PyYAML and pip (tests/spf/suite.py downloads the RFC
+# under busybox sh), mandoc and man-db (tests/man.rs lints and renders
+# tinymx.8), PyYAML and pip (tests/spf/suite.py downloads the RFC
 # 7208 test suite once and reads it).
 # dkimpy, the DKIM peer of tests/dkim.rs (PyNaCl for its Ed25519), pinned,
 # in a virtual environment of the tests' own.
@@ -154,6 +155,8 @@ test-deps:
 	python3 -c 'import yaml' 2>/dev/null || missing="$$missing python3-yaml"; \
 	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v mandoc >/dev/null || missing="$$missing mandoc"; \
+	command -v man >/dev/null || missing="$$missing man-db"; \
 	python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	test -d /usr/lib/python3.11/test/test_email/data || missing="$$missing libpython3.11-testsuite"; \
 	if [ -n "$$missing" ]; then \
@@ -167,6 +170,15 @@ test-deps:
 
 clean:
 	$(CARGO) clean
+
+# The manual page, tinymx.8, from the option table (src/man.rs; the
+# example tools/man.rs prints it; the binary does not contain it). It is
+# committed, so a fresh clone has it; tests/man.rs fails when it is out
+# of date, or when mandoc -Tlint or man warns about it.
+.PHONY: man
+man:
+	$(CARGO) run --quiet --locked --example man > tinymx.8.tmp
+	mv tinymx.8.tmp tinymx.8
 
 # ---------------------------------------------------------------------------
 # Cross builds: static musl binaries for the boxes tinymx runs on, each one
