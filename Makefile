@@ -338,3 +338,49 @@ test-cross:
 		$(MAKE) --no-print-directory test-$$a || exit 1; \
 		echo "test-cross: $$a passed in $$(( $$(date +%s) - start ))s"; \
 	done
+
+# ---------------------------------------------------------------------------
+# Installing (README: "Installing"). GNU directory variables; DESTDIR for
+# staged installs. The binary goes to sbin: it is a system daemon, which
+# the service files start as /usr/sbin/tinymx (show and extract are run
+# by its hooks, with a full path or PATH). The configuration goes to
+# $(PREFIX)/etc as GNU says, except for PREFIX=/usr, where it is /etc
+# (Debian's and the service files' place); an existing one is kept.
+# ---------------------------------------------------------------------------
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/tinymx
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+EXAMPLES   := $(notdir $(wildcard examples/*.sh))
+
+.PHONY: install uninstall test-install
+install: build
+	install -d -m 0755 '$(DESTDIR)$(SBINDIR)' '$(DESTDIR)$(MANDIR)/man8' \
+		'$(DESTDIR)$(DATADIR)/examples' '$(DESTDIR)$(SYSCONFDIR)'
+	install -m 0755 '$(RELEASE)' '$(DESTDIR)$(SBINDIR)/tinymx'
+	install -m 0644 tinymx.8 '$(DESTDIR)$(MANDIR)/man8/tinymx.8'
+	install -m 0755 $(addprefix examples/,$(EXAMPLES)) '$(DESTDIR)$(DATADIR)/examples/'
+	@if [ -e '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf' ]; then \
+		echo "install: kept the existing $(DESTDIR)$(SYSCONFDIR)/tinymx.conf"; \
+	else \
+		echo "install -m 0644 contrib/tinymx.conf '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'"; \
+		install -m 0644 contrib/tinymx.conf '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'; \
+	fi
+
+# Removes what install wrote; the configuration only if it is still the
+# sample (a changed one is the administrator's).
+uninstall:
+	rm -f '$(DESTDIR)$(SBINDIR)/tinymx' '$(DESTDIR)$(MANDIR)/man8/tinymx.8' \
+		$(addprefix '$(DESTDIR)$(DATADIR)/examples/,$(addsuffix ',$(EXAMPLES)))
+	-rmdir '$(DESTDIR)$(DATADIR)/examples' '$(DESTDIR)$(DATADIR)' 2>/dev/null
+	@if cmp -s contrib/tinymx.conf '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'; then \
+		echo "rm -f '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'"; rm -f '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'; \
+	elif [ -e '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf' ]; then \
+		echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/tinymx.conf (changed since installed)"; \
+	fi
+
+# make install and uninstall into temporary DESTDIRs: the exact tree and
+# modes, PREFIX=/usr, a kept configuration (tests/install.sh).
+test-install: build
+	sh tests/install.sh
