@@ -25,11 +25,14 @@ run: build
 	$(RELEASE) -l 127.0.0.1:2525 -d ./spool --auth-skip none $(RUN_ARGS)
 
 # The static binary's checks (linkage, size budget), clippy, unit tests,
-# the integration tests against it, then every cross build under qemu-user.
+# the integration tests against it, make install and the .deb, then every
+# cross build under qemu-user.
 test: build test-deps static-check size-check lint
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
 	$(CARGO) test --locked --no-default-features --lib mime
 	$(MAKE) test-corpus
+	$(MAKE) test-install
+	$(MAKE) test-package
 	$(MAKE) test-interop
 	$(MAKE) test-cross
 	$(MAKE) bench-smoke
@@ -384,3 +387,67 @@ uninstall:
 # modes, PREFIX=/usr, a kept configuration (tests/install.sh).
 test-install: build
 	sh tests/install.sh
+
+# ---------------------------------------------------------------------------
+# The Debian package (README: "The .deb"): target/deb/tinymx_VERSION_ARCH.deb
+# from the static binary of TARGET, built with dpkg-deb alone; files from
+# contrib/ and contrib/debian/ (control, maintainer scripts, copyright,
+# changelog, /etc/default/tinymx). The version is Cargo's plus the
+# changelog's revision; file times are the changelog's date, so the same
+# commit gives the same package.
+#   make deb                                      amd64
+#   make deb TARGET=aarch64-unknown-linux-musl    arm64
+#   make deb TARGET=armv7-unknown-linux-musleabihf  armhf
+#   make deb TARGET=mipsel-unknown-linux-musl     mipsel
+# ---------------------------------------------------------------------------
+aarch64_DEB := arm64
+DEB_CROSS   := $(strip $(foreach a,$(CROSS_ARCHES),$(if $(filter $($(a)_TRIPLE),$(TARGET)),$(a))))
+DEB_ARCH    := $(if $(DEB_CROSS),$($(DEB_CROSS)_DEB),$(if $(filter x86_64-unknown-linux-musl,$(TARGET)),amd64))
+DEB_BUILD   := $(or $(DEB_CROSS),build)
+DEB_VERSION  = $(shell head -n 1 contrib/debian/changelog | tr -d '()' | cut -d ' ' -f 2)
+CARGO_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)
+DEB_DIR     := target/deb
+DEB_FILE     = $(DEB_DIR)/tinymx_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: deb deb-package test-package
+deb: $(DEB_BUILD)
+	@$(MAKE) --no-print-directory deb-package
+
+deb-package:
+	@[ -n '$(DEB_ARCH)' ] || { echo "deb: no Debian architecture for $(TARGET)" >&2; exit 1; }
+	@case '$(DEB_VERSION)' in '$(CARGO_VERSION)'-*) ;; \
+		*) echo "deb: contrib/debian/changelog is at $(DEB_VERSION), Cargo.toml at another version" >&2; exit 1;; esac
+	@set -e; root='$(DEB_DIR)/root-$(DEB_ARCH)'; rm -rf "$$root"; \
+	install -d -m 0755 "$$root/DEBIAN" "$$root/usr/sbin" "$$root/usr/share/man/man8" \
+		"$$root/etc/default" "$$root/etc/init.d" "$$root/lib/systemd/system" \
+		"$$root/usr/share/doc/tinymx/examples" "$$root/usr/share/lintian/overrides"; \
+	install -m 0755 '$(RELEASE)' "$$root/usr/sbin/tinymx"; \
+	gzip -9n < tinymx.8 > "$$root/usr/share/man/man8/tinymx.8.gz"; \
+	install -m 0644 contrib/tinymx.conf "$$root/etc/tinymx.conf"; \
+	install -m 0644 contrib/debian/default "$$root/etc/default/tinymx"; \
+	install -m 0755 contrib/init.d/tinymx "$$root/etc/init.d/tinymx"; \
+	install -m 0644 contrib/systemd/tinymx.service "$$root/lib/systemd/system/tinymx.service"; \
+	install -m 0644 README.md contrib/debian/copyright "$$root/usr/share/doc/tinymx/"; \
+	gzip -9n < contrib/debian/changelog > "$$root/usr/share/doc/tinymx/changelog.Debian.gz"; \
+	install -m 0644 $(addprefix examples/,$(EXAMPLES)) "$$root/usr/share/doc/tinymx/examples/"; \
+	install -m 0644 contrib/debian/lintian-overrides "$$root/usr/share/lintian/overrides/tinymx"; \
+	for s in postinst prerm postrm; do install -m 0755 contrib/debian/$$s "$$root/DEBIAN/$$s"; done; \
+	printf '/etc/default/tinymx\n/etc/init.d/tinymx\n/etc/tinymx.conf\n' > "$$root/DEBIAN/conffiles"; \
+	size=$$(du -sk --apparent-size --exclude=DEBIAN "$$root" | cut -f1); \
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e "s/@SIZE@/$$size/" \
+		contrib/debian/control > "$$root/DEBIAN/control"; \
+	(cd "$$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | LC_ALL=C sort | xargs md5sum) > "$$root/DEBIAN/md5sums"; \
+	chmod 0644 "$$root/DEBIAN/control" "$$root/DEBIAN/conffiles" "$$root/DEBIAN/md5sums"; \
+	epoch=$$(date -d "$$(sed -n 's/^ -- .*>  //p' contrib/debian/changelog | head -1)" +%s); \
+	find "$$root" -exec touch -h -d "@$$epoch" {} +; \
+	SOURCE_DATE_EPOCH=$$epoch dpkg-deb --root-owner-group -Zxz --build "$$root" '$(DEB_FILE)'
+
+# The package on this machine (tests/deb.sh, as root): lintian, dpkg -i,
+# a delivery through the installed init script, systemd-analyze verify,
+# dpkg -r, dpkg -P; the package is removed at the end, also on failure.
+test-package: build
+	$(SUDO) sh tests/deb.sh
+
+.PHONY: deb-info
+deb-info:
+	@echo '$(DEB_ARCH) $(DEB_BUILD) $(DEB_VERSION) $(CARGO_VERSION) $(DEB_FILE)'
