@@ -7,7 +7,7 @@
 #     contrib/debian/lintian-overrides, each with its reason);
 #   - the file list with modes and owners;
 #   - dpkg -i: the user tinymx (group mail), the spool tinymx:mail 0750,
-#     the service neither enabled nor started;
+#     the service neither enabled nor started; update-rc.d enables it;
 #   - systemd-analyze verify on the installed unit: silent;
 #   - the installed init script starts the installed binary (on
 #     127.0.0.1 and a free port, as tinymx), which stores a message sent
@@ -129,6 +129,10 @@ out=$(/etc/init.d/tinymx status) || st=$?
 [ "$out $st" = "tinymx is not running 3" ] || fail "the service was started by dpkg -i: $out ($st)"
 [ "$(cd /etc && ls -d rc?.d/*tinymx | tr '\n' ' ')" = "rc0.d/K01tinymx rc1.d/K01tinymx rc2.d/K01tinymx rc3.d/K01tinymx rc4.d/K01tinymx rc5.d/K01tinymx rc6.d/K01tinymx " ] ||
 	fail "rc links: $(cd /etc && ls -d rc?.d/*tinymx)"
+# What the README tells the administrator to do on sysvinit: enable it.
+update-rc.d tinymx enable >"$tmp/rc.out" 2>&1 || { cat "$tmp/rc.out" >&2; fail "update-rc.d tinymx enable"; }
+[ "$(cd /etc && ls -d rc?.d/*tinymx | tr '\n' ' ')" = "rc0.d/K01tinymx rc1.d/K01tinymx rc2.d/S01tinymx rc3.d/S01tinymx rc4.d/S01tinymx rc5.d/S01tinymx rc6.d/K01tinymx " ] ||
+	fail "rc links after update-rc.d tinymx enable: $(cd /etc && ls -d rc?.d/*tinymx)"
 [ "$(dpkg-query -W -f='${Conffiles}\n' tinymx | awk 'NF { print $1 }' | tr '\n' ' ')" = "/etc/default/tinymx /etc/init.d/tinymx /etc/tinymx.conf " ] || fail "conffiles"
 
 step "systemd-analyze verify /lib/systemd/system/tinymx.service"
@@ -190,7 +194,7 @@ cmp "$stored" "$tmp/stored" || fail "dpkg -r changed the spool"
 
 step "dpkg -P"
 dpkg -P tinymx >"$tmp/dpkg.out" 2>&1 || { cat "$tmp/dpkg.out" >&2; fail "dpkg -P"; }
-for f in /etc/tinymx.conf /etc/default/tinymx /etc/init.d/tinymx /etc/rc2.d/K01tinymx; do
+for f in /etc/tinymx.conf /etc/default/tinymx /etc/init.d/tinymx /etc/rc2.d/S01tinymx /etc/rc0.d/K01tinymx; do
 	[ ! -e "$f" ] || fail "$f is left after dpkg -P"
 done
 cmp "$stored" "$tmp/stored" || fail "dpkg -P removed or changed the mail in the spool"
