@@ -213,9 +213,10 @@ written, synced and linked there before tinymx answers 250 (RFC 5321, the
 receiving side).
 It never relays and never sends mail.
 .PP
-A mailbox is the local part of a recipient address, lower\-cased (a to z,
-0 to 9, dot, underscore and hyphen, not starting with a dot, at most 64
-bytes).
+A mailbox is the local part of a recipient address, lower\-cased and cut
+at the first + (Bob+lists is bob): a to z, 0 to 9, dot, underscore and
+hyphen, not starting with a dot, 1 to 64 bytes.
+Mail for postmaster always goes to the mailbox postmaster.
 .BR \-D " and " \-m
 restrict the domains and mailboxes accepted;
 .B \-c
