@@ -358,7 +358,12 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 EXAMPLES   := $(notdir $(wildcard examples/*.sh))
 
 .PHONY: install uninstall test-install
-install: build
+# The binary that `make` built (built first if there is none), so that
+# `make && sudo make install` needs no Rust toolchain as root.
+$(RELEASE):
+	$(MAKE) build
+
+install: | $(RELEASE)
 	install -d -m 0755 '$(DESTDIR)$(SBINDIR)' '$(DESTDIR)$(MANDIR)/man8' \
 		'$(DESTDIR)$(DATADIR)/examples' '$(DESTDIR)$(SYSCONFDIR)'
 	install -m 0755 '$(RELEASE)' '$(DESTDIR)$(SBINDIR)/tinymx'
