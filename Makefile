@@ -456,6 +456,8 @@ deb-package:
 test-package: build
 	$(SUDO) sh tests/deb.sh
 
+# The package's architecture, build target, version and file name for
+# TARGET (tests/deb.sh reads the file name here).
 .PHONY: deb-info
 deb-info:
 	@echo '$(DEB_ARCH) $(DEB_BUILD) $(DEB_VERSION) $(CARGO_VERSION) $(DEB_FILE)'
