@@ -25,11 +25,14 @@ run: build
 	$(RELEASE) -l 127.0.0.1:2525 -d ./spool --auth-skip none $(RUN_ARGS)
 
 # The static binary's checks (linkage, size budget), clippy, unit tests,
-# the integration tests against it, then every cross build under qemu-user.
+# the integration tests against it, make install and the .deb, then every
+# cross build under qemu-user.
 test: build test-deps static-check size-check lint
 	TINYMX_BIN='$(abspath $(RELEASE))' $(CARGO) test --locked
 	$(CARGO) test --locked --no-default-features --lib mime
 	$(MAKE) test-corpus
+	$(MAKE) test-install
+	$(MAKE) test-package
 	$(MAKE) test-interop
 	$(MAKE) test-cross
 	$(MAKE) test-ipk
@@ -169,7 +172,8 @@ size-check: build
 
 # Test-only tools, from Debian's packages: python3 (smtplib), swaks,
 # busybox (the init script, the examples/ hooks and the --exec tests run
-# under busybox sh), PyYAML and pip (tests/spf/suite.py downloads the RFC
+# under busybox sh), mandoc and man-db (tests/man.rs lints and renders
+# tinymx.8), PyYAML and pip (tests/spf/suite.py downloads the RFC
 # 7208 test suite once and reads it).
 # dkimpy, the DKIM peer of tests/dkim.rs (PyNaCl for its Ed25519), pinned,
 # in a virtual environment of the tests' own.
@@ -186,6 +190,8 @@ test-deps:
 	python3 -c 'import yaml' 2>/dev/null || missing="$$missing python3-yaml"; \
 	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v mandoc >/dev/null || missing="$$missing mandoc"; \
+	command -v man >/dev/null || missing="$$missing man-db"; \
 	python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	test -d /usr/lib/python3.11/test/test_email/data || missing="$$missing libpython3.11-testsuite"; \
 	if [ -n "$$missing" ]; then \
@@ -208,6 +214,15 @@ test-deps:
 
 clean:
 	$(CARGO) clean
+
+# The manual page, tinymx.8, from the option table (src/man.rs; the
+# example tools/man.rs prints it; the binary does not contain it). It is
+# committed, so a fresh clone has it; tests/man.rs fails when it is out
+# of date, or when mandoc -Tlint or man warns about it.
+.PHONY: man
+man:
+	$(CARGO) run --quiet --locked --example man > tinymx.8.tmp
+	mv tinymx.8.tmp tinymx.8
 
 # ---------------------------------------------------------------------------
 # Cross builds: static musl binaries for the boxes tinymx runs on, each one
@@ -367,3 +382,123 @@ test-cross:
 		$(MAKE) --no-print-directory test-$$a || exit 1; \
 		echo "test-cross: $$a passed in $$(( $$(date +%s) - start ))s"; \
 	done
+
+# ---------------------------------------------------------------------------
+# Installing (README: "Installing"). GNU directory variables; DESTDIR for
+# staged installs. The binary goes to sbin: it is a system daemon, which
+# the service files start as /usr/sbin/tinymx (show and extract are run
+# by its hooks, with a full path or PATH). The configuration goes to
+# $(PREFIX)/etc as GNU says, except for PREFIX=/usr, where it is /etc
+# (Debian's and the service files' place); an existing one is kept.
+# ---------------------------------------------------------------------------
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/tinymx
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+EXAMPLES   := $(notdir $(wildcard examples/*.sh))
+
+.PHONY: install uninstall test-install
+# The binary that `make` built (built first if there is none), so that
+# `make && sudo make install` needs no Rust toolchain as root.
+$(RELEASE):
+	$(MAKE) build
+
+install: | $(RELEASE)
+	install -d -m 0755 '$(DESTDIR)$(SBINDIR)' '$(DESTDIR)$(MANDIR)/man8' \
+		'$(DESTDIR)$(DATADIR)/examples' '$(DESTDIR)$(SYSCONFDIR)'
+	install -m 0755 '$(RELEASE)' '$(DESTDIR)$(SBINDIR)/tinymx'
+	install -m 0644 tinymx.8 '$(DESTDIR)$(MANDIR)/man8/tinymx.8'
+	install -m 0755 $(addprefix examples/,$(EXAMPLES)) '$(DESTDIR)$(DATADIR)/examples/'
+	@if [ -e '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf' ]; then \
+		echo "install: kept the existing $(DESTDIR)$(SYSCONFDIR)/tinymx.conf"; \
+	else \
+		echo "install -m 0644 contrib/tinymx.conf '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'"; \
+		install -m 0644 contrib/tinymx.conf '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'; \
+	fi
+
+# Removes what install wrote; the configuration only if it is still the
+# sample (a changed one is the administrator's).
+uninstall:
+	rm -f '$(DESTDIR)$(SBINDIR)/tinymx' '$(DESTDIR)$(MANDIR)/man8/tinymx.8' \
+		$(addprefix '$(DESTDIR)$(DATADIR)/examples/,$(addsuffix ',$(EXAMPLES)))
+	-rmdir '$(DESTDIR)$(DATADIR)/examples' '$(DESTDIR)$(DATADIR)' 2>/dev/null
+	@if cmp -s contrib/tinymx.conf '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'; then \
+		echo "rm -f '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'"; rm -f '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf'; \
+	elif [ -e '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf' ]; then \
+		echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/tinymx.conf (changed since installed)"; \
+	fi
+
+# make install and uninstall into temporary DESTDIRs: the exact tree and
+# modes, PREFIX=/usr, a kept configuration (tests/install.sh).
+test-install: build
+	sh tests/install.sh
+
+# ---------------------------------------------------------------------------
+# The Debian package (README: "The .deb"): target/deb/tinymx_VERSION_ARCH.deb
+# from the static binary of TARGET, built with dpkg-deb alone; files from
+# contrib/ and contrib/debian/ (control, maintainer scripts, copyright,
+# changelog, /etc/default/tinymx). The version is Cargo's plus the
+# changelog's revision; file times are the changelog's date, so the same
+# commit gives the same package.
+#   make deb                                      amd64
+#   make deb TARGET=aarch64-unknown-linux-musl    arm64
+#   make deb TARGET=armv7-unknown-linux-musleabihf  armhf
+#   make deb TARGET=mipsel-unknown-linux-musl     mipsel
+# ---------------------------------------------------------------------------
+aarch64_DEB := arm64
+DEB_CROSS   := $(strip $(foreach a,$(CROSS_ARCHES),$(if $(filter $($(a)_TRIPLE),$(TARGET)),$(a))))
+DEB_ARCH    := $(if $(DEB_CROSS),$($(DEB_CROSS)_DEB),$(if $(filter x86_64-unknown-linux-musl,$(TARGET)),amd64))
+DEB_BUILD   := $(or $(DEB_CROSS),build)
+DEB_VERSION  = $(shell head -n 1 contrib/debian/changelog | tr -d '()' | cut -d ' ' -f 2)
+CARGO_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)
+DEB_DIR     := target/deb
+DEB_FILE     = $(DEB_DIR)/tinymx_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: deb deb-package test-package
+deb: $(DEB_BUILD)
+	@$(MAKE) --no-print-directory deb-package
+
+deb-package:
+	@[ -n '$(DEB_ARCH)' ] || { echo "deb: no Debian architecture for $(TARGET)" >&2; exit 1; }
+	@case '$(DEB_VERSION)' in '$(CARGO_VERSION)'-*) ;; \
+		*) echo "deb: contrib/debian/changelog is at $(DEB_VERSION), Cargo.toml at another version" >&2; exit 1;; esac
+	@set -e; root='$(DEB_DIR)/root-$(DEB_ARCH)'; rm -rf "$$root"; \
+	install -d -m 0755 "$$root/DEBIAN" "$$root/usr/sbin" "$$root/usr/share/man/man8" \
+		"$$root/etc/default" "$$root/etc/init.d" "$$root/lib/systemd/system" \
+		"$$root/usr/share/doc/tinymx/examples" "$$root/usr/share/lintian/overrides"; \
+	install -m 0755 '$(RELEASE)' "$$root/usr/sbin/tinymx"; \
+	gzip -9n < tinymx.8 > "$$root/usr/share/man/man8/tinymx.8.gz"; \
+	install -m 0644 contrib/tinymx.conf "$$root/etc/tinymx.conf"; \
+	install -m 0644 contrib/debian/default "$$root/etc/default/tinymx"; \
+	install -m 0755 contrib/init.d/tinymx "$$root/etc/init.d/tinymx"; \
+	install -m 0644 contrib/systemd/tinymx.service "$$root/lib/systemd/system/tinymx.service"; \
+	install -m 0644 README.md contrib/debian/copyright "$$root/usr/share/doc/tinymx/"; \
+	gzip -9n < contrib/debian/changelog > "$$root/usr/share/doc/tinymx/changelog.Debian.gz"; \
+	install -m 0644 $(addprefix examples/,$(EXAMPLES)) "$$root/usr/share/doc/tinymx/examples/"; \
+	case $$(od -An -j16 -N1 -tu1 '$(RELEASE)' | tr -d ' ') in \
+		3) unused=statically-linked-binary ;; *) unused=shared-library-lacks-prerequisites ;; esac; \
+	grep -v ": $$unused " contrib/debian/lintian-overrides > "$$root/usr/share/lintian/overrides/tinymx"; \
+	chmod 0644 "$$root/usr/share/lintian/overrides/tinymx"; \
+	for s in postinst prerm postrm; do install -m 0755 contrib/debian/$$s "$$root/DEBIAN/$$s"; done; \
+	printf '/etc/default/tinymx\n/etc/init.d/tinymx\n/etc/tinymx.conf\n' > "$$root/DEBIAN/conffiles"; \
+	size=$$(du -sk --apparent-size --exclude=DEBIAN "$$root" | cut -f1); \
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e "s/@SIZE@/$$size/" \
+		contrib/debian/control > "$$root/DEBIAN/control"; \
+	(cd "$$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | LC_ALL=C sort | xargs md5sum) > "$$root/DEBIAN/md5sums"; \
+	chmod 0644 "$$root/DEBIAN/control" "$$root/DEBIAN/conffiles" "$$root/DEBIAN/md5sums"; \
+	epoch=$$(date -d "$$(sed -n 's/^ -- .*>  //p' contrib/debian/changelog | head -1)" +%s); \
+	find "$$root" -exec touch -h -d "@$$epoch" {} +; \
+	SOURCE_DATE_EPOCH=$$epoch dpkg-deb --root-owner-group -Zxz --build "$$root" '$(DEB_FILE)'
+
+# The package on this machine (tests/deb.sh, as root): lintian, dpkg -i,
+# a delivery through the installed init script, systemd-analyze verify,
+# dpkg -r, dpkg -P; the package is removed at the end, also on failure.
+test-package: build
+	$(SUDO) sh tests/deb.sh
+
+# The package's architecture, build target, version and file name for
+# TARGET (tests/deb.sh reads the file name here).
+.PHONY: deb-info
+deb-info:
+	@echo '$(DEB_ARCH) $(DEB_BUILD) $(DEB_VERSION) $(CARGO_VERSION) $(DEB_FILE)'

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// `--help` before the option blocks.
-const USAGE_HEAD: &str = "\
+pub(crate) const USAGE_HEAD: &str = "\
 Usage: tinymx [OPTIONS]
        tinymx show [--header NAME]... [--body] [--json] FILE
        tinymx extract FILE DIR

@@ -17,6 +17,7 @@ pub mod json;
 pub mod listener;
 pub mod log;
 pub mod maildir;
+pub mod man;
 pub mod mime;
 pub mod safe;
 pub mod screen;
