@@ -216,13 +216,13 @@ clean:
 	$(CARGO) clean
 
 # The manual page, tinymx.8, from the option table (src/man.rs; the
-# example tools/man.rs prints it; the binary does not contain it). It is
+# example contrib/man.rs prints it; the binary does not contain it). It is
 # committed, so a fresh clone has it; tests/man.rs fails when it is out
 # of date, or when mandoc -Tlint or man warns about it.
 .PHONY: man
 man:
-	$(CARGO) run --quiet --locked --example man > tinymx.8.tmp
-	mv tinymx.8.tmp tinymx.8
+	$(CARGO) run --quiet --locked --example man > contrib/tinymx.8.tmp
+	mv contrib/tinymx.8.tmp contrib/tinymx.8
 
 # ---------------------------------------------------------------------------
 # Cross builds: static musl binaries for the boxes tinymx runs on, each one
@@ -408,7 +408,7 @@ install: | $(RELEASE)
 	install -d -m 0755 '$(DESTDIR)$(SBINDIR)' '$(DESTDIR)$(MANDIR)/man8' \
 		'$(DESTDIR)$(DATADIR)/examples' '$(DESTDIR)$(SYSCONFDIR)'
 	install -m 0755 '$(RELEASE)' '$(DESTDIR)$(SBINDIR)/tinymx'
-	install -m 0644 tinymx.8 '$(DESTDIR)$(MANDIR)/man8/tinymx.8'
+	install -m 0644 contrib/tinymx.8 '$(DESTDIR)$(MANDIR)/man8/tinymx.8'
 	install -m 0755 $(addprefix examples/,$(EXAMPLES)) '$(DESTDIR)$(DATADIR)/examples/'
 	@if [ -e '$(DESTDIR)$(SYSCONFDIR)/tinymx.conf' ]; then \
 		echo "install: kept the existing $(DESTDIR)$(SYSCONFDIR)/tinymx.conf"; \
@@ -468,7 +468,7 @@ deb-package:
 		"$$root/etc/default" "$$root/etc/init.d" "$$root/lib/systemd/system" \
 		"$$root/usr/share/doc/tinymx/examples" "$$root/usr/share/lintian/overrides"; \
 	install -m 0755 '$(RELEASE)' "$$root/usr/sbin/tinymx"; \
-	gzip -9n < tinymx.8 > "$$root/usr/share/man/man8/tinymx.8.gz"; \
+	gzip -9n < contrib/tinymx.8 > "$$root/usr/share/man/man8/tinymx.8.gz"; \
 	install -m 0644 contrib/tinymx.conf "$$root/etc/tinymx.conf"; \
 	install -m 0644 contrib/debian/default "$$root/etc/default/tinymx"; \
 	install -m 0755 contrib/init.d/tinymx "$$root/etc/init.d/tinymx"; \

@@ -6,7 +6,7 @@
 //!
 //! The binary never calls this module (link-time optimisation drops it:
 //! the page costs the shipped binary no byte). `make man` runs the example
-//! `man` (tools/man.rs), which prints `page()` into `tinymx.8`; `tests/man.rs`
+//! `man` (contrib/man.rs), which prints `page()` into `contrib/tinymx.8`; `tests/man.rs`
 //! checks that the committed file is `page()`, that its options read as
 //! the binary's `--help`, and that `mandoc -Tlint` and `man` accept it.
 

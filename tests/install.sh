@@ -39,7 +39,7 @@ T
 tree "$d" >"$tmp/got"
 same "$tmp/want" "$tmp/got" "install tree (PREFIX=/usr/local)"
 cmp "$bin" "$d/usr/local/sbin/tinymx" || fail "installed binary"
-cmp tinymx.8 "$d/usr/local/share/man/man8/tinymx.8" || fail "installed man page"
+cmp contrib/tinymx.8 "$d/usr/local/share/man/man8/tinymx.8" || fail "installed man page"
 cmp contrib/tinymx.conf "$d/usr/local/etc/tinymx.conf" || fail "installed config"
 for e in gateway.sh notify.sh save-attachments.sh; do
 	cmp "examples/$e" "$d/usr/local/share/tinymx/examples/$e" || fail "installed $e"

@@ -15,7 +15,7 @@ fn source(name: &str) -> PathBuf {
 }
 
 fn page() -> String {
-    std::fs::read_to_string(source("tinymx.8")).unwrap()
+    std::fs::read_to_string(source("contrib/tinymx.8")).unwrap()
 }
 
 /// The roff of a text line as plain text: font changes dropped, the
@@ -162,7 +162,7 @@ fn tool(name: &str) -> Command {
 fn mandoc_lint_reports_nothing() {
     let out = tool("mandoc")
         .args(["-Tlint", "-Wall"])
-        .arg(source("tinymx.8"))
+        .arg(source("contrib/tinymx.8"))
         .output()
         .unwrap();
     let text =
@@ -175,7 +175,7 @@ fn mandoc_lint_reports_nothing() {
 fn man_renders_it_without_a_warning() {
     let out = tool("man")
         .args(["--warnings", "-l"])
-        .arg(source("tinymx.8"))
+        .arg(source("contrib/tinymx.8"))
         .env("MANWIDTH", "80")
         .env("LC_ALL", "C.UTF-8")
         .env("MANPAGER", "cat")
