@@ -497,6 +497,15 @@ deb-package:
 test-package: build
 	$(SUDO) sh tests/deb.sh
 
+# The systemd unit under a real systemd (tests/systemd.sh, as root):
+# systemd-nspawn boots the host's systemd in a throwaway tree with the
+# .deb's files and its own loopback; postinst, systemctl start/reload/stop,
+# a delivery on port 25, the hardening checked in /proc; all removed at the
+# end. Installs systemd-container when systemd-nspawn is missing.
+.PHONY: test-systemd
+test-systemd: build
+	$(SUDO) sh tests/systemd.sh
+
 # The package's architecture, build target, version and file name for
 # TARGET (tests/deb.sh reads the file name here).
 .PHONY: deb-info
