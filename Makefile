@@ -33,6 +33,7 @@ test: build test-deps static-check size-check lint
 	$(MAKE) test-corpus
 	$(MAKE) test-install
 	$(MAKE) test-package
+	$(MAKE) test-systemd
 	$(MAKE) test-interop
 	$(MAKE) test-cross
 	$(MAKE) test-ipk
