@@ -12,6 +12,24 @@
 //! begins the terminator — RFC 5321 §4.5.2 ("the first character is
 //! deleted"), applied literally, also when the next byte is a bare CR or LF.
 
+/// Writes `b` and then the bytes of `input` from `*i` up to the next CR
+/// (as many as fit, leaving one byte of `out` free) at `out[*o..]`,
+/// advancing both positions; returns the number of bytes after `b`.
+/// `out` must have at least one free byte. Both decoders' fast path.
+#[inline]
+fn copy_run(b: u8, input: &[u8], i: &mut usize, out: &mut [u8], o: &mut usize) -> usize {
+    let avail = (out.len() - *o - 1).min(input.len() - *i);
+    let run = input[*i..*i + avail]
+        .iter()
+        .position(|&c| c == b'\r')
+        .unwrap_or(avail);
+    out[*o] = b;
+    out[*o + 1..*o + 1 + run].copy_from_slice(&input[*i..*i + run]);
+    *o += 1 + run;
+    *i += run;
+    run
+}
+
 /// Where the decoder stands in the byte stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum At {
@@ -79,15 +97,7 @@ impl DotDecoder {
                 (At::LineStart, b'.') => self.at = At::Dot,
                 (At::Middle | At::LineStart, _) => {
                     // Copy the run of ordinary bytes up to the next CR in one go.
-                    let avail = (out.len() - o - 1).min(input.len() - i);
-                    let run = input[i..i + avail]
-                        .iter()
-                        .position(|&c| c == b'\r')
-                        .unwrap_or(avail);
-                    out[o] = b;
-                    out[o + 1..o + 1 + run].copy_from_slice(&input[i..i + run]);
-                    o += 1 + run;
-                    i += run;
+                    let run = copy_run(b, input, &mut i, out, &mut o);
                     self.wire_bytes += 1 + run as u64;
                     self.at = At::Middle;
                 }
@@ -179,15 +189,7 @@ impl ChunkDecoder {
                 continue;
             }
             // b, then the run of ordinary bytes up to the next CR.
-            let avail = (out.len() - o - 1).min(input.len() - i);
-            let run = input[i..i + avail]
-                .iter()
-                .position(|&c| c == b'\r')
-                .unwrap_or(avail);
-            out[o] = b;
-            out[o + 1..o + 1 + run].copy_from_slice(&input[i..i + run]);
-            o += 1 + run;
-            i += run;
+            copy_run(b, input, &mut i, out, &mut o);
         }
         self.octets += i as u64;
         (i, o)
