@@ -2,11 +2,11 @@
 //! reply to DATA) and `--exec` (after delivery, from a small pool of
 //! worker threads fed by a bounded queue).
 //!
-//! A program is started with `execve` directly (std's `Command`, no
-//! shell), with nothing from the message or envelope on its command line:
-//! those travel in `TINYMX_*` environment variables, and the message on
-//! stdin. It runs as the leader of its own process group, so a time-out
-//! kills everything it started.
+//! A program is started with `posix_spawn` (`sys::spawn`: an exec of it
+//! directly, no shell), with nothing from the message or envelope on its
+//! command line: those travel in `TINYMX_*` environment variables, and the
+//! message on stdin. It runs as the leader of its own process group, so a
+//! time-out kills everything it started.
 
 use crate::mime::{self, Handler, Part};
 use crate::{info, sys, warn};
@@ -14,9 +14,8 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,7 +84,7 @@ pub fn run(
     timeout: Duration,
     capture_stdout: bool,
 ) -> Outcome {
-    let mut child = match spawn(program, vars, stdin, capture_stdout) {
+    let (child, out, err) = match spawn(program, vars, stdin, capture_stdout) {
         Ok(c) => c,
         Err(e) => {
             return Outcome {
@@ -97,19 +96,19 @@ pub fn run(
     };
     let deadline = Instant::now() + timeout;
     let mut pipes = Pipes {
-        out: child.stdout.take(),
-        err: child.stderr.take(),
+        out,
+        err: Some(err),
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
-    let status = match wait(&mut child, &mut pipes, deadline) {
+    let status = match wait(child, &mut pipes, deadline) {
         Ok(Some(st)) => exit_status(st),
         Ok(None) => {
-            kill(&mut child);
+            kill(child);
             Status::TimedOut
         }
         Err(e) => {
-            kill(&mut child);
+            kill(child);
             Status::WaitFailed(e.to_string())
         }
     };
@@ -124,36 +123,70 @@ pub fn run(
 }
 
 /// Starts `program` as the leader of its own process group (so a time-out
-/// can kill whatever it started too), stderr always piped.
-fn spawn(program: &Path, vars: &Vars, stdin: File, capture_stdout: bool) -> io::Result<Child> {
-    Command::new(program)
-        .envs(vars.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::from(stdin))
-        .stdout(if capture_stdout {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
+/// can kill whatever it started too), stdout piped or /dev/null, stderr
+/// always piped: its pid and the read ends of the pipes.
+fn spawn(
+    program: &Path,
+    vars: &Vars,
+    stdin: File,
+    capture_stdout: bool,
+) -> io::Result<(u32, Option<File>, File)> {
+    let (err_read, err_write) = sys::pipe()?;
+    let (out_read, out_write) = if capture_stdout {
+        let (r, w) = sys::pipe()?;
+        (Some(File::from(r)), w)
+    } else {
+        (
+            None,
+            OwnedFd::from(File::options().write(true).open("/dev/null")?),
+        )
+    };
+    let pid = sys::spawn(
+        program,
+        environment(std::env::vars_os(), vars),
+        [stdin.as_fd(), out_write.as_fd(), err_write.as_fd()],
+    )?;
+    // The child's ends (and stdin) close here: the pipes reach end of file
+    // once the hook and whatever it started are done with them.
+    Ok((pid, out_read, File::from(err_read)))
+}
+
+/// The hook's environment, as `NAME=value` strings: the `inherited` one
+/// (tinymx's own) with `vars` added, a variable of `vars` replacing an
+/// inherited one of the same name (and a later one of `vars` an earlier
+/// one), as `Command::envs` did.
+fn environment(
+    inherited: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    vars: &Vars,
+) -> Vec<Vec<u8>> {
+    let pair = |k: &[u8], v: &[u8]| [k, b"=", v].concat();
+    let mut env: Vec<Vec<u8>> = inherited
+        .filter(|(k, _)| !vars.iter().any(|(n, _)| k.as_bytes() == n.as_bytes()))
+        .map(|(k, v)| pair(k.as_bytes(), v.as_bytes()))
+        .collect();
+    for (i, (k, v)) in vars.iter().enumerate() {
+        if !vars[i + 1..].iter().any(|(n, _)| n == k) {
+            env.push(pair(k.as_bytes(), v.as_bytes()));
+        }
+    }
+    env
 }
 
 /// A running hook's output pipes (None once at end of file) and the
 /// first bytes read from each.
 struct Pipes {
-    out: Option<ChildStdout>,
-    err: Option<ChildStderr>,
+    out: Option<File>,
+    err: Option<File>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
-/// Waits for the hook to exit while reading its pipes: its exit status,
-/// None at `deadline`, or the error that stopped the wait.
-fn wait(child: &mut Child, pipes: &mut Pipes, deadline: Instant) -> io::Result<Option<ExitStatus>> {
-    let pidfd = sys::pidfd_open(child.id()).ok();
+/// Waits for hook `child` to exit while reading its pipes: its raw wait
+/// status, None at `deadline`, or the error that stopped the wait.
+fn wait(child: u32, pipes: &mut Pipes, deadline: Instant) -> io::Result<Option<i32>> {
+    let pidfd = sys::pidfd_open(child).ok();
     loop {
-        if let Some(st) = child.try_wait()? {
+        if let Some(st) = sys::try_wait(child)? {
             return Ok(Some(st));
         }
         let now = Instant::now();
@@ -192,21 +225,23 @@ impl Pipes {
     }
 }
 
-/// How an exited hook ended, from its wait status.
-fn exit_status(st: ExitStatus) -> Status {
-    match (st.code(), st.signal()) {
-        (Some(c), _) => Status::Exited(c),
-        (None, Some(s)) => Status::Signaled(s),
+/// How an exited hook ended, from its raw wait status.
+fn exit_status(st: i32) -> Status {
+    if libc::WIFEXITED(st) {
+        Status::Exited(libc::WEXITSTATUS(st))
+    } else if libc::WIFSIGNALED(st) {
+        Status::Signaled(libc::WTERMSIG(st))
+    } else {
         // Neither exited nor killed (stopped or continued): report it.
-        _ => Status::WaitFailed(format!("unexpected wait status {:#x}", st.into_raw())),
+        Status::WaitFailed(format!("unexpected wait status {st:#x}"))
     }
 }
 
 /// Kills the hook's process group and the hook, and reaps it.
-fn kill(child: &mut Child) {
-    let _ = sys::kill_group(child.id(), libc::SIGKILL);
-    let _ = child.kill();
-    let _ = child.wait();
+fn kill(child: u32) {
+    let _ = sys::kill_group(child, libc::SIGKILL);
+    let _ = sys::kill(child, libc::SIGKILL);
+    let _ = sys::wait_child(child);
 }
 
 /// Reads what is available from a pipe, keeping the first bytes. False at
@@ -476,6 +511,140 @@ mod tests {
         o
     }
 
+    /// A script file for one test (`tag` keeps concurrent tests apart).
+    fn script(tag: &str, body: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("tinymx-hook-{}-{tag}", std::process::id()));
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        path
+    }
+
+    /// The SigIgn mask of /proc/<pid>/status text.
+    fn sig_ign(status: &str) -> u64 {
+        let line = status.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+        u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).unwrap()
+    }
+
+    #[test]
+    fn a_hook_starts_with_sigpipe_at_its_default_disposition() {
+        let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+        // The test harness ignores SIGPIPE (std's runtime does, as tinymx
+        // does), and an ignored signal stays ignored across exec.
+        let own = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert_ne!(
+            sig_ign(&own) & sigpipe,
+            0,
+            "precondition: SIGPIPE ignored here"
+        );
+        let path = script("sigign", "grep SigIgn /proc/$$/status");
+        let stdin = File::open("/dev/null").unwrap();
+        let o = run(&path, &vec![], stdin, Duration::from_secs(10), true);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(o.status, Status::Exited(0), "{:?}", o.stderr);
+        let hook = String::from_utf8(o.stdout).unwrap();
+        assert_eq!(sig_ign(&hook) & sigpipe, 0, "{hook}");
+    }
+
+    #[test]
+    fn the_environment_is_inherited_with_the_vars_replacing_their_names() {
+        use std::ffi::OsString;
+        let inherited = [
+            ("HOME", "/root"),
+            ("TINYMX_SENDER", "inherited"),
+            ("LANG", "C"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let vars: Vars = vec![
+            ("TINYMX_SENDER", "a@b.example".into()),
+            ("TINYMX_SIZE", "1".into()),
+            ("TINYMX_SIZE", "2".into()),
+        ];
+        let env = environment(inherited.into_iter(), &vars);
+        let env: Vec<&str> = env
+            .iter()
+            .map(|e| std::str::from_utf8(e).unwrap())
+            .collect();
+        assert_eq!(
+            env,
+            [
+                "HOME=/root",
+                "LANG=C",
+                "TINYMX_SENDER=a@b.example",
+                "TINYMX_SIZE=2"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hook_gets_the_inherited_environment_stdin_and_its_vars() {
+        // Two variables of this process, one passed as it is, one
+        // replaced by a var of the same name.
+        let simple = |k: &str, v: &str| {
+            k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && !v.contains('\n')
+        };
+        let mine: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, v)| simple(k, v))
+            .take(2)
+            .collect();
+        assert_eq!(mine.len(), 2, "this test needs two environment variables");
+        let (kept, replaced) = (&mine[0], &mine[1].0);
+        let vars: Vars = vec![
+            ("TINYMX_TEST", "v a l".into()),
+            (String::leak(replaced.clone()), "replaced".into()),
+        ];
+        let input = std::env::temp_dir().join(format!("tinymx-hook-{}-in", std::process::id()));
+        std::fs::write(&input, "the message\n").unwrap();
+        let path = script(
+            "env",
+            &format!(
+                "printf '%s|' \"${}\" \"${replaced}\" \"$TINYMX_TEST\"; cat",
+                kept.0
+            ),
+        );
+        let stdin = File::open(&input).unwrap();
+        let o = run(&path, &vars, stdin, Duration::from_secs(10), true);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&input);
+        assert_eq!(o.status, Status::Exited(0), "{:?}", o.stderr);
+        assert_eq!(
+            String::from_utf8(o.stdout).unwrap(),
+            format!("{}|replaced|v a l|the message\n", kept.1)
+        );
+    }
+
+    #[test]
+    fn a_hook_that_cannot_start_says_why() {
+        let not_started = |program: &Path| {
+            let stdin = File::open("/dev/null").unwrap();
+            run(program, &vec![], stdin, Duration::from_secs(1), false).status
+        };
+        let enoent = Status::NotStarted("No such file or directory (os error 2)".into());
+        assert_eq!(not_started(Path::new("/nonexistent/hook")), enoent);
+        // Without a `/`, looked up in PATH.
+        assert_eq!(not_started(Path::new("tinymx-no-such-hook")), enoent);
+        let path = script("noexec", "exit 0");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let status = not_started(&path);
+        let _ = std::fs::remove_file(&path);
+        // Not executable (for root too: exec wants an x bit).
+        let eacces = "Permission denied (os error 13)";
+        assert_eq!(status, Status::NotStarted(eacces.into()));
+        assert_eq!(
+            not_started(Path::new("/bin/sh\0x")),
+            Status::NotStarted("nul byte found in provided data".into())
+        );
+        assert_eq!(
+            Status::NotStarted("No such file or directory (os error 2)".into()).to_string(),
+            "not started: No such file or directory (os error 2)"
+        );
+        // Found in PATH, it runs.
+        assert_eq!(not_started(Path::new("sh")), Status::Exited(0));
+    }
+
     #[test]
     fn header_vars_date_is_unix_seconds_of_the_one_date_field() {
         let path = std::env::temp_dir().join(format!("tinymx-hdr-{}", std::process::id()));
@@ -503,10 +672,10 @@ mod tests {
 
     #[test]
     fn a_wait_status_neither_exit_nor_signal_is_reported_as_such() {
-        assert_eq!(exit_status(ExitStatus::from_raw(3 << 8)), Status::Exited(3));
-        assert_eq!(exit_status(ExitStatus::from_raw(9)), Status::Signaled(9));
+        assert_eq!(exit_status(3 << 8), Status::Exited(3));
+        assert_eq!(exit_status(9), Status::Signaled(9));
         // WIFSTOPPED with SIGSTOP: no exit code was invented.
-        let stopped = exit_status(ExitStatus::from_raw(0x137f));
+        let stopped = exit_status(0x137f);
         assert_eq!(
             stopped,
             Status::WaitFailed("unexpected wait status 0x137f".into())
