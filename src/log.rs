@@ -236,23 +236,36 @@ pub fn line(v: Verbosity, text: &str) {
     }
 }
 
+/// What the log macros call: formats `args` once, out of line, so each of
+/// their sites is a call rather than an inlined `format!`.
+#[inline(never)]
+pub fn line_fmt(v: Verbosity, args: std::fmt::Arguments<'_>) {
+    if !enabled(v) {
+        return;
+    }
+    match args.as_str() {
+        Some(s) => line(v, s),
+        None => line(v, &std::fmt::format(args)),
+    }
+}
+
 #[macro_export]
 macro_rules! info {
-    ($($arg:tt)*) => { $crate::log::line($crate::config::Verbosity::Normal, &format!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::log::line_fmt($crate::config::Verbosity::Normal, format_args!($($arg)*)) };
 }
 
 #[macro_export]
 macro_rules! debug {
     ($($arg:tt)*) => {
         if $crate::log::enabled($crate::config::Verbosity::Verbose) {
-            $crate::log::line($crate::config::Verbosity::Verbose, &format!($($arg)*))
+            $crate::log::line_fmt($crate::config::Verbosity::Verbose, format_args!($($arg)*))
         }
     };
 }
 
 #[macro_export]
 macro_rules! warn {
-    ($($arg:tt)*) => { $crate::log::line($crate::config::Verbosity::Quiet, &format!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::log::line_fmt($crate::config::Verbosity::Quiet, format_args!($($arg)*)) };
 }
 
 #[cfg(test)]
