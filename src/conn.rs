@@ -279,10 +279,10 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         p.get();
     }
     info!(
-        "{sid} disconnect from {} messages={} duration={:.3}s end={end}",
+        "{sid} disconnect from {} messages={} duration={}s end={end}",
         client(peer),
         conn.messages,
-        started.elapsed().as_secs_f64()
+        crate::log::Secs3(started.elapsed())
     );
 }
 
@@ -596,11 +596,11 @@ impl<'a> Conn<'a> {
             now,
         );
         debug!(
-            "{} spf={} domain={} ({:.3}s)",
+            "{} spf={} domain={} ({}s)",
             self.sid,
             check.result().as_str(),
             safe::log_text(check.outcome.domain.as_bytes(), 255),
-            started.elapsed().as_secs_f64()
+            crate::log::Secs3(started.elapsed())
         );
         if let Some((what, why)) = &check.failed {
             let mut last = self
@@ -695,11 +695,11 @@ impl<'a> Conn<'a> {
             let mut checked = auth::check_message(&self.shared.resolver, v, spf);
             checked.iprev = iprev;
             debug!(
-                "{} dkim={} dmarc={} ({:.3}s)",
+                "{} dkim={} dmarc={} ({}s)",
                 self.sid,
                 checked.dkim_best(),
                 checked.dmarc.result.as_str(),
-                started.elapsed().as_secs_f64()
+                crate::log::Secs3(started.elapsed())
             );
             // Refused before the fields are put in front of each copy:
             // dropping `d` removes every copy from tmp/.
@@ -1072,8 +1072,9 @@ impl<'a> Conn<'a> {
 
     /// Credits a read of `n` message bytes to the DATA deadline.
     fn data_progress(&mut self, n: usize) {
-        let rate = self.cfg.min_data_rate.max(1) as f64;
-        let credit = Duration::from_secs_f64(n as f64 / rate);
+        let rate = u128::from(self.cfg.min_data_rate.max(1));
+        let nanos = n as u128 * 1_000_000_000 / rate;
+        let credit = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
         let cap = Instant::now() + self.idle_limit();
         self.data_deadline = (self.data_deadline + credit).min(cap);
     }

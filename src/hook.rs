@@ -470,12 +470,12 @@ fn run_job(inner: &Inner, mut job: Job) {
     header_vars(&job.file).push_to(&mut job.vars);
     let out = run(&inner.program, &job.vars, stdin, inner.timeout, false);
     let line = format!(
-        "{} exec {} file={} {} duration={:.3}s",
+        "{} exec {} file={} {} duration={}s",
         job.sid,
         inner.program.display(),
         job.file.display(),
         out.status,
-        started.elapsed().as_secs_f64()
+        crate::log::Secs3(started.elapsed())
     );
     if out.status == Status::Exited(0) {
         info!("{line}");

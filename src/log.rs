@@ -15,6 +15,20 @@ use std::time::{Duration, Instant};
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
+/// A duration as seconds with three decimals (`1.234`), for the log: the
+/// text `{:.3}` of `as_secs_f64()` gave, by integer arithmetic, so no
+/// float formatting is linked in. Rounded to the nearest millisecond on
+/// the nanoseconds, an exact tie (…0005 s) up, where `{:.3}` rounds the
+/// f64 value half to even: the two differ only on such ties.
+pub struct Secs3(pub Duration);
+
+impl std::fmt::Display for Secs3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = (self.0.as_nanos() + 500_000) / 1_000_000;
+        write!(f, "{}.{:03}", ms / 1000, ms % 1000)
+    }
+}
+
 pub fn set_verbosity(v: Verbosity) {
     LEVEL.store(v as u8, Ordering::Relaxed);
 }
@@ -270,6 +284,32 @@ macro_rules! warn {
 
 #[cfg(test)]
 mod tests {
+    use super::{Duration, Secs3};
+    /// The text `{:.3}` of `as_secs_f64()` gave (test-only f64: the
+    /// reference the integer formatting must match).
+    #[test]
+    fn secs3_prints_what_the_f64_formatting_did() {
+        let mut ns: u64 = 0;
+        for step in [1u64, 7, 499_999, 500_001, 999_999, 1_234_567, 987_654_321] {
+            for _ in 0..200 {
+                ns += step;
+                let d = Duration::from_nanos(ns);
+                let f = format!("{:.3}", d.as_secs_f64());
+                // Exact ties (…500_000 ns past a millisecond) may differ.
+                if ns % 1_000_000 != 500_000 {
+                    assert_eq!(Secs3(d).to_string(), f, "{ns} ns");
+                }
+            }
+        }
+        assert_eq!(Secs3(Duration::ZERO).to_string(), "0.000");
+        assert_eq!(Secs3(Duration::from_millis(12)).to_string(), "0.012");
+        assert_eq!(
+            Secs3(Duration::from_nanos(1_999_500_000)).to_string(),
+            "2.000"
+        );
+        assert_eq!(Secs3(Duration::from_secs(3600)).to_string(), "3600.000");
+    }
+
     /// A fresh folder for a socket: (folder, socket path in it).
     fn socket_dir(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("tinymx-{name}-{}", std::process::id()));
