@@ -492,14 +492,10 @@ mod tests {
     fn sh(script: &str, timeout_ms: u64, capture: bool) -> Outcome {
         let vars: Vars = vec![("TINYMX_TEST", "v a l".into())];
         let stdin = File::open("/dev/null").unwrap();
-        let path = std::env::temp_dir().join(format!(
-            "tinymx-hook-{}-{}",
-            std::process::id(),
-            script.len()
-        ));
-        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // A file of its own per call: tests run concurrently.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self::script(&format!("sh-{n}"), script);
         let o = run(
             &path,
             &vars,
