@@ -186,8 +186,6 @@ size-check: build
 	@$(MAKE) --no-print-directory -j2 --output-sync=target size-builds
 	@$(MAKE) --no-print-directory size-table
 
-size-builds: $(addprefix tiny-,$(ARCHES)) $(addprefix baseline-,$(ARCHES))
-
 # One row per binary: its size, its budget, its size without cjk and what
 # cjk costs, the target, and the ratio to the same code's baseline.
 size-table:
@@ -364,6 +362,8 @@ tiny_cargo = $(call cross_env,$(1),$(TINY_FLAGS)) $(CARGO) +$(NIGHTLY) $(2) --re
 	$(addprefix baseline-,$(ARCHES)) $(addprefix test-,$(ARCHES))
 
 tiny: tiny-x86_64
+# (make size-check's builds; here, where ARCHES is defined)
+size-builds: $(addprefix tiny-,$(ARCHES)) $(addprefix baseline-,$(ARCHES))
 cross: $(CROSS_ARCHES)
 $(CROSS_ARCHES): %: tiny-%
 
