@@ -99,6 +99,16 @@ bench-defences: build
 	$(SUDO) sh bench/install.sh --smoke
 	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 bench/run.py --defences-only
 
+# Issue 19's first measurement (bench/disks.py, root, ~1-3 min): the
+# durable steps of a delivery alone, in three orders, on ext4, XFS and
+# btrfs images on loop devices and on tmpfs: ops/s and flushes per op.
+.PHONY: bench-disks
+bench-disks:
+	@command -v mkfs.xfs >/dev/null && command -v mkfs.btrfs >/dev/null || { \
+		echo "installing: xfsprogs btrfs-progs"; \
+		$(SUDO) apt-get install -y -qq --no-install-recommends xfsprogs btrfs-progs; }
+	$(SUDO) python3 bench/disks.py $(DISKS_ARGS)
+
 # The DKIM figures alone (bench/dkim_speed.rs: body hash against sha256sum,
 # RSA-2048 and Ed25519 verification; mail/s of signed messages with every
 # check on against --no-auth), 3 runs, printed (~1-2 min).
@@ -370,20 +380,20 @@ $(CROSS_ARCHES): %: tiny-%
 # The binary without the cjk feature first (copied aside), then the one
 # that ships; both share the std built for the first.
 $(addprefix tiny-,$(ARCHES)): tiny-%: tiny-deps-%
-	$(call tiny_cargo,$*,build) --no-default-features
+	+$(call tiny_cargo,$*,build) --no-default-features
 	cp '$(call tiny_bin,$*)' '$(call tiny_bin,$*)-nocjk'
-	$(call tiny_cargo,$*,build)
+	+$(call tiny_cargo,$*,build)
 	@$(call check_static,$(call tiny_bin,$*))
 
 # The settings from before issue 18: x86_64 and aarch64 with rustup's
 # prebuilt std on stable, armv7 and mipsel with std from source and its
 # default features.
 baseline-x86_64: build
-	$(CARGO) build --release --locked --target '$(x86_64_TRIPLE)' --target-dir '$(CURDIR)/target/base/x86_64' --no-default-features
+	+$(CARGO) build --release --locked --target '$(x86_64_TRIPLE)' --target-dir '$(CURDIR)/target/base/x86_64' --no-default-features
 baseline-aarch64: tiny-deps-aarch64
-	$(CARGO) build --release --locked --target '$(aarch64_TRIPLE)' --target-dir '$(CURDIR)/target/base/aarch64'
+	+$(CARGO) build --release --locked --target '$(aarch64_TRIPLE)' --target-dir '$(CURDIR)/target/base/aarch64'
 baseline-armv7 baseline-mipsel: baseline-%: tiny-deps-%
-	$(call cross_env,$*) $(CARGO) +$(NIGHTLY) build --release --locked \
+	+$(call cross_env,$*) $(CARGO) +$(NIGHTLY) build --release --locked \
 		--target '$($*_TRIPLE)' --target-dir '$(CURDIR)/target/base/$*' -Zbuild-std=std,panic_unwind
 
 # What each build needs, installed when missing: nightly's rust-src (the
@@ -492,6 +502,9 @@ test-repro: tiny-$(REPRO_ARCH)
 		echo "test-repro: $(REPRO_ARCH) built twice, byte-identical ($$(stat -c %s '$(call tiny_bin,$(REPRO_ARCH))') bytes)"; \
 		rm -rf '$(REPRO_DIR)'; \
 	else echo "test-repro: the second $(REPRO_ARCH) build differs from the first" >&2; exit 1; fi
+
+# (The cargo lines of tiny-% and baseline-% start with +, so that cargo
+# shares make's job server when make size-check runs two at a time.)
 
 # One architecture after the other: the machine has 2 cores.
 test-cross:
