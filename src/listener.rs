@@ -328,6 +328,7 @@ pub fn run(
             &format!("listening on {}", l.addr),
         );
     }
+    info!("startup: {}", shared.spool.durability());
     ready();
 
     let mut fds = vec![signals.as_fd()];

@@ -3,7 +3,11 @@
 //! For each copy: create a uniquely named file in `MAILBOX/tmp/` (O_EXCL),
 //! write, fsync, close (checked), hard-link into `MAILBOX/new/` (a link
 //! never replaces an existing file), fsync `new/`, then unlink the tmp
-//! name. Only after every copy of a message has got that far does the
+//! name. Where the file system's journal makes that safe (`Order`), the
+//! file is instead written out and waited for (`sync_file_range`), linked,
+//! then fsynced: one journal commit then holds the data's allocation and
+//! the link, and no name in `new/` can outlive a crash without its data.
+//! Only after every copy of a message has got that far does the
 //! caller answer 250. If any step fails for any copy, the copies already
 //! linked are unlinked again, so a message lands in all its mailboxes or
 //! in none; every failure is temporary (4xx) for the sender.
@@ -18,7 +22,7 @@ use crate::{sys, warn};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,103 @@ const FILE_MODE: u32 = 0o600;
 /// Past this many mailboxes, the group-commit table drops the entries no
 /// delivery is using before it adds one.
 const SYNC_TABLE_PRUNE_AT: usize = 256;
+/// At most this many file systems' orders are remembered (mailboxes on
+/// more devices than that are looked up each time).
+const ORDER_TABLE_MAX: usize = 64;
+
+// ---------------------------------------------------------------- durable order
+
+/// The order of a copy's durable steps (README, "Durable delivery"), picked
+/// per file system. Either way the 250 waits for both the file's fsync and
+/// `new/`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// fsync the file, close, link into `new/`, fsync `new/`: the file is
+    /// durable before its name exists. Two journal commits on a journaled
+    /// file system; safe on any file system whose fsync works.
+    FsyncFirst,
+    /// Write the file out and wait (`sync_file_range`: its data on the
+    /// device, its blocks allocated), link into `new/`, fsync the file,
+    /// close, fsync `new/`. The data is on the device before the name
+    /// exists; the file's fsync commits the journal transaction that holds
+    /// the link (the link changed the inode), so `new/`'s fsync finds
+    /// nothing left: one commit. Only where a journal commit covers every
+    /// metadata change before it, in order: ext4 with a journal in
+    /// data=ordered or data=writeback mode, XFS.
+    WriteOutFirst,
+}
+
+const EXT4_MAGIC: u32 = 0xEF53;
+const XFS_MAGIC: u32 = 0x5846_5342;
+
+/// A file system's name from its `f_type`, for the log.
+fn fs_name(kind: u32) -> String {
+    match kind {
+        EXT4_MAGIC => "ext4".into(),
+        XFS_MAGIC => "xfs".into(),
+        0x9123_683E => "btrfs".into(),
+        0x0102_1994 => "tmpfs".into(),
+        0xF2F5_2010 => "f2fs".into(),
+        0x6969 => "nfs".into(),
+        0x794C_7630 => "overlayfs".into(),
+        0x6573_5546 => "fuse".into(),
+        0x4d44 => "vfat".into(),
+        0x2FC1_2FC1 => "zfs".into(),
+        other => format!("file system type {other:#x}"),
+    }
+}
+
+/// The `data=` mode of a mounted ext4 from its `/proc/fs/ext4/DEV/options`
+/// text: "ordered", "writeback" or "journal"; None without a journal (the
+/// kernel then lists no `data=` line).
+fn ext4_data_mode(options: &str) -> Option<&str> {
+    options.lines().find_map(|l| l.trim().strip_prefix("data="))
+}
+
+/// `/proc/fs/ext4/NAME/options` of the block device (major, minor).
+fn ext4_options(major: u32, minor: u32) -> Option<String> {
+    let link = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")).ok()?;
+    let name = link.file_name()?.to_str()?.to_string();
+    std::fs::read_to_string(format!("/proc/fs/ext4/{name}/options")).ok()
+}
+
+/// The order for the file system `dir` is on, and why, for the log. What
+/// cannot be determined gets `FsyncFirst`.
+pub fn order_for(dir: BorrowedFd<'_>) -> (Order, String) {
+    let kind = match sys::fs_type(dir) {
+        Ok(k) => k,
+        Err(e) => return (Order::FsyncFirst, format!("unknown file system ({e})")),
+    };
+    let mode = match kind {
+        EXT4_MAGIC => {
+            let options = sys::device_of(dir)
+                .ok()
+                .and_then(|(ma, mi)| ext4_options(ma, mi));
+            match options.as_deref().map(ext4_data_mode) {
+                Some(Some(m @ ("ordered" | "writeback"))) => {
+                    Ok(format!("ext4, journaled, data={m}"))
+                }
+                Some(Some(m)) => Err(format!("ext4, journaled, data={m}")),
+                Some(None) => Err("ext4 without a journal".to_string()),
+                None => Err("ext4, mount options unreadable".to_string()),
+            }
+        }
+        XFS_MAGIC => Ok("xfs".to_string()),
+        other => Err(fs_name(other)),
+    };
+    match mode {
+        Ok(what) => (
+            Order::WriteOutFirst,
+            format!(
+                "{what}: each message written out, linked into new/, then fsynced (one journal commit)"
+            ),
+        ),
+        Err(what) => (
+            Order::FsyncFirst,
+            format!("{what}: each message fsynced before it is linked into new/"),
+        ),
+    }
+}
 
 /// The step at which storage failed, for logs and fault injection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +229,12 @@ pub struct Spool {
     host: String,
     pid: u32,
     seq: AtomicU64,
+    /// The order picked for each file system seen, by device number.
+    orders: Mutex<Vec<((u32, u32), Order)>>,
+    /// The spool root's order and why, for the start-up log.
+    durability: String,
+    /// Tests pick the order instead of the file system.
+    forced: Option<Order>,
 }
 
 impl Spool {
@@ -154,6 +261,10 @@ impl Spool {
         let root = sys::open_dir(path)?;
         let root_path = std::path::absolute(path)?;
         let host = hostname.replace('/', "\\057").replace(':', "\\072");
+        let (order, why) = order_for(root.as_fd());
+        let orders = sys::device_of(root.as_fd())
+            .map(|dev| vec![(dev, order)])
+            .unwrap_or_default();
         Ok((
             Spool {
                 root,
@@ -162,9 +273,42 @@ impl Spool {
                 host,
                 pid: sys::getpid(),
                 seq: AtomicU64::new(0),
+                orders: Mutex::new(orders),
+                durability: format!("spool on {why}"),
+                forced: None,
             },
             created,
         ))
+    }
+
+    /// The spool root's file system and the order picked for it.
+    pub fn durability(&self) -> &str {
+        &self.durability
+    }
+
+    /// Makes every delivery use `order`, whatever the file system (tests).
+    pub fn force_order(&mut self, order: Order) {
+        self.forced = Some(order);
+    }
+
+    /// The order for a mailbox whose `new/` is `dir`: its file system's,
+    /// remembered by device.
+    fn order_at(&self, dir: &OwnedFd) -> Order {
+        if let Some(o) = self.forced {
+            return o;
+        }
+        let Ok(dev) = sys::device_of(dir.as_fd()) else {
+            return Order::FsyncFirst;
+        };
+        let mut known = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&(_, o)) = known.iter().find(|(d, _)| *d == dev) {
+            return o;
+        }
+        let (o, _) = order_for(dir.as_fd());
+        if known.len() < ORDER_TABLE_MAX {
+            known.push((dev, o));
+        }
+        o
     }
 
     /// Gives the spool root to `uid:gid` (used with `--user` when tinymx
@@ -343,6 +487,7 @@ impl Spool {
         };
         for &mailbox in mailboxes {
             let (tmp_dir, new_dir) = self.mailbox_dirs(mailbox)?;
+            let order = self.order_at(&new_dir);
             let (name, file) = loop {
                 let name = self.unique_name();
                 fault(Step::Create).map_err(at(Step::Create, mailbox))?;
@@ -360,6 +505,7 @@ impl Spool {
                 name,
                 file: Some(file),
                 state: CopyState::InTmp,
+                order,
             });
         }
         Ok(d)
@@ -418,6 +564,7 @@ struct Copy {
     name: String,
     file: Option<File>,
     state: CopyState,
+    order: Order,
 }
 
 /// A message being written to one or more mailboxes. Dropping it without
@@ -519,10 +666,14 @@ impl Delivery<'_> {
             .join(&c.name)
     }
 
-    /// Step one of two: fsyncs and closes every tmp file. The copies are
-    /// complete and durable in `tmp/`, nothing is in `new/` yet.
+    /// Step one of two: fsyncs and closes every tmp file whose order is
+    /// `FsyncFirst` (`WriteOutFirst` copies are made durable by `publish`).
+    /// The copies are complete in `tmp/`, nothing is in `new/` yet.
     pub fn prepare(&mut self) -> Result<(), StoreError> {
         for c in &mut self.copies {
+            if c.order != Order::FsyncFirst {
+                continue;
+            }
             let Some(file) = c.file.take() else { continue };
             fault(Step::Fsync)
                 .and_then(|()| file.sync_all())
@@ -551,11 +702,34 @@ impl Delivery<'_> {
             if c.state != CopyState::InTmp {
                 continue;
             }
-            assert!(c.file.is_none(), "publish before prepare");
+            assert!(
+                c.file.is_none() || c.order == Order::WriteOutFirst,
+                "publish before prepare"
+            );
+            // WriteOutFirst: the data reaches the device (and a filter's
+            // changes with it) before the name exists.
+            if let Some(file) = &c.file {
+                fault(Step::Fsync)
+                    .and_then(|()| sys::write_out(file.as_fd()))
+                    .map_err(at(Step::Fsync, &c.mailbox))?;
+            }
             fault(Step::Link)
                 .and_then(|()| sys::link_at(c.tmp_dir.as_fd(), &c.name, c.new_dir.as_fd(), &c.name))
                 .map_err(at(Step::Link, &c.mailbox))?;
             c.state = CopyState::Linked;
+        }
+        // WriteOutFirst: the file's fsync commits the link with it.
+        for c in &mut self.copies {
+            if c.state != CopyState::Linked {
+                continue;
+            }
+            let Some(file) = c.file.take() else { continue };
+            fault(Step::Fsync)
+                .and_then(|()| file.sync_all())
+                .map_err(at(Step::Fsync, &c.mailbox))?;
+            fault(Step::Close)
+                .and_then(|()| sys::close_checked(file))
+                .map_err(at(Step::Close, &c.mailbox))?;
         }
         for c in self.copies.iter().filter(|c| c.state == CopyState::Linked) {
             // Shared with deliveries into the same new/ that finish meanwhile.
@@ -805,9 +979,16 @@ mod tests {
         }
     }
 
-    /// A failure at any step of any copy leaves no file in any new/ or tmp/.
+    /// A failure at any step of any copy leaves no file in any new/ or tmp/,
+    /// in either order of the durable steps.
     #[test]
     fn failure_at_any_step_is_all_or_nothing() {
+        for order in [Order::FsyncFirst, Order::WriteOutFirst] {
+            failure_at_any_step_is_all_or_nothing_in(order);
+        }
+    }
+
+    fn failure_at_any_step_is_all_or_nothing_in(order: Order) {
         for step in [
             Step::Create,
             Step::Write,
@@ -817,13 +998,14 @@ mod tests {
             Step::FsyncDir,
         ] {
             for n in 0..3 {
-                let (dir, s) = spool();
+                let (dir, mut s) = spool();
+                s.force_order(order);
                 fail_at(step, n, libc::EIO);
                 let result = s.begin(&["a", "b", "c"]).and_then(|mut d| {
                     d.write_all(b"x")?;
                     d.commit()
                 });
-                let err = result.expect_err(&format!("{step:?} #{n} should fail"));
+                let err = result.expect_err(&format!("{order:?}: {step:?} #{n} should fail"));
                 assert_eq!(err.step, step);
                 assert!(!err.is_no_space());
                 for mb in ["a", "b", "c"] {
@@ -949,6 +1131,59 @@ mod tests {
             fn drop(&mut self) {
                 let _ = std::fs::remove_dir_all(&self.0);
             }
+        }
+    }
+
+    #[test]
+    fn both_orders_deliver_the_same_bytes_to_every_mailbox() {
+        for order in [Order::FsyncFirst, Order::WriteOutFirst] {
+            let (dir, mut s) = spool();
+            s.force_order(order);
+            let mut d = s.begin(&["a", "b"]).unwrap();
+            d.write_all(b"Subject: x\r\n\r\nbody\r\n").unwrap();
+            let names = d.commit().unwrap();
+            assert_eq!(names.len(), 2, "{order:?}");
+            for mb in ["a", "b"] {
+                let base = dir.path().join("spool").join(mb);
+                let new = files(&base.join("new"));
+                assert_eq!(new.len(), 1, "{order:?} {mb}");
+                assert_eq!(
+                    std::fs::read(base.join("new").join(&new[0])).unwrap(),
+                    b"Subject: x\r\n\r\nbody\r\n",
+                    "{order:?} {mb}"
+                );
+                assert!(files(&base.join("tmp")).is_empty(), "{order:?} {mb}");
+            }
+        }
+    }
+
+    #[test]
+    fn ext4_data_mode_is_read_from_the_options_file() {
+        assert_eq!(
+            ext4_data_mode("rw\nbsddf\ndata=ordered\nbarrier\n"),
+            Some("ordered")
+        );
+        assert_eq!(ext4_data_mode("rw\ndata=writeback\n"), Some("writeback"));
+        assert_eq!(ext4_data_mode("rw\ndata=journal\n"), Some("journal"));
+        // No journal: the kernel lists no data= line.
+        assert_eq!(ext4_data_mode("rw\nbsddf\ndelalloc\nbarrier\n"), None);
+    }
+
+    /// The order follows the file system: tmpfs and an unjournaled disk
+    /// keep fsync-first; the spool logs what it picked.
+    #[test]
+    fn the_spool_says_which_order_it_picked() {
+        let (_dir, s) = spool();
+        let (order, why) = order_for(s.root.as_fd());
+        assert!(
+            s.durability().starts_with("spool on "),
+            "{}",
+            s.durability()
+        );
+        assert!(s.durability().ends_with(&why), "{}", s.durability());
+        match order {
+            Order::WriteOutFirst => assert!(why.contains("one journal commit"), "{why}"),
+            Order::FsyncFirst => assert!(why.contains("fsynced before it is linked"), "{why}"),
         }
     }
 }

@@ -803,6 +803,45 @@ pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// `sync_file_range(fd, 0, 0, WAIT_BEFORE | WRITE | WAIT_AFTER)`: writes
+/// the whole file's dirty pages out and waits until the device has them
+/// (its blocks allocated), without a journal commit or a cache flush. Not
+/// durability by itself (maildir.rs uses it to order the data before a
+/// link that a later fsync makes durable).
+pub fn write_out(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+        | libc::SYNC_FILE_RANGE_WRITE
+        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    // SAFETY: plain syscall on a live descriptor; offset 0 and length 0
+    // mean the whole file.
+    check(unsafe { libc::sync_file_range(fd.as_raw_fd(), 0, 0, flags) })?;
+    Ok(())
+}
+
+/// `fstatfs`: the type (`f_type`, a magic number such as 0xEF53) of the
+/// file system `fd` is on.
+pub fn fs_type(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut st = MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `st` is writable memory for one statfs; fd is live.
+    check(unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatfs returned 0, so it filled `st`. Every magic number
+    // is 32 bits (f_type is wider on 64-bit targets).
+    Ok(unsafe { st.assume_init() }.f_type as u32)
+}
+
+/// `fstat`: the (major, minor) device number of the file system `fd` is on.
+pub fn device_of(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable memory for one stat; fd is live.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat returned 0, so it filled `st`.
+    let dev: u64 = unsafe { st.assume_init() }.st_dev; // dev_t: 64 bits in musl
+    // Linux's dev_t encoding (as glibc's and musl's major()/minor()).
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+    Ok((major as u32, minor as u32))
+}
+
 /// `fchown` on a descriptor.
 pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: plain syscall on a live descriptor.
