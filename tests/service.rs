@@ -249,6 +249,13 @@ fn syslog_gets_rfc3164_lines_with_facility_mail() {
         .unwrap()
         .parse()
         .unwrap();
+    // Then the spool's durable order (mail.info), once, at start-up.
+    let startup = recv();
+    assert!(
+        startup.starts_with("<22>")
+            && startup.contains(&format!(" tinymx[{pid}]: startup: spool on ")),
+        "{startup}"
+    );
     let mut c = Client::hello(addr);
     assert!(
         c.send_mail("a@example.com", &["bob@example.org"], b"x\r\n")
