@@ -567,6 +567,21 @@ struct Copy {
     order: Order,
 }
 
+impl Copy {
+    /// fsyncs and closes (checked) the copy's file, if it is still open.
+    fn fsync_and_close(&mut self) -> Result<(), StoreError> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        fault(Step::Fsync)
+            .and_then(|()| file.sync_all())
+            .map_err(at(Step::Fsync, &self.mailbox))?;
+        fault(Step::Close)
+            .and_then(|()| sys::close_checked(file))
+            .map_err(at(Step::Close, &self.mailbox))
+    }
+}
+
 /// A message being written to one or more mailboxes. Dropping it without
 /// a successful `commit` removes every trace of it.
 pub struct Delivery<'s> {
@@ -674,13 +689,7 @@ impl Delivery<'_> {
             if c.order != Order::FsyncFirst {
                 continue;
             }
-            let Some(file) = c.file.take() else { continue };
-            fault(Step::Fsync)
-                .and_then(|()| file.sync_all())
-                .map_err(at(Step::Fsync, &c.mailbox))?;
-            fault(Step::Close)
-                .and_then(|()| sys::close_checked(file))
-                .map_err(at(Step::Close, &c.mailbox))?;
+            c.fsync_and_close()?;
         }
         Ok(())
     }
@@ -723,13 +732,7 @@ impl Delivery<'_> {
             if c.state != CopyState::Linked {
                 continue;
             }
-            let Some(file) = c.file.take() else { continue };
-            fault(Step::Fsync)
-                .and_then(|()| file.sync_all())
-                .map_err(at(Step::Fsync, &c.mailbox))?;
-            fault(Step::Close)
-                .and_then(|()| sys::close_checked(file))
-                .map_err(at(Step::Close, &c.mailbox))?;
+            c.fsync_and_close()?;
         }
         for c in self.copies.iter().filter(|c| c.state == CopyState::Linked) {
             // Shared with deliveries into the same new/ that finish meanwhile.
