@@ -36,6 +36,7 @@ test: build test-deps static-check size-check lint
 	$(MAKE) test-systemd
 	$(MAKE) test-interop
 	$(MAKE) test-cross
+	$(MAKE) test-disks
 	$(MAKE) test-ipk
 	$(MAKE) bench-smoke
 
@@ -46,6 +47,33 @@ test: build test-deps static-check size-check lint
 .PHONY: test-corpus
 test-corpus: build test-deps
 	TINYMX_BIN='$(abspath $(RELEASE))' $(DKIM_VENV)/bin/python tests/corpus/run.py
+
+# The durability tests (the spool's unit tests with their fault injection,
+# the SIGKILL test) on each file system users have, each made by
+# tests/loopfs.py on a loop device: ext4 with a journal (data=ordered,
+# writeback, journal), ext4 without one, XFS, btrfs, and ext4 on the
+# slow-flush device (tests/slowflush.py, a FUSE passthrough sleeping 5 ms
+# in every flush). Root; installs xfsprogs, btrfs-progs, libfuse2 and
+# fusepy (into tests/.venv) when missing. ~15 s.
+FUSEPY_VERSION := 3.0.1
+.PHONY: test-disks disks-deps
+disks-deps: test-deps
+	@missing=""; \
+	command -v mkfs.xfs >/dev/null || missing="$$missing xfsprogs"; \
+	command -v mkfs.btrfs >/dev/null || missing="$$missing btrfs-progs"; \
+	command -v losetup >/dev/null || missing="$$missing mount"; \
+	ldconfig -p | grep -q 'libfuse\.so\.2 ' || missing="$$missing libfuse2"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing (tests/loopfs.py's file systems)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(DKIM_VENV)/bin/python -c 'import fuse' 2>/dev/null || { \
+		echo "installing: fusepy $(FUSEPY_VERSION) into $(DKIM_VENV)"; \
+		$(DKIM_VENV)/bin/pip install -q fusepy==$(FUSEPY_VERSION); }
+
+test-disks: build disks-deps
+	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' CARGO='$(CARGO)' PATH="$$PATH" \
+		python3 tests/disks.py --fuse-python '$(abspath $(DKIM_VENV))/bin/python'
 
 # Real mail software against the static binary (tests/interop/): Postfix
 # and Exim as sending MTAs, swaks, curl, msmtp and smtplib as clients,
