@@ -95,7 +95,7 @@ test-interop: build
 .PHONY: bench bench-smoke bench-build
 BENCH_ENV = TINYMX_BIN='$(abspath $(RELEASE))' DKIM_SPEED_BIN='$(abspath $(DKIM_SPEED))' \
 	DKIM_PY='$(abspath $(DKIM_VENV))/bin/python'
-bench: bench-build test-deps
+bench: bench-build test-deps disks-deps
 	$(SUDO) sh bench/install.sh
 	$(SUDO) env $(BENCH_ENV) python3 bench/run.py
 
@@ -109,7 +109,7 @@ bench-build: build
 # the sender-check row and the DKIM figures): checks that it yields every
 # number, that every mail arrived and that the DNS queries are as cold/warm
 # say; no speed thresholds. `make test` runs it last.
-bench-smoke: bench-build test-deps
+bench-smoke: bench-build test-deps disks-deps
 	$(SUDO) sh bench/install.sh --smoke
 	$(SUDO) env $(BENCH_ENV) python3 bench/run.py --smoke
 
@@ -136,6 +136,15 @@ bench-disks:
 		echo "installing: xfsprogs btrfs-progs"; \
 		$(SUDO) apt-get install -y -qq --no-install-recommends xfsprogs btrfs-progs; }
 	$(SUDO) python3 bench/disks.py $(DISKS_ARGS)
+
+# The file-system section alone (issue 19, bench/run.py --fs-only, root,
+# ~10 min): ext4, XFS, btrfs and the slow-flush ext4 on loop devices
+# (tests/loopfs.py), tinymx and Postfix, (a)/(b)/(c), ceilings in both
+# orders, flushes per mail. FS_ARGS='--out FILE' to keep it.
+.PHONY: bench-fs
+bench-fs: build test-deps disks-deps
+	$(SUDO) sh bench/install.sh --smoke
+	$(SUDO) env $(BENCH_ENV) python3 bench/run.py --fs-only $(FS_ARGS)
 
 # The DKIM figures alone (bench/dkim_speed.rs: body hash against sha256sum,
 # RSA-2048 and Ed25519 verification; mail/s of signed messages with every

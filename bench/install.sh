@@ -2,6 +2,7 @@
 # Installs what `make bench` needs, each only when missing:
 #   postfix   smtp-source (the load client), smtp-sink, and Postfix itself
 #   valgrind  callgrind's instruction counts
+#   strace    the file-system section's flush calls per mail
 #   aiosmtpd  from PyPI, in a virtual environment in bench/.venv
 # `install.sh --smoke` installs only what `make bench-smoke` needs (postfix
 # for smtp-source and smtp-sink). Prints nothing but what it installs.
@@ -18,6 +19,8 @@ smoke=""
 
 install_postfix
 command -v python3 >/dev/null || apt_install python3
+# The file-system section's flush calls per mail (strace -c).
+command -v strace >/dev/null || apt_install strace
 [ -n "$smoke" ] && exit 0
 
 command -v valgrind >/dev/null || apt_install valgrind

@@ -26,6 +26,7 @@ Environment: TINYMX_BIN (default target/x86_64-unknown-linux-musl/release/
 tinymx), BENCH_DIR, BENCH_RUNS.
 """
 import argparse
+import ctypes
 import datetime
 import os
 import platform
@@ -43,6 +44,9 @@ import threading
 import time
 
 import dns_server  # bench/dns_server.py: the sender checks' DNS
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+import loopfs  # noqa: E402  tests/loopfs.py: ext4/XFS/btrfs/slow-flush on loop devices
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -87,6 +91,14 @@ FULL = {
     # minutes (rates are per second; the report says so).
     "fewer": {("aiosmtpd", "a_disk"): 2000, ("aiosmtpd", "b_disk"): 200,
               ("aiosmtpd", "c_disk"): 1000},
+    # Issue 19: the spool on the file systems users have, once per run of
+    # make bench (its own section): the issue's counts; ceilings of as many
+    # operations; the sequential-write ceiling in MiB; the strace'd runs'
+    # mails (fsync calls per mail; strace slows them, so not timed).
+    "fs": {"kinds": ("ext4", "xfs", "btrfs", "slow-ext4"),
+           "a": (2000, 4 * KIB, 20), "b": (200, MIB, 4), "c": (800, KIB, 1),
+           "ceil1": 800, "ceil20": 2000, "ceilb": 200, "seq_mib": 200, "strace": {"a": 500, "c": 200},
+           "peers": ("tinymx", "postfix")},
 }
 SMOKE = {
     "runs": 1,
@@ -103,6 +115,9 @@ SMOKE = {
     "dkim": (50, 4),
     "dkim_micro": {"hash_mib": 1, "hash_rounds": 1, "sha_tries": 1, "iters": 3, "rounds": 1},
     "fewer": {},
+    "fs": {"kinds": ("ext4",), "a": (100, 4 * KIB, 20), "b": (4, MIB, 2), "c": (50, KIB, 1),
+           "ceil1": 50, "ceil20": 100, "ceilb": 4, "seq_mib": 8, "strace": {"a": 40, "c": 20},
+           "peers": ("tinymx", "postfix")},
 }
 NAMES = {"tinymx": "tinymx", "postfix": "Postfix", "aiosmtpd": "aiosmtpd",
          "smtp-sink": "smtp-sink", "ceiling": "ceiling"}
@@ -558,11 +573,24 @@ def stop(srv):
 CEILING_SYS = {}
 
 
-def ceiling(base, threads, ops, size=4 * KIB, timeout=120):
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+
+
+def written_out(fd):
+    """sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER): tinymx's sys::write_out."""
+    if LIBC.sync_file_range(fd, 0, 0, 1 | 2 | 4) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def ceiling(base, threads, ops, size=4 * KIB, timeout=120, order="fsync-first"):
     """tinymx's durable steps and nothing else, on BASE's file system:
     create in tmp/ (O_EXCL), write SIZE bytes, fsync, close, link into new/,
-    fsync new/, unlink the tmp name. Python threads (each syscall releases
-    the GIL). Returns operations per second."""
+    fsync new/, unlink the tmp name. ORDER "written-first" is tinymx's
+    order on journaled ext4 and XFS: write, write out and wait
+    (sync_file_range), link into new/, fsync, close, fsync new/. Python
+    threads (each syscall releases the GIL). Returns operations per second."""
     if os.path.realpath(base) == os.path.realpath(BASE):
         settle()
     d = make_workdir(base, f"ceiling{threads}")
@@ -588,9 +616,15 @@ def ceiling(base, threads, ops, size=4 * KIB, timeout=120):
                     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                                  0o600, dir_fd=tmp)
                     os.write(fd, data)
-                    os.fsync(fd)
-                    os.close(fd)
-                    os.link(name, name, src_dir_fd=tmp, dst_dir_fd=new)
+                    if order == "written-first":
+                        written_out(fd)
+                        os.link(name, name, src_dir_fd=tmp, dst_dir_fd=new)
+                        os.fsync(fd)
+                        os.close(fd)
+                    else:
+                        os.fsync(fd)
+                        os.close(fd)
+                        os.link(name, name, src_dir_fd=tmp, dst_dir_fd=new)
                     os.fsync(new)
                     os.unlink(name, dir_fd=tmp)
                     done[t] += 1
@@ -1374,6 +1408,217 @@ def callgrind_instructions(kind, base, n, extra=(), sender=SENDER, file=None):
 # ------------------------------------------------------------------ report
 
 
+# ------------------------------------------------------------------ file systems
+
+
+def seq_ceiling(base, mib):
+    """The file system's sequential-write ceiling: MIB MiB into one new
+    file in 1 MiB writes, then one fsync; MB/s."""
+    d = make_workdir(base, "seq")
+    try:
+        data = b"x" * MIB
+        fd = os.open(os.path.join(d, "seq"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        t0 = time.monotonic()
+        for _ in range(mib):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        os.fsync(fd)
+        dt = time.monotonic() - t0
+        os.close(fd)
+        return mib * MIB / dt / 1e6
+    finally:
+        remove_tree(d)
+
+
+SYNC_CALLS = ("fsync", "fdatasync", "sync_file_range", "syncfs", "sync")
+
+
+def traced_syncs(kind, base, n, size, sessions):
+    """KIND's flush calls per mail over N mails (strace -c -f on every
+    thread of every process it has, and what they start): {call: per mail}.
+    Untimed: strace slows every traced call."""
+    srv = start(kind, base)
+    out = os.path.join(srv.dir, "strace.out")
+    try:
+        tasks = []
+        for pid in srv.pids():
+            try:
+                tasks += os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                pass
+        st = subprocess.Popen(["strace", "-f", "-c", "-o", out, "-e", "trace=" + ",".join(SYNC_CALLS),
+                               *[a for t in tasks for a in ("-p", t)]],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        attached = 0
+        deadline = time.monotonic() + 30
+        while attached < len(tasks) and time.monotonic() < deadline:
+            line = st.stderr.readline()
+            if not line:
+                break
+            attached += "attached" in line
+        if attached < len(tasks):
+            st.kill()
+            raise RuntimeError(f"strace attached to {attached} of {len(tasks)} tasks of {kind}")
+        threading.Thread(target=st.stderr.read, daemon=True).start()
+        workload(srv, n, size, sessions, timeout=300)
+        st.send_signal(signal.SIGINT)
+        st.wait(timeout=60)
+        calls = {c: 0 for c in SYNC_CALLS}
+        with open(out) as f:
+            for line in f:
+                # % time, seconds, usecs/call, calls, [errors,] syscall
+                fields = line.split()
+                if len(fields) >= 5 and fields[-1] in calls:
+                    calls[fields[-1]] = int(fields[3])
+        return {c: v / n for c, v in calls.items()}
+    finally:
+        stop(srv)
+
+
+def fs_rows(cfg, dns=None):
+    """Issue 19's section: for each loop file system, (a), (b) and (c) for
+    tinymx and Postfix with the file system's own flush counts, the
+    ceilings in both orders, the sequential-write ceiling, strace'd flush
+    calls per mail; smtp-sink (memory only) once per workload.
+    {(kind, what, ...): value}."""
+    fc = cfg["fs"]
+    r = {}
+    for wl in ("a", "b", "c"):
+        n, size, sessions = fc[wl]
+        srv = start("smtp-sink", TMPFS)
+        try:
+            res = workload(srv, n, size, sessions, timeout=300)
+        finally:
+            stop(srv)
+        r[("sink", wl, "rate")], r[("sink", wl, "mbps")] = res["rate"], res["mbps"]
+        log(f"  fs: smtp-sink {wl}: {res['rate']:,.0f} mail/s")
+    for i, kind in enumerate(fc["kinds"]):
+        with loopfs.LoopFs(kind, size_mib=2048, fuse_python=DKIM_PY) as fs:
+            r[(kind, "options")] = fs.options()
+            r[(kind, "order")] = fs.order
+            for order in ("fsync-first", "written-first"):
+                r[(kind, "ceil", "c", order)] = ceiling(fs.mnt, 1, fc["ceil1"], size=KIB, order=order)
+                r[(kind, "ceil", "a", order)] = ceiling(fs.mnt, 20, fc["ceil20"], order=order)
+                # (b)'s: 1 MiB files on 4 threads, in MB/s.
+                r[(kind, "ceil", "b", order)] = ceiling(fs.mnt, 4, fc["ceilb"], size=MIB,
+                                                        order=order) * MIB / 1e6
+            r[(kind, "ceil", "b", "seq")] = seq_ceiling(fs.mnt, fc["seq_mib"])
+            log(f"  fs: {kind} ({fs.options()}): ceilings "
+                + ", ".join(f"{k[2]} {k[3]} {v:,.0f}" for k, v in r.items() if k[:2] == (kind, "ceil")))
+            peers = list(fc["peers"])
+            if i % 2:
+                peers.reverse()
+            for wl in ("a", "b", "c"):
+                n, size, sessions = fc[wl]
+                for peer in peers:
+                    srv = start(peer, fs.mnt)
+                    try:
+                        os.sync()
+                        c0 = fs.counters()
+                        res = workload(srv, n, size, sessions, timeout=600)
+                        c1 = fs.counters()
+                    finally:
+                        stop(srv)
+                    for k, v in res.items():
+                        r[(kind, wl, peer, k)] = v
+                    for k in c1:
+                        if k in c0:
+                            r[(kind, wl, peer, "fs:" + k)] = (c1[k] - c0[k]) / n
+                    log(f"  fs: {kind} {wl} {peer}: {res['rate']:,.0f} mail/s, {res['mbps']:.1f} MB/s, "
+                        + ", ".join(f"{(c1[k] - c0[k]) / n:.2f} {k}/mail" for k in c1 if k in c0))
+            if shutil.which("strace"):
+                for wl in ("a", "c"):
+                    n, size, sessions = fc[wl][0], fc[wl][1], fc[wl][2]
+                    n = fc["strace"][wl]
+                    for peer in peers:
+                        calls = traced_syncs(peer, fs.mnt, n, size, sessions)
+                        for c, v in calls.items():
+                            r[(kind, wl, peer, "strace", c)] = v
+                        log(f"  fs: {kind} {wl} {peer} (strace, {n} mails): "
+                            + ", ".join(f"{v:.2f} {c}" for c, v in calls.items() if v))
+    return r
+
+
+FS_NAMES = {"ext4": "ext4 (data=ordered)", "xfs": "XFS", "btrfs": "btrfs",
+            "slow-ext4": "ext4 on the slow-flush device"}
+FS_TARGETS = {"a": ("tinymx/Postfix", 3.0), "b": ("tinymx/sequential ceiling", 0.9),
+              "c": ("tinymx/Postfix", 1.0)}
+
+
+def fs_report(cfg, r):
+    fc = cfg["fs"]
+    lines = ["## Spool on the file systems users have (issue 19)\n"]
+    lines.append(
+        "Each file system is made by this run on a loop device, an image file on the machine's disk "
+        "(tests/loopfs.py), fresh for each; the spool of tinymx and Postfix's queue and Maildir both "
+        "live there. The slow-flush device is ext4 on a loop device whose image lies on "
+        "tests/slowflush.py, a FUSE passthrough that sleeps 5 ms in every flush before doing it (the "
+        "loop driver turns each flush and each FUA write into an fsync of its image, so a journal "
+        "commit costs two such flushes, about 10 ms: an SD card or a spinning disk). smtp-sink stores "
+        "nothing, so it ran once per workload. Workloads: "
+        + "; ".join(f"({wl}) {fc[wl][0]:,} × {fc[wl][1] // KIB:,} KiB, {fc[wl][2]} session(s)"
+                    for wl in ("a", "b", "c")) + ". One run.\n")
+    for kind in fc["kinds"]:
+        lines.append(f"- {FS_NAMES.get(kind, kind)}: `{r.get((kind, 'options'), '?')}`; "
+                     f"tinymx's order there: {r.get((kind, 'order'), '?')}")
+    lines.append("")
+    lines.append("| file system | workload | tinymx | Postfix | smtp-sink | ceiling, fsync first "
+                 "| ceiling, written out first | sequential write | tinymx/Postfix | tinymx/smtp-sink "
+                 "| tinymx/ceiling | tinymx/sequential | issue 19's target |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for kind in fc["kinds"]:
+        written = r.get((kind, "order")) == "written out"
+        for wl in ("a", "b", "c"):
+            unit = "mbps" if wl == "b" else "rate"
+            t = r.get((kind, wl, "tinymx", unit))
+            p = r.get((kind, wl, "postfix", unit))
+            sink = r.get(("sink", wl, unit))
+            c1 = r.get((kind, "ceil", wl, "fsync-first"))
+            c2 = r.get((kind, "ceil", wl, "written-first"))
+            seq = r.get((kind, "ceil", "b", "seq")) if wl == "b" else None
+            mine = c2 if written else c1
+            what, want = FS_TARGETS[wl]
+            base = p if what == "tinymx/Postfix" else seq
+            got = t / base if t and base else None
+            verdict = "—" if got is None else f"≥ {want} × {what.split('/')[1]}: " \
+                f"{'met' if got >= want else 'NOT met'} ({got:.2f})"
+            label = "MB/s" if wl == "b" else "mail/s"
+            lines.append(f"| {FS_NAMES.get(kind, kind)} | ({wl}) {label} | {fmt(t)} | {fmt(p)} | {fmt(sink)} "
+                         f"| {fmt(c1)} | {fmt(c2)} | {fmt(seq)} | {ratio(t, p)} | {ratio(t, sink)} "
+                         f"| {ratio(t, mine)} | {ratio(t, seq)} | {verdict} |")
+    lines.append("")
+    lines.append("The ceilings are Python threads doing only the durable steps of a delivery in each order "
+                 f"(1 thread of 1 KiB files for (c), {fc['ceil1']:,} of them; 20 threads of 4 KiB for (a), "
+                 f"{fc['ceil20']:,}; 4 threads of 1 MiB for (b), {fc['ceilb']:,}, in MB/s); tinymx/ceiling "
+                 "divides by the ceiling of the order tinymx uses on that file system (tinymx's group commit "
+                 "of new/ can beat the 20-thread one). Sequential write: "
+                 f"{fc['seq_mib']} MiB into one file in 1 MiB writes, then one fsync, in MB/s: what the "
+                 "device gives without a flush per message, the bar issue 19 sets for (b).\n")
+    lines.append("Flushes per mail: the file system's own count over the timed run (jbd2 commits from "
+                 "/proc/fs/jbd2/DEV-8/info, XFS log forces from /proc/fs/xfs/stat — machine-wide —, btrfs "
+                 "transaction commits from /sys/fs/btrfs/UUID/commit_stats; its fsync writes the tree log "
+                 "instead), the slow device's flushes (its own count), and the flush calls per mail from "
+                 f"`strace -c -f` on every thread and process of the server (a separate, untimed run of "
+                 f"{fc['strace']['a']:,} mails for (a), {fc['strace']['c']:,} for (c)).\n")
+    lines.append("| file system | workload | server | journal commits or log forces / mail | device flushes / mail "
+                 "| fsync / mail | fdatasync / mail | sync_file_range / mail |")
+    lines.append("|---|---|---|---:|---:|---:|---:|---:|")
+    for kind in fc["kinds"]:
+        for wl in ("a", "b", "c"):
+            for peer in fc["peers"]:
+                fsc = [r.get((kind, wl, peer, "fs:" + k)) for k in ("journal commits", "log forces",
+                                                                    "transaction commits")]
+                fsc = next((v for v in fsc if v is not None), None)
+                dev = r.get((kind, wl, peer, "fs:device flushes"))
+                st = [r.get((kind, wl, peer, "strace", c)) for c in ("fsync", "fdatasync", "sync_file_range")]
+                lines.append(f"| {FS_NAMES.get(kind, kind)} | ({wl}) | {NAMES[peer]} | {fmt(fsc)} | {fmt(dev)} | "
+                             + " | ".join(fmt(v) for v in st) + " |")
+    lines.append("")
+    return lines
+
+
 def median(xs):
     xs = [x for x in xs if isinstance(x, (int, float))]
     return statistics.median(xs) if xs else None
@@ -1763,6 +2008,10 @@ def main():
     ap.add_argument("--dkim-only", action="store_true",
                     help="only the DKIM figures (microbenchmarks and mail/s with every check "
                     "on), full counts")
+    ap.add_argument("--fs-only", action="store_true",
+                    help="only the file-system section (issue 19: loop devices, the slow-flush "
+                    "device), full counts")
+    ap.add_argument("--no-fs", action="store_true", help="without the file-system section")
     ap.add_argument("--out", default=None, help="results file (default bench/results.md; "
                     "--smoke, --auth-only: none)")
     args = ap.parse_args()
@@ -1773,6 +2022,8 @@ def main():
         cfg = dict(cfg, peers=("tinymx",), callgrind=None)
     if args.defences_only:
         cfg = dict(cfg, peers=("tinymx",), callgrind=None, dkim=None)
+    if args.fs_only:
+        cfg = dict(cfg, peers=("tinymx", "postfix"), callgrind=None, dkim=None)
     check_tools(cfg)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = cfg["idle"] + 1000
@@ -1810,6 +2061,27 @@ def main():
             shutil.rmtree(material, ignore_errors=True)
         remove_tree(bindir)
         remove_deferred()
+
+
+def measure_fs_only(args, cfg):
+    """`--fs-only`: the file-system section alone, with its run's facts."""
+    info = machine_info()
+    t_start = time.monotonic()
+    r = fs_rows(cfg)
+    info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = ["# tinymx on the file systems users have (run.py --fs-only): results\n",
+             f"- date: {info['date']}; whole run {(time.monotonic() - t_start) / 60:.1f} min",
+             f"- machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}; "
+             f"load average {info['load']} at the start, {info['load_end']} at the end; images on "
+             f"{fs_type(loopfs.ROOT if os.path.isdir(loopfs.ROOT) else ROOT)}",
+             f"- {info['tinymx']}; Postfix {info['postfix']}; client: Postfix's smtp-source on 127.0.0.1\n"]
+    lines += fs_report(cfg, r)
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    print()
+    print(text, end="")
 
 
 def measure_auth_only(args, cfg, dns):
@@ -1876,6 +2148,8 @@ def measure(args, cfg, dns, material=None):
         return measure_dkim_only(args, cfg, dns, material)
     if args.defences_only:
         return measure_defences_only(args, cfg, dns)
+    if args.fs_only:
+        return measure_fs_only(args, cfg)
     info = machine_info()
     if "tmpfs" in info["disk_fs"]:
         log(f"warning: {BASE} is tmpfs, so the 'disk' runs are not on a disk; set BENCH_DIR")
@@ -1943,6 +2217,9 @@ def measure(args, cfg, dns, material=None):
                 r[(k, kind)] = v
             log(f"  idle {kind}: {res['idle_kib']:,} KiB, {res['per_session_kib']:.1f} KiB/session")
         runs.append(r)
+    if not args.no_fs:
+        log("file systems (issue 19)")
+        once["fs"] = fs_rows(cfg)
     if cfg["callgrind"]:
         n1, n2 = cfg["callgrind"]
         once["instr"], once["instr_n"] = {}, (n1, n2)
@@ -1960,6 +2237,8 @@ def measure(args, cfg, dns, material=None):
     info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     text = report(cfg, info, runs, once, elapsed, args.smoke)
     text += "\n" + "\n".join(defences_report(cfg, runs)) + "\n"
+    if "fs" in once:
+        text += "\n" + "\n".join(fs_report(cfg, once["fs"])) + "\n"
     out = args.out or (None if args.smoke else os.path.join(HERE, "results.md"))
     if out:
         with open(out, "w", encoding="utf-8") as f:
@@ -1992,6 +2271,17 @@ def measure(args, cfg, dns, material=None):
         bad += [("dkim_micro", k) for k in ("raw", "simple", "relaxed", "sha256sum", "verify-rsa",
                                             "verify-ed", "op-rsa", "op-ed")
                 if not isinstance(micro.get(k), float) or not micro[k] > 0]
+        if "fs" in once:
+            fr = once["fs"]
+            fc = cfg["fs"]
+            need_fs = [("sink", wl, "rate") for wl in "abc"]
+            for kind in fc["kinds"]:
+                need_fs += [(kind, "ceil", wl, o) for wl in "abc" for o in ("fsync-first", "written-first")]
+                need_fs += [(kind, "ceil", "b", "seq")]
+                need_fs += [(kind, wl, peer, k) for wl in "abc" for peer in fc["peers"]
+                            for k in ("rate", "fs:journal commits")]
+                need_fs += [(kind, wl, peer, "strace", "fsync") for wl in "ac" for peer in fc["peers"]]
+            bad += [k for k in need_fs if not isinstance(fr.get(k), (int, float)) or not fr[k] > 0]
         if bad or not once["size"] > 0:
             sys.exit(f"bench-smoke: no number for {bad}")
         # Cold and warm are what they say: the DNS server's counts.
