@@ -134,8 +134,17 @@ class LoopFs:
             self.dev = None
         if self.fuse:
             proc, slow = self.fuse
+            # The loop device lets go of its image a moment after it is
+            # detached (sooner or later, after a lazy unmount above):
+            # retry, then detach the passthrough lazily, so that it is
+            # never left mounted without its daemon.
+            deadline = time.monotonic() + 15
+            while os.path.ismount(slow) and time.monotonic() < deadline:
+                if subprocess.run(["umount", slow], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
             if os.path.ismount(slow):
-                subprocess.run(["umount", slow], capture_output=True)
+                subprocess.run(["umount", "-l", slow], capture_output=True)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
