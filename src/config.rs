@@ -195,6 +195,10 @@ pub struct Config {
     pub iprev: bool,
     /// The PTR and A/AAAA lookups of one connection end by then.
     pub iprev_timeout_secs: u64,
+    /// EHLO offers STARTTLS (RFC 3207) and the session accepts it. Not an
+    /// option: only a driver that can do the handshake (a build with TLS
+    /// and a certificate loaded) sets it; otherwise STARTTLS gets 502.
+    pub starttls: bool,
 }
 
 impl Default for Config {
@@ -247,6 +251,7 @@ impl Default for Config {
             dnsbl_timeout_secs: 10,
             iprev: true,
             iprev_timeout_secs: 10,
+            starttls: false,
         }
     }
 }

@@ -362,6 +362,9 @@ impl<'a> Conn<'a> {
                     self.on_end_message(&mut session, &mut msg);
                     None
                 }
+                // Only a driver with a TLS engine sets `Config::starttls`,
+                // and this one has none: never reached.
+                Output::StartTls => Some(End::Error("STARTTLS without a TLS engine".into())),
             };
             if let Some(end) = end {
                 self.log_transitions(&mut session);

@@ -133,6 +133,8 @@ fn run_in_process(cfg: &Config, input: &[u8], step: usize) -> Vec<String> {
                 Output::StartMessage => s.message_started(Ok(())),
                 Output::Body(_) | Output::DropMessage | Output::AbandonMessage => {}
                 Output::EndMessage => s.message_done(Ok("ID1")),
+                // No dialog offers STARTTLS (the binary cannot).
+                Output::StartTls => s.tls_started(),
             }
         }
     }

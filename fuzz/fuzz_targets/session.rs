@@ -19,6 +19,8 @@ const TOKENS: &[&[u8]] = &[
     // RFC 3030 CHUNKING: whole BDAT lines of small sizes, and pieces.
     b"BDAT 0 LAST\r\n", b"BDAT 1\r\n", b"BDAT 3 LAST\r\n", b"BDAT 5\r\n", b"BDAT ", b" LAST\r\n",
     b"BDAT x\r\n",
+    // RFC 3207, offered when the configuration byte says so.
+    b"STARTTLS\r\n", b"STARTTLS x\r\n",
 ];
 
 fn expand(data: &[u8]) -> Vec<u8> {
@@ -88,6 +90,14 @@ fn run(cfg: &Config, input: &[u8], step: usize) -> Run {
                     r.stored.push(m);
                     s.message_done(Ok("ID"));
                 }
+                // The handshake is the driver's; what follows would come
+                // over TLS, split differently, so the run ends here (the
+                // rest of this read was taken and dropped by the session).
+                Output::StartTls => {
+                    assert!(cfg.starttls);
+                    assert_eq!(pos, chunk.len(), "StartTls left input unread");
+                    break 'outer;
+                }
             }
         }
     }
@@ -104,6 +114,7 @@ fuzz_target!(|data: &[u8]| {
         max_recipients: 1 + (data[1] % 4) as usize,
         io_buffer_bytes: 2 + (data[2] % 32) as usize,
         max_errors: 20,
+        starttls: data[2] & 0x80 != 0,
         ..Config::default()
     };
     let input = expand(&data[3..]);

@@ -29,6 +29,9 @@ pub enum Verb {
     Quit,
     Vrfy,
     Help,
+    /// RFC 3207; offered only by a build with TLS and a certificate
+    /// (`Config::starttls`), else refused as not implemented.
+    StartTls,
     /// Known verbs tinymx does not offer.
     NotImplemented,
     /// An HTTP method, if the rest of the line looks like HTTP.
@@ -60,8 +63,10 @@ fn verb_of(word: &[u8]) -> Verb {
         b"QUIT" => Verb::Quit,
         b"VRFY" => Verb::Vrfy,
         b"HELP" => Verb::Help,
-        b"EXPN" | b"STARTTLS" | b"AUTH" | b"ETRN" | b"TURN" | b"ATRN" | b"SEND" | b"SOML"
-        | b"SAML" => Verb::NotImplemented,
+        b"STARTTLS" => Verb::StartTls,
+        b"EXPN" | b"AUTH" | b"ETRN" | b"TURN" | b"ATRN" | b"SEND" | b"SOML" | b"SAML" => {
+            Verb::NotImplemented
+        }
         b"GET" | b"POST" | b"HEAD" | b"PUT" | b"DELETE" | b"OPTIONS" | b"CONNECT" => Verb::Http,
         _ => Verb::Unknown,
     }
@@ -151,7 +156,10 @@ pub fn parse(line: &[u8]) -> Command {
         Verb::Mail => parse_mail(arg).unwrap_or_else(invalid),
         Verb::Rcpt => parse_rcpt(arg).unwrap_or_else(invalid),
         Verb::Bdat => parse_bdat(arg),
-        Verb::Data | Verb::Rset | Verb::Quit if !arg.is_empty() => invalid(reply::NO_ARGUMENTS),
+        // RFC 3207 §4: STARTTLS has no parameters.
+        Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls if !arg.is_empty() => {
+            invalid(reply::NO_ARGUMENTS)
+        }
         Verb::Vrfy if arg.is_empty() => invalid(reply::VRFY_SYNTAX),
         // RFC 5321 §4.1.1.9: a NOOP argument is ignored; so is HELP's.
         Verb::Data
@@ -160,6 +168,7 @@ pub fn parse(line: &[u8]) -> Command {
         | Verb::Noop
         | Verb::Help
         | Verb::Vrfy
+        | Verb::StartTls
         | Verb::NotImplemented => Command::Bare(verb),
         Verb::Http
             if arg.ends_with(b"HTTP/1.0")
@@ -425,7 +434,12 @@ mod tests {
         assert_eq!(invalid(""), reply::UNKNOWN_COMMAND);
         assert_eq!(invalid("MAIL\0FROM:<a@b>"), reply::UNKNOWN_COMMAND);
         assert_eq!(parse(b"EXPN list"), Command::Bare(Verb::NotImplemented));
-        assert_eq!(parse(b"STARTTLS"), Command::Bare(Verb::NotImplemented));
+        assert_eq!(parse(b"STARTTLS"), Command::Bare(Verb::StartTls));
+        assert_eq!(parse(b"starttls"), Command::Bare(Verb::StartTls));
+        assert_eq!(
+            parse(b"STARTTLS now"),
+            Command::Invalid(Verb::StartTls, reply::NO_ARGUMENTS)
+        );
         assert_eq!(parse(b"AUTH PLAIN"), Command::Bare(Verb::NotImplemented));
     }
 

@@ -79,6 +79,7 @@ macro_rules! replies {
 }
 
 replies! {
+    READY_FOR_TLS = 220 "2.0.0 Ready to start TLS";
     BYE = 221 "2.0.0 Bye";
     OK = 250 "2.0.0 Ok";
     SENDER_OK = 250 "2.1.0 Sender ok";
@@ -112,6 +113,8 @@ replies! {
     BAD_SENDER = 501 "5.1.7 Bad sender address syntax";
     BAD_RECIPIENT = 501 "5.1.3 Bad recipient address syntax";
     NOT_IMPLEMENTED = 502 "5.5.1 Command not implemented";
+    TLS_ACTIVE = 503 "5.5.1 TLS already active";
+    TLS_IN_TRANSACTION = 503 "5.5.1 STARTTLS not allowed during a mail transaction";
     NEED_HELO = 503 "5.5.1 Send HELO or EHLO first";
     NESTED_MAIL = 503 "5.5.1 Sender already given";
     NEED_MAIL = 503 "5.5.1 Need MAIL command";

@@ -99,6 +99,13 @@ pub enum Output<'s> {
     /// the message (nothing is stored or replied for it); the command's
     /// reply comes next.
     AbandonMessage,
+    /// STARTTLS was accepted and its 220 is the last reply out: send the
+    /// queued replies, then do the TLS handshake on the connection and call
+    /// `tls_started`, or end the session if it fails. Whatever the client
+    /// sent after the STARTTLS line was taken by this `advance` and thrown
+    /// away unread (CVE-2011-0411: plain-text commands pipelined after
+    /// STARTTLS must never be answered as if they came over TLS).
+    StartTls,
 }
 
 /// Where the dialog is. Only `Session::enter` changes it; each change is
@@ -123,6 +130,8 @@ pub enum State {
     Ended,
     /// EndMessage was returned; waiting for `message_done`.
     AwaitEnd,
+    /// STARTTLS got its 220; waiting for `tls_started` (the handshake).
+    AwaitTls,
     /// QUIT, a 421 or an abort: nothing more is read; `advance` repeats
     /// the closing reply (a driver must close, not read on).
     Closed,
@@ -180,6 +189,11 @@ fn out_of_order(verb: Verb, phase: Phase) -> Option<Reply> {
         (Verb::Data | Verb::Bdat, Recipients) => None,
         (Verb::Data, Chunks) => Some(reply::AFTER_BDAT),
         (Verb::Bdat, Chunks) => None,
+        // RFC 3207 §4.2: the session starts over after the handshake, so
+        // STARTTLS comes after EHLO and outside a transaction.
+        (Verb::StartTls, Connected) => Some(reply::NEED_HELO),
+        (Verb::StartTls, Greeted) => None,
+        (Verb::StartTls, Sender | Recipients | Chunks) => Some(reply::TLS_IN_TRANSACTION),
         // EHLO/HELO, RSET, NOOP, QUIT, VRFY and HELP may come at any time.
         (
             Verb::Helo
@@ -256,6 +270,8 @@ pub struct Session<'c> {
     transitions: Vec<Transition>,
     /// The driver's answer to every RCPT (a DNSBL listing).
     rcpt_refusal: Option<Reply>,
+    /// The dialog runs over TLS (after STARTTLS and its handshake).
+    tls: bool,
 }
 
 impl<'c> Session<'c> {
@@ -282,6 +298,7 @@ impl<'c> Session<'c> {
             farewell: reply::BYE,
             transitions: Vec::new(),
             rcpt_refusal: None,
+            tls: false,
         }
     }
 
@@ -390,6 +407,8 @@ impl<'c> Session<'c> {
             State::AwaitStorage => (0, Output::CheckStorage),
             State::AwaitStart => (0, Output::StartMessage),
             State::AwaitEnd => (0, Output::EndMessage),
+            // Every byte that came after the STARTTLS line is dropped.
+            State::AwaitTls => (input.len(), Output::StartTls),
             State::Closed => (0, Output::Reply(self.farewell.clone())),
         }
     }
@@ -480,6 +499,26 @@ impl<'c> Session<'c> {
         self.pending = Some(reply);
     }
 
+    /// The driver's answer to StartTls: the handshake succeeded. RFC 3207
+    /// §4.2: the session starts over, knowing nothing the client said in
+    /// plain text (no HELO/EHLO name, no transaction); a second STARTTLS
+    /// gets 503.
+    pub fn tls_started(&mut self) {
+        debug_assert_eq!(self.state, State::AwaitTls);
+        self.tls = true;
+        self.helo = None;
+        self.envelope = None;
+        self.line.clear();
+        self.overflow = false;
+        self.line_complete = false;
+        self.enter(State::Command);
+    }
+
+    /// The dialog runs over TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
     /// Ends the session now (idle time-out or shutdown); returns the 421 to send.
     pub fn abort(&mut self, why: Abort) -> Reply {
         self.pending = None;
@@ -561,7 +600,16 @@ impl<'c> Session<'c> {
     /// One command line: parsed once, then its length, its order and its
     /// syntax are checked, in that order, and it is carried out.
     fn line_to_output(&mut self, line: &[u8]) -> Output<'static> {
-        let cmd = command::parse(line);
+        let cmd = match command::parse(line) {
+            // Not offered: a verb like any other tinymx does not have
+            // (502 whatever its arguments and wherever it comes).
+            Command::Bare(Verb::StartTls) | Command::Invalid(Verb::StartTls, _)
+                if !self.cfg.starttls =>
+            {
+                Command::Bare(Verb::NotImplemented)
+            }
+            cmd => cmd,
+        };
         let refused = if line.len() > cmd.verb().max_line() {
             Some(reply::LINE_TOO_LONG)
         } else {
@@ -609,6 +657,12 @@ impl<'c> Session<'c> {
             }
             Command::Invalid(_, r) => reply(r),
             Command::Bare(Verb::NotImplemented) => reply(reply::NOT_IMPLEMENTED),
+            // RFC 3207 §4: 220, then the handshake (see Output::StartTls).
+            Command::Bare(Verb::StartTls) if self.tls => reply(reply::TLS_ACTIVE),
+            Command::Bare(Verb::StartTls) => {
+                self.enter(State::AwaitTls);
+                reply(reply::READY_FOR_TLS)
+            }
             Command::Bare(Verb::Http) => reply(self.close(reply::NOT_HTTP)),
             // §4.1.1.1, §4.1.4: HELO/EHLO also reset any transaction.
             Command::Helo { name, extended } => {
@@ -673,18 +727,12 @@ impl<'c> Session<'c> {
             return Reply::line(250, host);
         }
         let size = format!("SIZE {}", self.cfg.max_message_bytes);
-        Reply::lines(
-            250,
-            &[
-                host,
-                "PIPELINING",
-                &size,
-                "8BITMIME",
-                "CHUNKING",
-                "SMTPUTF8",
-                "ENHANCEDSTATUSCODES",
-            ],
-        )
+        let mut keywords = vec![host, "PIPELINING", &size, "8BITMIME", "CHUNKING"];
+        if self.cfg.starttls && !self.tls {
+            keywords.push("STARTTLS");
+        }
+        keywords.extend(["SMTPUTF8", "ENHANCEDSTATUSCODES"]);
+        Reply::lines(250, &keywords)
     }
 
     /// Starts a transaction; `None` means "valid, pending the storage check".
@@ -908,6 +956,8 @@ mod tests {
         disk_low: bool,
         /// Refuse every sender with this (as `--spf-reject` does a fail).
         refuse_sender: Option<Reply>,
+        /// Handshakes done (each StartTls is answered by `tls_started`).
+        tls_starts: usize,
     }
 
     impl Driver {
@@ -961,6 +1011,12 @@ mod tests {
                         // (None if it was dropped already, for its size.)
                         self.current = None;
                         self.abandoned += 1;
+                    }
+                    Output::StartTls => {
+                        // The session took the rest of this input.
+                        assert_eq!(pos, input.len());
+                        self.tls_starts += 1;
+                        s.tls_started();
                     }
                     Output::EndMessage => match self.fail_end {
                         Some(f) => s.message_done(Err(f)),
@@ -1969,6 +2025,112 @@ mod tests {
             ]
             .concat()
             .concat()
+        );
+    }
+
+    // ------------------------------------------------------------ STARTTLS
+
+    const EHLO_TLS: &str = "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-STARTTLS\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n";
+    const READY: &str = "220 2.0.0 Ready to start TLS\r\n";
+
+    fn tls_cfg() -> &'static Config {
+        Box::leak(Box::new(Config {
+            starttls: true,
+            ..cfg()
+        }))
+    }
+
+    #[test]
+    fn starttls_is_refused_where_the_driver_cannot_do_tls() {
+        expect(
+            "STARTTLS\r\nEHLO c\r\nSTARTTLS\r\nSTARTTLS now\r\nMAIL FROM:<a@b.org>\r\nSTARTTLS\r\n",
+            &[
+                GREETING,
+                "502 5.5.1 Command not implemented\r\n",
+                EHLO,
+                "502 5.5.1 Command not implemented\r\n",
+                "502 5.5.1 Command not implemented\r\n",
+                "250 2.1.0 Sender ok\r\n",
+                "502 5.5.1 Command not implemented\r\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn ehlo_offers_starttls_when_the_driver_can_and_the_order_is_checked() {
+        let d = dialog_with(
+            tls_cfg(),
+            b"STARTTLS\r\nEHLO c\r\nMAIL FROM:<a@b.org>\r\nSTARTTLS\r\nSTARTTLS x\r\n",
+        );
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                EHLO_TLS,
+                "250 2.1.0 Sender ok\r\n",
+                "503 5.5.1 STARTTLS not allowed during a mail transaction\r\n",
+                "503 5.5.1 STARTTLS not allowed during a mail transaction\r\n",
+            ]
+            .concat()
+        );
+        assert_eq!(d.tls_starts, 0);
+    }
+
+    /// CVE-2011-0411: commands pipelined after STARTTLS in plain text are
+    /// never answered; after the handshake the session starts over (RFC
+    /// 3207 §4.2): no HELO name, no transaction, no second STARTTLS.
+    #[test]
+    fn starttls_drops_what_was_pipelined_after_it_and_starts_over() {
+        let mut s = Session::new(tls_cfg());
+        let mut d = Driver::default();
+        d.feed(&mut s, b"");
+        d.feed(
+            &mut s,
+            b"EHLO c\r\nSTARTTLS\r\nRSET\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@x.org>\r\n",
+        );
+        assert_eq!(d.text(), [GREETING, EHLO_TLS, READY].concat());
+        assert_eq!(d.tls_starts, 1);
+        assert!(s.tls());
+        assert!(s.envelope().is_none());
+        // Over TLS now: the EHLO name from before is gone.
+        d.feed(
+            &mut s,
+            b"MAIL FROM:<a@b.org>\r\nEHLO c\r\nSTARTTLS\r\nQUIT\r\n",
+        );
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                EHLO_TLS,
+                READY,
+                "503 5.5.1 Send HELO or EHLO first\r\n",
+                EHLO,
+                "503 5.5.1 TLS already active\r\n",
+                "221 2.0.0 Bye\r\n",
+            ]
+            .concat()
+        );
+        assert_eq!(d.tls_starts, 1);
+    }
+
+    /// A STARTTLS split over reads: the 220 comes at its line end, and the
+    /// rest of the read that holds the line end is dropped.
+    #[test]
+    fn starttls_in_pieces() {
+        let mut s = Session::new(tls_cfg());
+        let mut d = Driver::default();
+        d.feed(&mut s, b"");
+        d.feed(&mut s, b"EHLO c\r\nSTART");
+        d.feed(&mut s, b"TLS\r");
+        assert_eq!(d.tls_starts, 0);
+        d.feed(&mut s, b"\nNOOP\r\n");
+        assert_eq!(d.text(), [GREETING, EHLO_TLS, READY].concat());
+        assert_eq!(d.tls_starts, 1);
+        d.feed(&mut s, b"NOOP\r\n");
+        assert_eq!(
+            d.text(),
+            [GREETING, EHLO_TLS, READY, "250 2.0.0 Ok\r\n"].concat()
         );
     }
 }
