@@ -2063,6 +2063,15 @@ def main():
         remove_deferred()
 
 
+def emit(text, out):
+    """Writes a report to OUT (if given) and prints it."""
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    print()
+    print(text, end="")
+
+
 def measure_fs_only(args, cfg):
     """`--fs-only`: the file-system section alone, with its run's facts."""
     info = machine_info()
@@ -2077,11 +2086,7 @@ def measure_fs_only(args, cfg):
              f"- {info['tinymx']}; Postfix {info['postfix']}; client: Postfix's smtp-source on 127.0.0.1\n"]
     lines += fs_report(cfg, r)
     text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-    print()
-    print(text, end="")
+    emit(text, args.out)
 
 
 def measure_auth_only(args, cfg, dns):
@@ -2099,11 +2104,7 @@ def measure_auth_only(args, cfg, dns):
         once["auth_instr"] = auth_instructions(dns, n1, n2)
     info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     text = auth_only_report(cfg, info, runs, once, time.monotonic() - t_start)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-    print()
-    print(text, end="")
+    emit(text, args.out)
 
 
 def measure_dkim_only(args, cfg, dns, material):
@@ -2134,11 +2135,7 @@ def measure_dkim_only(args, cfg, dns, material):
     lines.append("## Every run\n")
     lines += dkim_runs(runs)
     text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-    print()
-    print(text, end="")
+    emit(text, args.out)
 
 
 def measure(args, cfg, dns, material=None):

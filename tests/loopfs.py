@@ -57,6 +57,17 @@ def run(argv):
     return p.stdout.strip()
 
 
+def release(mnt, dev):
+    """Unmounts MNT and detaches the loop device DEV (either may be None).
+    A file still open under MNT (a test that failed half-way) keeps it
+    busy: it is detached lazily then, and the loop device is freed when the
+    last user closes (losetup -d sets autoclear)."""
+    if mnt and subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+    if dev:
+        subprocess.run(["losetup", "-d", dev], capture_output=True)
+
+
 def wait_for(pred, what, timeout=30):
     deadline = time.monotonic() + timeout
     while not pred():
@@ -122,16 +133,8 @@ class LoopFs:
         os.chmod(self.mnt, 0o755)
 
     def __exit__(self, *exc):
-        if self.mounted:
-            # A file still open under it (a test that failed half-way)
-            # keeps it busy: detached lazily then, and the loop device is
-            # freed when the last user closes (losetup -d sets autoclear).
-            if subprocess.run(["umount", self.mnt], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "-l", self.mnt], capture_output=True)
-            self.mounted = False
-        if self.dev:
-            subprocess.run(["losetup", "-d", self.dev], capture_output=True)
-            self.dev = None
+        release(self.mnt if self.mounted else None, self.dev)
+        self.mounted, self.dev = False, None
         if self.fuse:
             proc, slow = self.fuse
             # The loop device lets go of its image a moment after it is

@@ -96,6 +96,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loopfs  # noqa: E402  tests/loopfs.py: release()
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.realpath(os.path.join(HERE, "..", "target", "powerloss"))
 CACHE = "/var/cache/tinymx-powerloss"
@@ -737,13 +740,8 @@ class Mounted:
         return self
 
     def __exit__(self, *exc):
-        if self.mounted:
-            if subprocess.run(["umount", self.mnt], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "-l", self.mnt], capture_output=True)
-            self.mounted = False
-        if self.dev:
-            subprocess.run(["losetup", "-d", self.dev], capture_output=True)
-            self.dev = None
+        loopfs.release(self.mnt if self.mounted else None, self.dev)
+        self.mounted, self.dev = False, None
         try:
             os.rmdir(self.mnt)
         except OSError:
