@@ -5,7 +5,7 @@ Issue 19's first measurement: how many flushes (journal commits) a
 message costs, in which order of the steps, on each file system. For each
 of ext4 (default journal, data=ordered), XFS and btrfs, an image file on
 the machine's disk is attached to a loop device, formatted and mounted
-under target/bench-fs/ by this script (tmpfs beside them); then, on one
+under target/loopfs/ by tests/loopfs.py (tmpfs beside them); then, on one
 thread, COUNT times each order of a 1 KiB delivery into a Maildir:
 
   tinymx        today's order: write, fsync the file, close, link into
@@ -33,22 +33,16 @@ Everything it creates is removed at the end, also on failure.
 import argparse
 import ctypes
 import os
-import shutil
-import subprocess
 import sys
 import time
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "bench-fs")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+import loopfs  # noqa: E402  tests/loopfs.py: the loop devices and their flush counters
+
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
 SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER = 1, 2, 4
 BODY = (b"x" * 75 + b"\r\n") * 13 + b"." * 10  # 1,024 bytes
-
-MKFS = {
-    "ext4": ["mkfs.ext4", "-q", "-F"],
-    "xfs": ["mkfs.xfs", "-q", "-f"],
-    "btrfs": ["mkfs.btrfs", "-q", "-f"],
-}
 
 
 def sync_file_range(fd):
@@ -79,46 +73,9 @@ def deliver(order, tmp, new, newfd, name, counts):
     os.unlink(os.path.join(tmp, name))
 
 
-def flush_counter(fs, dev, mnt):
-    """A function returning the file system's own flush count, or None."""
-    if fs == "ext4":
-        info = "/proc/fs/jbd2/%s-8/info" % os.path.basename(dev)
-
-        def jbd2():
-            with open(info) as f:
-                return int(f.readline().split()[0])
-
-        return jbd2, "journal commits"
-    if fs == "xfs":
-        def forces():
-            with open("/proc/fs/xfs/stat") as f:
-                for line in f:
-                    if line.startswith("log "):
-                        return int(line.split()[4])
-            return None
-
-        return forces, "log forces"
-    if fs == "btrfs":
-        uuid = subprocess.run(["findmnt", "-no", "UUID", mnt], capture_output=True, text=True).stdout.strip()
-        path = "/sys/fs/btrfs/%s/commit_stats" % uuid
-
-        def commits():
-            try:
-                with open(path) as f:
-                    for line in f:
-                        if line.startswith("commits "):
-                            return int(line.split()[1])
-            except OSError:
-                return None
-            return None
-
-        return commits, "transaction commits (its fsync writes the tree log)"
-    return (lambda: None), ""
-
-
-def run_orders(fs, mnt, dev, count):
+def run_orders(fs, lfs, count):
     rows = []
-    counter, what = flush_counter(fs, dev, mnt)
+    mnt = lfs.mnt
     for order in ("tinymx", "link-first", "written-first"):
         box = os.path.join(mnt, "box-" + order)
         for d in ("tmp", "new", "cur"):
@@ -127,14 +84,14 @@ def run_orders(fs, mnt, dev, count):
         newfd = os.open(new, os.O_RDONLY | os.O_DIRECTORY)
         os.sync()
         counts = {"fsync": 0}
-        before = counter()
+        before = lfs.counters()
         start = time.monotonic()
         for i in range(count):
             deliver(order, tmp, new, newfd, "%d.%s" % (i, order), counts)
         elapsed = time.monotonic() - start
-        after = counter()
+        after = lfs.counters()
         os.close(newfd)
-        flushes = "%.2f %s" % ((after - before) / count, what) if before is not None and after is not None else "-"
+        flushes = "; ".join("%.2f %s" % ((after[k] - before[k]) / count, k) for k in after if k in before) or "-"
         rows.append((fs, order, count / elapsed, counts["fsync"] / count, flushes))
     return rows
 
@@ -147,39 +104,16 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("disks.py: needs root (loop devices, mount)")
-    os.makedirs(ROOT, exist_ok=True)
     rows = []
     for fs in args.fs.split(","):
-        mnt = os.path.join(ROOT, "mnt-" + fs)
-        img = os.path.join(ROOT, fs + ".img")
-        dev = None
-        os.makedirs(mnt, exist_ok=True)
-        try:
-            if fs == "tmpfs":
-                subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % args.size_mib, "tmpfs", mnt], check=True)
-            else:
-                with open(img, "wb") as f:
-                    f.truncate(args.size_mib << 20)
-                dev = subprocess.run(["losetup", "--find", "--show", img], check=True,
-                                     capture_output=True, text=True).stdout.strip()
-                subprocess.run(MKFS[fs] + [dev], check=True, stdout=subprocess.DEVNULL)
-                subprocess.run(["mount", dev, mnt], check=True)
-            opts = subprocess.run(["findmnt", "-no", "FSTYPE,OPTIONS", mnt], capture_output=True, text=True).stdout.strip()
-            print("disks: %s on %s (%s)" % (fs, dev or "memory", opts), flush=True)
-            rows += run_orders(fs, mnt, dev, args.count)
-        finally:
-            subprocess.run(["umount", mnt], stderr=subprocess.DEVNULL)
-            if dev:
-                subprocess.run(["losetup", "-d", dev])
-            if os.path.exists(img):
-                os.unlink(img)
-            os.rmdir(mnt)
+        with loopfs.LoopFs(fs, size_mib=args.size_mib) as lfs:
+            print("disks: %s on %s (%s)" % (fs, lfs.dev or "memory", lfs.options()), flush=True)
+            rows += run_orders(fs, lfs, args.count)
     print()
     print("| file system | order | ops/s | fsync calls / op | the file system's flushes / op |")
     print("| --- | --- | ---: | ---: | ---: |")
     for fs, order, rate, fsyncs, flushes in rows:
         print("| %s | %s | %.0f | %.0f | %s |" % (fs, order, rate, fsyncs, flushes))
-    shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":

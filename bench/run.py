@@ -1477,7 +1477,7 @@ def traced_syncs(kind, base, n, size, sessions):
         stop(srv)
 
 
-def fs_rows(cfg, dns=None):
+def fs_rows(cfg):
     """Issue 19's section: for each loop file system, (a), (b) and (c) for
     tinymx and Postfix with the file system's own flush counts, the
     ceilings in both orders, the sequential-write ceiling, strace'd flush
@@ -1530,7 +1530,7 @@ def fs_rows(cfg, dns=None):
                         + ", ".join(f"{(c1[k] - c0[k]) / n:.2f} {k}/mail" for k in c1 if k in c0))
             if shutil.which("strace"):
                 for wl in ("a", "c"):
-                    n, size, sessions = fc[wl][0], fc[wl][1], fc[wl][2]
+                    _, size, sessions = fc[wl]
                     n = fc["strace"][wl]
                     for peer in peers:
                         calls = traced_syncs(peer, fs.mnt, n, size, sessions)

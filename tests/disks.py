@@ -25,6 +25,7 @@ end, also on failure. Prints one line per file system.
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -41,7 +42,7 @@ def cargo_test(args, env, what, kind):
     t0 = time.monotonic()
     p = subprocess.run([CARGO, "test", "--locked", *args], env=env, capture_output=True, text=True,
                        timeout=600, cwd=os.path.join(HERE, ".."))
-    passed = sum(int(n) for n in __import__("re").findall(r"test result: ok\. (\d+) passed", p.stdout))
+    passed = sum(int(n) for n in re.findall(r"test result: ok\. (\d+) passed", p.stdout))
     if p.returncode != 0 or passed == 0:
         sys.stdout.write(p.stdout[-4000:] + p.stderr[-4000:])
         sys.exit(f"test-disks: {what} failed on {kind} (exit {p.returncode}, {passed} passed)")

@@ -41,15 +41,6 @@ KINDS = {
     "tmpfs": (None, None, "fsynced before"),
 }
 
-# Debian packages of the tools each kind needs.
-PACKAGES = {"mkfs.xfs": "xfsprogs", "mkfs.btrfs": "btrfs-progs", "mkfs.ext4": "e2fsprogs"}
-
-
-def missing_packages(kinds):
-    need = {KINDS[k][0][0] for k in kinds if KINDS[k][0]}
-    return sorted({PACKAGES[t] for t in need if not shutil.which(t)})
-
-
 def run(argv):
     p = subprocess.run(argv, capture_output=True, text=True)
     if p.returncode != 0:
