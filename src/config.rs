@@ -199,6 +199,12 @@ pub struct Config {
     /// option: only a driver that can do the handshake (a build with TLS
     /// and a certificate loaded) sets it; otherwise STARTTLS gets 502.
     pub starttls: bool,
+    /// `--tls-cert` and `--tls-key` (the `tls` build): the PEM chain and
+    /// its key, read after the privilege drop and again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `--require-tls`: MAIL before STARTTLS gets 530 5.7.0.
+    pub require_tls: bool,
 }
 
 impl Default for Config {
@@ -252,6 +258,9 @@ impl Default for Config {
             iprev: true,
             iprev_timeout_secs: 10,
             starttls: false,
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
         }
     }
 }

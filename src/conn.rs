@@ -85,6 +85,9 @@ impl std::fmt::Display for End {
 enum Stop {
     Abort(Abort),
     Failed(std::io::Error),
+    /// The TLS handshake or record layer failed (rustls' words).
+    #[cfg(feature = "tls")]
+    Tls(String),
 }
 
 /// The name of an error's errno (`ECONNRESET`), for the log.
@@ -132,6 +135,10 @@ pub struct Shared {
     /// When the last "DNS is not answering" warning was logged: one a
     /// minute at most, however many messages get `temperror`.
     pub dns_warned: Mutex<Option<Instant>>,
+    /// `--tls-cert`/`--tls-key` as loaded for new sessions: replaced with
+    /// `config`, under its lock (`snapshot`), so the two always agree.
+    #[cfg(feature = "tls")]
+    pub certs: RwLock<Option<crate::tls::Certs>>,
 }
 
 /// How often "DNS is not answering" may be logged.
@@ -170,12 +177,22 @@ impl Shared {
             exec,
             resolver,
             dns_warned: Mutex::new(None),
+            #[cfg(feature = "tls")]
+            certs: RwLock::new(None),
         }
     }
 
     /// The current settings (a session keeps the ones it started with).
     pub fn cfg(&self) -> Arc<Config> {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The settings and the certificate for a new session, read together.
+    #[cfg(feature = "tls")]
+    pub fn snapshot(&self) -> (Arc<Config>, Option<crate::tls::Certs>) {
+        let cfg = self.config.read().unwrap_or_else(|p| p.into_inner());
+        let certs = self.certs.read().unwrap_or_else(|p| p.into_inner());
+        (Arc::clone(&cfg), certs.clone())
     }
 }
 
@@ -231,6 +248,12 @@ struct Conn<'a> {
     /// The client is in `--auth-skip` (loopback by default): no checks,
     /// no greeting delay, no DNS lists (as postscreen permits mynetworks).
     trusted: bool,
+    /// The certificate STARTTLS offers in this session, if any.
+    #[cfg(feature = "tls")]
+    certs: Option<crate::tls::Certs>,
+    /// After STARTTLS: every byte in and out goes through it.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Stream>,
 }
 
 /// What a check that could not run says.
@@ -242,7 +265,10 @@ const IPREV_FAILED: Iprev = Iprev {
 /// Serves one connection until QUIT, time-out, shutdown or the peer leaves.
 pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
     let started = Instant::now();
+    #[cfg(not(feature = "tls"))]
     let cfg = shared.cfg();
+    #[cfg(feature = "tls")]
+    let (cfg, certs) = shared.snapshot();
     // A send may block only as long as a read may wait.
     if let Err(e) = sys::set_send_timeout(&sock, Duration::from_secs(cfg.idle_timeout_secs)) {
         warn!("{sid} cannot set send timeout: {e}");
@@ -269,10 +295,20 @@ pub fn serve(shared: &Shared, sock: OwnedFd, peer: SocketAddr, sid: &str) {
         dnsbl_result: None,
         iprev: None,
         trusted: false,
+        #[cfg(feature = "tls")]
+        certs,
+        #[cfg(feature = "tls")]
+        tls: None,
     };
     conn.start_checks();
     debug!("{sid} connect from {}", client(peer));
     let end = conn.run();
+    // close_notify, however the session ended (after an error rustls has
+    // sent its alert already and sends nothing more).
+    #[cfg(feature = "tls")]
+    if let Some(t) = conn.tls.as_mut() {
+        t.close(&conn.sock);
+    }
     // The lookups end by their deadlines; a session's threads end with it.
     conn.dnsbl.iter_mut().for_each(|p| _ = p.get());
     if let Some(p) = &mut conn.iprev {
@@ -362,15 +398,49 @@ impl<'a> Conn<'a> {
                     self.on_end_message(&mut session, &mut msg);
                     None
                 }
-                // Only a driver with a TLS engine sets `Config::starttls`,
-                // and this one has none: never reached.
-                Output::StartTls => Some(End::Error("STARTTLS without a TLS engine".into())),
+                Output::StartTls => self.start_tls(&mut session),
             };
             if let Some(end) = end {
                 self.log_transitions(&mut session);
                 return end;
             }
         }
+    }
+
+    /// STARTTLS got its 220: sends it in plain text, then every byte goes
+    /// through TLS. The session took (and dropped) whatever followed the
+    /// STARTTLS line in the input (CVE-2011-0411), and starts over now; the
+    /// handshake happens in `read`, within the command time-out that the
+    /// 220 started.
+    #[cfg(feature = "tls")]
+    fn start_tls(&mut self, session: &mut Session) -> Option<End> {
+        if !self.flush() {
+            return Some(End::SendFailed);
+        }
+        let stream = self.certs.as_ref().map(crate::tls::Stream::new);
+        match stream {
+            Some(Ok(t)) => self.tls = Some(t),
+            Some(Err(e)) => return Some(End::Error(format!("TLS: {e}"))),
+            None => return Some(End::Error("TLS: no certificate".into())),
+        }
+        session.tls_started();
+        None
+    }
+
+    /// Without TLS in the build `Config::starttls` is never set: the
+    /// session answers STARTTLS with 502 and never asks for it.
+    #[cfg(not(feature = "tls"))]
+    fn start_tls(&mut self, _session: &mut Session) -> Option<End> {
+        Some(End::Error("STARTTLS without TLS in the build".into()))
+    }
+
+    /// The session's TLS protocol and cipher suite (`TLSv1.3
+    /// TLS_AES_128_GCM_SHA256`), once its handshake is done.
+    fn tls_description(&self) -> Option<&str> {
+        #[cfg(feature = "tls")]
+        return self.tls.as_ref().and_then(|t| t.description());
+        #[cfg(not(feature = "tls"))]
+        None
     }
 
     /// Starts the DNSBL and iprev lookups (each only when on, and not
@@ -547,6 +617,8 @@ impl<'a> Conn<'a> {
                 None
             }
             Err(Stop::Failed(e)) => Some(End::Error(errno_name(&e))),
+            #[cfg(feature = "tls")]
+            Err(Stop::Tls(e)) => Some(End::Error(format!("TLS: {e}"))),
             Err(Stop::Abort(why)) => {
                 let r = session.abort(why);
                 if let Some(m) = msg.take() {
@@ -876,6 +948,10 @@ impl<'a> Conn<'a> {
             None => String::new(),
         };
         v.push(("TINYMX_CLIENT_NAME", name));
+        v.push((
+            "TINYMX_TLS",
+            self.tls_description().unwrap_or_default().to_string(),
+        ));
         if with_header {
             hook::header_vars(file).push_to(&mut v);
         }
@@ -946,6 +1022,7 @@ impl<'a> Conn<'a> {
             hostname: &self.cfg.hostname,
             session_id: self.sid,
             date: &date,
+            tls: self.tls_description(),
         };
         let mut delivery = shared.spool.begin(&mailboxes).map_err(|e| {
             warn!("{} storage error: {e}", self.sid);
@@ -983,9 +1060,13 @@ impl<'a> Conn<'a> {
             .map(|r| format!("<{r}>"))
             .collect::<Vec<_>>()
             .join(",");
+        let tls = match self.tls_description().and_then(|d| d.split_once(' ')) {
+            Some((version, cipher)) => format!(" tls={version} cipher={cipher}"),
+            None => String::new(),
+        };
         if r.code() == 250 {
             info!(
-                "{} accepted id={} from=<{}> to={} client={} size={size}{}{} files={}",
+                "{} accepted id={} from=<{}> to={} client={} size={size}{}{}{tls} files={}",
                 self.sid,
                 m.id,
                 m.sender,
@@ -1029,6 +1110,16 @@ impl<'a> Conn<'a> {
     }
 
     fn send_queued(&mut self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(t) = self.tls.as_mut() {
+            let sent = t.send(&self.sock, &self.out);
+            self.out.clear();
+            if let Err(e) = sent {
+                debug!("{} send: {e}", self.sid);
+                return false;
+            }
+            return true;
+        }
         let mut sent = 0;
         while sent < self.out.len() {
             match sys::send(&self.sock, &self.out[sent..], false) {
@@ -1110,6 +1201,24 @@ impl<'a> Conn<'a> {
                     },
                 ));
             }
+            // Bytes TLS decrypted already need no wait; after the client's
+            // close_notify nothing more is read, in TLS or in plain text.
+            #[cfg(feature = "tls")]
+            if let Some(t) = self.tls.as_mut() {
+                if t.has_data() {
+                    if buf.capacity() == 0 {
+                        buf.reserve_exact(self.cfg.io_buffer_bytes.max(1));
+                    }
+                    let n = t.read(buf);
+                    if in_message {
+                        self.data_progress(n);
+                    }
+                    return Ok(n);
+                }
+                if t.closed() {
+                    return Ok(0);
+                }
+            }
             // Wake at least once a second so stress mode takes effect
             // promptly, and early while holding a buffer between commands.
             let holding = !in_message && buf.capacity() > 0;
@@ -1126,6 +1235,19 @@ impl<'a> Conn<'a> {
                 Ok(r) if r[0] => {
                     if buf.capacity() == 0 {
                         buf.reserve_exact(self.cfg.io_buffer_bytes.max(1));
+                    }
+                    #[cfg(feature = "tls")]
+                    if let Some(t) = self.tls.as_mut() {
+                        let was_handshaking = t.handshaking();
+                        let got = t.receive(&self.sock);
+                        if was_handshaking && let Some(d) = t.description() {
+                            info!("{} STARTTLS: {d}", self.sid);
+                        }
+                        // A failure is the disconnect line's `end=error (TLS: …)`.
+                        match got {
+                            Ok(()) => continue,
+                            Err(e) => return Err(Stop::Tls(e)),
+                        }
                     }
                     match sys::recv(&self.sock, buf) {
                         Ok(n) => {

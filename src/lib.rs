@@ -24,4 +24,6 @@ pub mod screen;
 pub mod smtp;
 pub mod spf;
 pub mod sys;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod tool;

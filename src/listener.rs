@@ -275,8 +275,69 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     crate::log::set_verbosity(next.verbosity);
     warn_if_short_of_space(&shared.spool, &next, "SIGHUP");
     rates.per_minute = next.max_connections_per_minute;
-    *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+    #[cfg(feature = "tls")]
+    let certs = reload_certs(shared, &mut next);
+    let mut slot = shared.config.write().unwrap_or_else(|p| p.into_inner());
+    #[cfg(feature = "tls")]
+    {
+        *shared.certs.write().unwrap_or_else(|p| p.into_inner()) = certs;
+    }
+    *slot = Arc::new(next);
+    drop(slot);
     info!("SIGHUP: configuration reloaded for new sessions");
+}
+
+/// `--tls-cert` and `--tls-key`, read; None when not given.
+#[cfg(feature = "tls")]
+fn load_certs(cfg: &Config) -> Result<Option<crate::tls::Certs>, String> {
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => crate::tls::load(cert, key).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// SIGHUP: the certificate pair read again for new sessions (sessions
+/// keep the one they started with); a pair that does not load is logged
+/// and the old one stays. Sets `next.starttls` to match.
+#[cfg(feature = "tls")]
+fn reload_certs(shared: &Shared, next: &mut Config) -> Option<crate::tls::Certs> {
+    let old = shared
+        .certs
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let certs = match load_certs(next) {
+        Ok(Some(c)) => {
+            let cert = next.tls_cert.as_deref().unwrap_or(std::path::Path::new(""));
+            info!("SIGHUP: TLS certificate read from {}", cert.display());
+            Some(c)
+        }
+        Ok(None) => None,
+        Err(e) if old.is_some() => {
+            warn!("SIGHUP: {e}; the certificate loaded before stays");
+            old
+        }
+        Err(e) => {
+            warn!("SIGHUP: {e}; no STARTTLS until it loads");
+            None
+        }
+    };
+    next.starttls = certs.is_some();
+    certs
+}
+
+/// SIGHUP without `--config`: only the certificate pair is read again.
+#[cfg(feature = "tls")]
+fn reload_certs_alone(shared: &Shared) {
+    let mut next = (*shared.cfg()).clone();
+    if next.tls_cert.is_none() {
+        info!("SIGHUP: no --config file and no --tls-cert; nothing to reload");
+        return;
+    }
+    let certs = reload_certs(shared, &mut next);
+    let mut slot = shared.config.write().unwrap_or_else(|p| p.into_inner());
+    *shared.certs.write().unwrap_or_else(|p| p.into_inner()) = certs;
+    *slot = Arc::new(next);
 }
 
 /// Warns when the spool's file system has less free space than
@@ -318,7 +379,18 @@ pub fn run(
         sys::install_signal_pipe().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let (stop_read, stop_write) = sys::pipe().map_err(|e| format!("cannot create pipe: {e}"))?;
     let exec = start_exec(&cfg)?;
+    // Read here, after the privilege drop, as a reload will read it.
+    #[cfg(feature = "tls")]
+    let (certs, cfg) = {
+        let certs = load_certs(&cfg)?;
+        let starttls = certs.is_some();
+        (certs, Config { starttls, ..cfg })
+    };
     let shared = Arc::new(Shared::new(cfg, spool, stop_read, exec));
+    #[cfg(feature = "tls")]
+    {
+        *shared.certs.write().unwrap_or_else(|p| p.into_inner()) = certs;
+    }
     let mut acceptor = Acceptor::new(&shared);
     // Ready: signals are handled and everything is open. Shown even with
     // -q: scripts and tests read the real address here.
@@ -341,6 +413,9 @@ pub fn run(
                 Signals::None => {}
                 Signals::Reload => match &reload {
                     Some(reload) => apply_reload(&shared, reload, &mut acceptor.rates),
+                    #[cfg(feature = "tls")]
+                    None => reload_certs_alone(&shared),
+                    #[cfg(not(feature = "tls"))]
                     None => info!("SIGHUP: no --config file; nothing to reload"),
                 },
             }

@@ -406,6 +406,11 @@ for no answer, then
 the client's forward\-confirmed reverse DNS name (iprev pass); empty
 otherwise or when not checked
 .TP
+.B TINYMX_TLS
+the TLS protocol and cipher suite the message came over
+(TLSv1.3 TLS_AES_128_GCM_SHA256); empty for plain text, and always in a
+build without TLS
+.TP
 .B TINYMX_SPF
 the SPF result (pass, fail, softfail, neutral, none, temperror,
 permerror); empty when the sender was not checked, as are the six below

@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
                 hostname: "mx.test",
                 session_id: "S",
                 date: "Sat, 28 Nov 2026 14:30:26 +0000",
+                tls: None,
             };
             let h = trace::headers(&t, &env, &rcpt);
             assert_eq!(h.matches('\n').count(), 3, "{h:?}");

@@ -114,6 +114,7 @@ replies! {
     BAD_RECIPIENT = 501 "5.1.3 Bad recipient address syntax";
     NOT_IMPLEMENTED = 502 "5.5.1 Command not implemented";
     TLS_ACTIVE = 503 "5.5.1 TLS already active";
+    TLS_REQUIRED = 530 "5.7.0 Must issue a STARTTLS command first";
     TLS_IN_TRANSACTION = 503 "5.5.1 STARTTLS not allowed during a mail transaction";
     NEED_HELO = 503 "5.5.1 Send HELO or EHLO first";
     NESTED_MAIL = 503 "5.5.1 Sender already given";

@@ -670,6 +670,11 @@ impl<'c> Session<'c> {
                 let r = self.helo_reply(extended);
                 self.reset_transaction(r)
             }
+            // RFC 3207 §4: a server that needs TLS refuses mail without it.
+            // (Only a build with TLS can have --require-tls.)
+            Command::Mail(_) if cfg!(feature = "tls") && self.cfg.require_tls && !self.tls => {
+                reply(reply::TLS_REQUIRED)
+            }
             // §4.1.1.2: the 250 waits for the driver's storage check.
             Command::Mail(m) => match self.mail(m) {
                 Some(r) => reply(r),
@@ -2112,6 +2117,41 @@ mod tests {
             .concat()
         );
         assert_eq!(d.tls_starts, 1);
+    }
+
+    /// `--require-tls`: MAIL before the handshake gets 530 (RFC 3207 §4),
+    /// everything else as usual; after it, mail goes through.
+    #[test]
+    #[cfg(feature = "tls")]
+    fn require_tls_refuses_mail_until_the_handshake() {
+        let cfg: &'static Config = Box::leak(Box::new(Config {
+            require_tls: true,
+            ..tls_cfg().clone()
+        }));
+        let mut s = Session::new(cfg);
+        let mut d = Driver::default();
+        d.feed(&mut s, b"");
+        d.feed(
+            &mut s,
+            b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nNOOP\r\nSTARTTLS\r\n",
+        );
+        assert_eq!(
+            d.text(),
+            [
+                GREETING,
+                EHLO_TLS,
+                "530 5.7.0 Must issue a STARTTLS command first\r\n",
+                "250 2.0.0 Ok\r\n",
+                READY,
+            ]
+            .concat()
+        );
+        assert_eq!(d.tls_starts, 1);
+        d.feed(&mut s, b"EHLO c\r\nMAIL FROM:<a@b.org>\r\n");
+        assert!(
+            d.text()
+                .ends_with(&[EHLO, "250 2.1.0 Sender ok\r\n"].concat())
+        );
     }
 
     /// A STARTTLS split over reads: the 220 comes at its line end, and the

@@ -16,6 +16,9 @@ pub struct Trace<'a> {
     pub session_id: &'a str,
     /// RFC 5322 date-time, e.g. from `date::rfc5322`.
     pub date: &'a str,
+    /// Over TLS: the protocol and cipher suite, `TLSv1.3
+    /// TLS_AES_128_GCM_SHA256` (`tls::Stream::description`).
+    pub tls: Option<&'a str>,
 }
 
 /// The HELO name and client address as the header shows them.
@@ -23,13 +26,23 @@ pub use crate::safe::{header_helo as helo_for_header, ip_literal};
 
 /// The three header lines for one recipient's copy.
 pub fn headers(t: &Trace, env: &Envelope, rcpt: &Recipient) -> String {
-    let with = match (t.extended, env.smtputf8) {
-        (_, true) => "UTF8SMTP",
-        (true, false) => "ESMTP",
-        (false, false) => "SMTP",
+    // RFC 3848: the S names STARTTLS (whatever the client said after it),
+    // and a comment names the protocol version and cipher suite.
+    // (Only a build with TLS has a session over it.)
+    let over_tls = t.tls.filter(|_| cfg!(feature = "tls"));
+    let with = match (over_tls, t.extended, env.smtputf8) {
+        (Some(_), _, true) => "UTF8SMTPS",
+        (Some(_), _, false) => "ESMTPS",
+        (None, _, true) => "UTF8SMTP",
+        (None, true, false) => "ESMTP",
+        (None, false, false) => "SMTP",
+    };
+    let tls = match over_tls {
+        Some(d) => format!(" ({})", d.replacen("TLSv", "TLS", 1)),
+        None => String::new(),
     };
     format!(
-        "Return-Path: <{sender}>\nDelivered-To: {rcpt}\nReceived: from {helo} ([{ip}]) by {host} (tinymx) with {with} id {id} for <{rcpt}>; {date}\n",
+        "Return-Path: <{sender}>\nDelivered-To: {rcpt}\nReceived: from {helo} ([{ip}]) by {host} (tinymx) with {with}{tls} id {id} for <{rcpt}>; {date}\n",
         sender = env.sender,
         rcpt = rcpt.address,
         helo = helo_for_header(t.helo),
@@ -52,6 +65,7 @@ mod tests {
             hostname: "mx.test",
             session_id: "S1",
             date: "Sat, 28 Nov 2026 14:30:26 +0000",
+            tls: None,
         }
     }
 
@@ -98,6 +112,24 @@ mod tests {
             &rcpt("b@x.org"),
         );
         assert!(h.contains("([127.0.0.1]) by mx.test (tinymx) with UTF8SMTP id"));
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn over_tls_the_protocol_is_esmtps_and_a_comment_names_the_cipher() {
+        let mut t = trace(b"client.example", true, "192.0.2.7");
+        t.tls = Some("TLSv1.3 TLS_AES_128_GCM_SHA256");
+        let h = headers(&t, &env("a@b.org", false), &rcpt("b@x.org"));
+        assert!(h.contains(
+            "by mx.test (tinymx) with ESMTPS (TLS1.3 TLS_AES_128_GCM_SHA256) id S1 for <b@x.org>; "
+        ));
+        let h = headers(&t, &env("a@b.org", true), &rcpt("b@x.org"));
+        assert!(h.contains(" with UTF8SMTPS (TLS1.3 TLS_AES_128_GCM_SHA256) id S1 "));
+        // HELO after the handshake: still ESMTPS (RFC 3848: STARTTLS was used).
+        t.extended = false;
+        t.tls = Some("TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        let h = headers(&t, &env("a@b.org", false), &rcpt("b@x.org"));
+        assert!(h.contains(" with ESMTPS (TLS1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) id S1 "));
     }
 
     #[test]
