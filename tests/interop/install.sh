@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the interop suite's peers from Debian's packages when missing:
-# postfix (sendmail, postqueue, smtp-source), msmtp, mblaze, swaks, curl,
-# dovecot-imapd (its imap binary is run directly, no daemon) and neomutt.
+# postfix (sendmail, postqueue, smtp-source), msmtp, mblaze, swaks (with
+# libnet-ssleay-perl, only recommended, for --tls), curl, openssl (the TLS
+# checks' test CA and certificate), dovecot-imapd (its imap binary is run
+# directly, no daemon) and neomutt.
 # Exim conflicts with postfix as a package (both provide
 # mail-transport-agent), so exim4-daemon-light is fetched with
 # `apt-get download` and unpacked with `dpkg -x` into $EXIM_ROOT; only its
@@ -18,7 +20,7 @@ TAG=interop
 install_postfix
 
 missing=""
-for p in swaks curl msmtp mblaze dovecot-imapd neomutt; do
+for p in swaks libnet-ssleay-perl curl openssl msmtp mblaze dovecot-imapd neomutt; do
 	have_pkg "$p" || missing="$missing $p"
 done
 [ -z "$missing" ] || apt_install $missing

@@ -11,6 +11,12 @@ against it, one after the other:
   Exim      exim4-daemon-light, unpacked (it conflicts with postfix as a
             package), run with its own -C configuration, no daemon
   clients   swaks, curl, msmtp, Python's smtplib + email.message
+  tls       tinymx's TLS build (TINYMX_TLS_BIN, make tls) with a certificate
+            from a test CA made here with openssl: a second private Postfix
+            with smtp_tls_security_level = encrypt (and the plain build as
+            its control, which it must not deliver to), swaks --tls, curl
+            --ssl-reqd. Without TINYMX_TLS_BIN or its file these checks
+            fail, they are not skipped.
   readers   mblaze (mlist, mshow, minc, mflag) and Python's mailbox.Maildir
   dovecot   Dovecot's imap binary run directly on the spool (PREAUTH on a
             pipe, no daemon, its indexes in the run's folder, as the user
@@ -34,7 +40,8 @@ mailboxes emptied, anything left in Postfix's or Exim's queue deleted), so
 that one failed check cannot fail the next.
 
 Needs root (Postfix's master, Exim). Usage:
-    TINYMX_BIN=target/x86_64-unknown-linux-musl/release/tinymx python3 tests/interop/run.py
+    TINYMX_BIN=target/x86_64-unknown-linux-musl/release/tinymx \
+    TINYMX_TLS_BIN=target/tls/x86_64-unknown-linux-musl/release/tinymx python3 tests/interop/run.py
 Ends with the line `interop: N passed, M failed`; exits 1 if any failed.
 The temporary folder /tmp/tinymx-interop-* is removed at the end, also
 after a failure (then the logs of each failed group are printed first) or
@@ -76,6 +83,8 @@ BIN = os.path.abspath(
     os.environ.get("TINYMX_BIN")
     or os.path.join(REPO, "target/x86_64-unknown-linux-musl/release/tinymx")
 )
+# The TLS build (make tls): the tls group's checks fail without it.
+TLS_BIN = os.path.abspath(os.environ["TINYMX_TLS_BIN"]) if os.environ.get("TINYMX_TLS_BIN") else None
 EXIM_ROOT = os.environ.get("EXIM_ROOT", "/var/cache/tinymx-interop/exim4")
 EXIM = os.path.join(EXIM_ROOT, "usr/sbin/exim4")
 
@@ -293,16 +302,18 @@ def pkg_version(pkg):
 
 
 class Tinymx:
-    """The binary under test on 127.0.0.1:0 with its own spool."""
+    """The binary under test on 127.0.0.1:0 with its own spool (`bin`:
+    another build of it, e.g. TLS_BIN)."""
 
-    def __init__(self, workdir, name, args=()):
+    def __init__(self, workdir, name, args=(), bin=BIN):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.spool = os.path.join(self.dir, "spool")
         self.lines = []
         self.cond = threading.Condition()
         self.logfile = open(os.path.join(self.dir, "tinymx.log"), "w", encoding="utf-8")
-        argv = [BIN, "-l", "127.0.0.1:0", "-n", HOST, "-d", self.spool, *args]
+        self.bin = bin
+        argv = [bin, "-l", "127.0.0.1:0", "-n", HOST, "-d", self.spool, *args]
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -324,7 +335,8 @@ class Tinymx:
         eq(addr.rsplit(":", 1)[0], "127.0.0.1", "tinymx listens on")
         self.port = int(addr.rsplit(":", 1)[1])
         eq(listening([self.pid]), [f"127.0.0.1:{self.port}"], "tinymx's listening sockets")
-        print(f"   tinymx pid {self.pid} on 127.0.0.1:{self.port} {' '.join(args)}", flush=True)
+        build = "" if self.bin == BIN else f" ({self.bin})"
+        print(f"   tinymx pid {self.pid} on 127.0.0.1:{self.port}{build} {' '.join(args)}", flush=True)
 
     def _read(self):
         for raw in self.proc.stderr:
@@ -453,7 +465,9 @@ def split_received(header, pattern, what):
 
 def trace(stored, sender, rcpt, helo, with_="ESMTP"):
     """Checks tinymx's three trace headers exactly (its Received date with
-    check_date: in UTC, now) and returns the rest of the stored message."""
+    check_date: in UTC, now) and returns the rest of the stored message.
+    `with_` is the protocol as written, e.g. "ESMTPS (TLS1.3
+    TLS_AES_256_GCM_SHA384)" after STARTTLS."""
     lines = stored.split(b"\n", 3)
     assert len(lines) == 4, f"stored message too short: {stored[:300]!r}"
     eq(lines[0].decode(), f"Return-Path: <{sender}>", "Return-Path")
@@ -461,7 +475,7 @@ def trace(stored, sender, rcpt, helo, with_="ESMTP"):
     received = lines[2].decode()
     pattern = (
         rf"Received: from {re.escape(helo)} \(\[127\.0\.0\.1\]\) by {re.escape(HOST)} "
-        rf"\(tinymx\) with {with_} id [0-9A-Za-z-]+ for <{re.escape(rcpt)}>"
+        rf"\(tinymx\) with {re.escape(with_)} id [0-9A-Za-z-]+ for <{re.escape(rcpt)}>"
     )
     date = split_received(received, pattern, "tinymx's Received header")
     check_date(date, f"tinymx's Received date (in {received!r})", utc=True)
@@ -564,10 +578,13 @@ def attachment_of(stored):
 
 
 class Postfix:
-    """A private Postfix instance relaying everything to tinymx."""
+    """A private Postfix instance relaying everything to tinymx, in
+    WORKDIR/NAME. `settings` ("name = value") go over main.cf.in's and
+    `services` (postconf -M's "service/type=entry") into master.cf, both
+    with postconf before the start: they are this instance's alone."""
 
-    def __init__(self, workdir, port):
-        self.dir = os.path.join(workdir, "postfix")
+    def __init__(self, workdir, port, name="postfix", settings=(), services=()):
+        self.dir = os.path.join(workdir, name)
         self.etc = os.path.join(self.dir, "etc")
         self.queue = os.path.join(self.dir, "queue")
         self.port = port
@@ -580,6 +597,10 @@ class Postfix:
         with open(os.path.join(self.etc, "main.cf"), "w", encoding="utf-8") as f:
             f.write(conf)
         shutil.copy(os.path.join(HERE, "postfix/master.cf"), self.etc)
+        for setting in settings:
+            run(["postconf", "-c", self.etc, "-e", setting])
+        for service in services:
+            run(["postconf", "-c", self.etc, "-M", service])
 
     def start(self):
         p = run(["postfix", "-c", self.etc, "start"], check=False)
@@ -977,15 +998,16 @@ def client_checks(s, workdir):
 
 
 def swaks_transcript_data(out):
-    """What swaks sent after DATA, rebuilt from its transcript (' -> ' lines
-    between the 354 reply and the lone dot), dot-unstuffed, CRLF ends."""
+    """What swaks sent after DATA, rebuilt from its transcript (' -> ' lines,
+    ' ~> ' over TLS, between the 354 reply and the lone dot),
+    dot-unstuffed, CRLF ends."""
     lines = out.replace("\r\n", "\n").split("\n")
-    start = next(i for i, l in enumerate(lines) if l.startswith("<-  354 ") or l.startswith("<** 354 "))
+    start = next(i for i, l in enumerate(lines) if l[:8] in ("<-  354 ", "<** 354 ", "<~  354 ", "<~* 354 "))
     data = []
     for l in lines[start + 1:]:
-        if l == " -> .":
+        if l in (" -> .", " ~> ."):
             break
-        if l.startswith(" -> "):
+        if l.startswith((" -> ", " ~> ")):
             t = l[4:]
             data.append(t[1:] if t.startswith("..") else t)
     return ("\r\n".join(data) + "\r\n").encode()
@@ -1115,6 +1137,266 @@ def client_cases(s, tx, d):
         (stored,) = tx.wait_new("ivan", 1)
         body = trace(stored, "jörg@exämple.org", "ivan@exämple.org", "smtplib.test", "UTF8SMTP")
         bytes_eq(body, lf(want), "stored message")
+
+
+# ---------------------------------------------------------------------- TLS
+
+
+def tls_bin_problem():
+    """Why the tls group cannot run, or None: TINYMX_TLS_BIN unset or not
+    an executable file. Its checks then fail with this message."""
+    if TLS_BIN is None:
+        return ("TINYMX_TLS_BIN is not set: the TLS checks need tinymx's TLS build "
+                "(make tls builds it; make test-interop passes its path)")
+    if not os.access(TLS_BIN, os.X_OK):
+        return f"TINYMX_TLS_BIN={TLS_BIN}: no such executable (make tls builds it)"
+    return None
+
+
+def test_ca(d):
+    """openssl: a test CA (key and self-signed certificate) and tinymx's
+    server certificate (key, CSR, signed by the CA) for the names and the
+    address the clients connect to, in d. Returns the paths."""
+    p = {n: os.path.join(d, n) for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt",
+                                         "server.ext")}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run(["openssl", "req", "-x509", *ec, "-keyout", p["ca.key"], "-out", p["ca.crt"], "-days", "2",
+         "-subj", "/CN=tinymx interop test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    run(["openssl", "req", "-new", *ec, "-keyout", p["server.key"], "-out", p["server.csr"],
+         "-subj", f"/CN={HOST}"])
+    san = f"DNS:{HOST},DNS:localhost,IP:127.0.0.1"
+    with open(p["server.ext"], "w") as f:
+        f.write(f"subjectAltName = {san}\nbasicConstraints = critical,CA:FALSE\n"
+                "keyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", p["server.csr"], "-CA", p["ca.crt"], "-CAkey", p["ca.key"],
+         "-set_serial", str(random.getrandbits(63)), "-days", "2", "-extfile", p["server.ext"],
+         "-out", p["server.crt"]])
+    eq(run(["openssl", "verify", "-CAfile", p["ca.crt"], p["server.crt"]]).stdout.decode(),
+       f"{p['server.crt']}: OK\n", "openssl verify of tinymx's certificate")
+    ext = run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", p["server.crt"]]).stdout.decode()
+    eq(ext.split("\n", 1)[1].strip(), f"DNS:{HOST}, DNS:localhost, IP Address:127.0.0.1",
+       "the certificate's subjectAltName")
+    return p
+
+
+def session_id(stored):
+    """The session id in tinymx's Received header (its third line)."""
+    return re.search(rb" id (\S+) for ", stored.split(b"\n", 3)[2]).group(1).decode()
+
+
+def session_commands(tx, sid):
+    """The commands of one session, as tinymx -v logged them."""
+    return [l.split(" >>> ", 1)[1] for l in tx.log() if l.startswith(f"tinymx: {sid} >>> ")]
+
+
+def check_tls_logged(tx, sid, cipher, since):
+    """tinymx logged the handshake (`SID STARTTLS: TLSv1.3 CIPHER`) and
+    the message's `accepted` line with tls= and cipher=; returns the
+    latter."""
+    tx.wait_log(lambda ls: f"tinymx: {sid} STARTTLS: TLSv1.3 {cipher}" in ls,
+                f"'{sid} STARTTLS: TLSv1.3 {cipher}'", since=since)
+    accepted = tx.wait_log(lambda ls: [l for l in ls if l.startswith(f"tinymx: {sid} accepted ")],
+                           f"{sid}'s accepted line", since=since)
+    eq(len(accepted), 1, f"{sid}'s accepted lines")
+    assert re.search(rf" size=\d+ tls=TLSv1\.3 cipher={re.escape(cipher)} files=", accepted[0]), accepted[0]
+    return accepted[0]
+
+
+def tls_checks(s, workdir):
+    s.peer(f"TLS: tinymx's TLS build ({TLS_BIN or 'TINYMX_TLS_BIN unset'}) with a test CA's "
+           f"certificate; Postfix {pkg_version('postfix')} (smtp_tls_security_level = encrypt), "
+           f"swaks --tls, curl --ssl-reqd, OpenSSL {pkg_version('openssl')}")
+    d = os.path.join(workdir, "tls")
+    os.makedirs(d)
+    t = {}  # what the start made: ca, tx (TLS build), plain (plain build), pf
+    broken = []  # why the checks cannot run
+
+    def ready():
+        if broken:
+            raise AssertionError(broken[0])
+
+    try:
+        with s.case("tls: test CA and tinymx's certificate (openssl); TLS and plain builds, "
+                    "a private Postfix with smtp_tls_security_level = encrypt, start"):
+            problem = tls_bin_problem()
+            if problem:
+                broken.append(problem)
+                raise AssertionError(problem)
+            t["ca"] = ca = test_ca(d)
+            version = run([TLS_BIN, "--version"]).stdout.decode().strip()
+            print(f"   {version} ({TLS_BIN})", flush=True)
+            t["tx"] = Tinymx(workdir, "tls-tinymx", ["-v", "--tls-cert", ca["server.crt"],
+                                                     "--tls-key", ca["server.key"]], bin=TLS_BIN)
+            t["plain"] = Tinymx(workdir, "tls-plain-tinymx", ["-v"])
+            with open(os.path.join(HERE, "postfix/tls.cf.in"), encoding="utf-8") as f:
+                text = f.read().replace("@CA@", ca["ca.crt"]).replace("@PLAINPORT@", str(t["plain"].port))
+            settings = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
+            t["pf"] = Postfix(workdir, t["tx"].port, "postfix-tls", settings,
+                              ["tlsmgr/unix=tlsmgr unix - - n 1000? 1 tlsmgr"])
+            t["pf"].start()
+            eq(listening(t["pf"].pids()), [], "postfix's listening TCP sockets")
+        if not broken and (t.get("pf") is None or t["pf"].master is None):
+            broken.append("the TLS group's start failed (see above): this check cannot run")
+        tls_cases(s, t, ready)
+    finally:
+        if t.get("tx") or t.get("plain") or t.get("pf"):
+            with s.case("tls: stop Postfix by its master pid, every relay one of the two tinymx; "
+                        "both tinymx stop"):
+                try:
+                    pf = t.get("pf")
+                    if pf is not None and pf.stop():
+                        relays = {f"127.0.0.1[127.0.0.1]:{t[k].port}" for k in ("tx", "plain")}
+                        for line in pf.maillog().splitlines():
+                            m = re.search(r" relay=(\S+),", line)
+                            if m:
+                                assert m.group(1) in relays, f"relay in {line!r} (want one of {relays})"
+                finally:
+                    for k in ("tx", "plain"):
+                        if t.get(k) is not None:
+                            t[k].stop()
+
+
+def tls_cases(s, t, ready):
+    ca, tx, plain_tx, pf = t.get("ca"), t.get("tx"), t.get("plain"), t.get("pf")
+    sender = "alice@example.org"
+
+    def cleanup():
+        # Nothing to put back when the start failed.
+        if pf is not None and pf.master is not None:
+            pf.clear_queue()
+        for x in (tx, plain_tx):
+            if x is not None:
+                x.clean()
+
+    with s.case("tls: postfix (encrypt) → TLS build: Trusted TLSv1.3 in Postfix's log, "
+                "ESMTPS and the cipher in Received and tinymx's log, byte-exact", cleanup):
+        ready()
+        mark = tx.mark()
+        data = plain("pf-tls", sender, ["bob@example.org"])
+        pf.sendmail(sender, ["bob@example.org"], data)
+        qid = pf.queue_id("pf-tls@interop.test")
+        status = pf.wait_status(qid, "bob@example.org", "sent")
+        assert f" relay=127.0.0.1[127.0.0.1]:{tx.port}," in status, status
+        # The smtp process that delivered logged its handshake first
+        # (smtp_tls_loglevel = 1); Trusted: the chain verified against
+        # the test CA (encrypt does not match the name).
+        smtp = re.search(r"postfix-interop/smtp\[(\d+)\]: ", status).group(1)
+        log = pf.maillog()[pf.submitted:]
+        m = re.search(rf"postfix-interop/smtp\[{smtp}\]: (Trusted TLS connection established to "
+                      rf"127\.0\.0\.1\[127\.0\.0\.1\]:{tx.port}: (TLSv[0-9.]+) with cipher (\S+) .*)$",
+                      log[:log.index(status)], re.M)
+        assert m, f"Postfix's log has no TLS line from smtp[{smtp}] before {status!r}:\n{log}"
+        print(f"       Postfix: {m.group(1)}", flush=True)
+        eq(m.group(2), "TLSv1.3", "the protocol Postfix negotiated")
+        cipher = m.group(3)
+        (stored,) = tx.wait_new("bob", 1)
+        rest = trace(stored, sender, "bob@example.org", "postfix.test", f"ESMTPS (TLS1.3 {cipher})")
+        bytes_eq(postfix_received(rest), data, "stored message")
+        sid = session_id(stored)
+        check_tls_logged(tx, sid, cipher, mark)
+        # STARTTLS, then EHLO again over TLS, then the transaction; over
+        # DATA, as without TLS.
+        cmds = session_commands(tx, sid)
+        eq(cmds[:3], ["EHLO postfix.test", "STARTTLS", "EHLO postfix.test"], f"{sid}'s first commands")
+        assert re.fullmatch(r"MAIL FROM:<alice@example\.org> SIZE=\d+", cmds[3]), cmds
+        eq(cmds[4:], ["RCPT TO:<bob@example.org>", "DATA", "QUIT"], f"{sid}'s commands after MAIL")
+
+    with s.case("tls: postfix (encrypt) → plain build (no STARTTLS): deferred, TLS required but "
+                "not offered; nothing stored; postsuper -d", cleanup):
+        ready()
+        mark = plain_tx.mark()
+        rcpt = "bob@plain.example.org"
+        data = plain("pf-notls", sender, [rcpt])
+        pf.sendmail(sender, [rcpt], data)
+        qid = pf.queue_id("pf-notls@interop.test")
+        reason = "TLS is required, but was not offered by host 127.0.0.1[127.0.0.1]"
+        line = pf.wait_status(qid, rcpt, "deferred")
+        assert f" relay=127.0.0.1[127.0.0.1]:{plain_tx.port}," in line, line
+        assert line.endswith(f", dsn=4.7.4, status=deferred ({reason})"), line
+        queued = pf.queued()
+        eq([(q["queue_id"], q["queue_name"]) for q in queued], [(qid, "deferred")], "postfix queue")
+        eq([r["address"] for r in queued[0]["recipients"]], [rcpt], "the deferred message's recipients")
+        eq(queued[0]["recipients"][0]["delay_reason"], reason, "postqueue's delay_reason")
+        # Postfix read the EHLO reply (no STARTTLS in it) and quit.
+        ends = plain_tx.wait_log(lambda ls: [l for l in ls if " disconnect from " in l],
+                                 "the plain build's disconnect line", since=mark)
+        eq(len(ends), 1, "sessions on the plain build")
+        m = re.search(r"tinymx: (\S+) disconnect from .* messages=0 .*end=quit", ends[0])
+        assert m, ends[0]
+        eq(session_commands(plain_tx, m.group(1)), ["EHLO postfix.test", "QUIT"], "its commands")
+        eq(plain_tx.mailboxes(), [], "the plain build's spool")
+        run(["postsuper", "-c", pf.etc, "-d", qid])
+        pf.wait_queue_empty()
+        assert re.search(rf"postfix-interop/postsuper\[\d+\]: {qid}: removed$", pf.maillog(), re.M), \
+            pf.maillog()[-2000:]
+
+    with s.case("tls: swaks --tls --tls-verify: STARTTLS 220, TLS started, the rest over TLS, "
+                "message byte-exact, ESMTPS", cleanup):
+        ready()
+        mark = tx.mark()
+        data = plain("swaks-tls", "alice@example.com", ["carol@example.org"])
+        path = os.path.join(os.path.dirname(ca["ca.crt"]), "swaks.eml")
+        with open(path, "wb") as f:
+            f.write(data[:-1])  # (as in the clients group: swaks ends the data with CRLF)
+        p = run(["swaks", "--server", f"127.0.0.1:{tx.port}", "--tls", "--tls-verify",
+                 "--tls-ca-path", ca["ca.crt"], "--helo", "swaks.test", "--from", "alice@example.com",
+                 "--to", "carol@example.org", "--data", "@" + path])
+        out = p.stdout.decode()
+        # In swaks's transcript "->"/"<-" are plain text, "~>"/"<~" TLS.
+        m = re.search(r"\n<-  250-STARTTLS\n(?:<-  250[- ].*\n)* -> STARTTLS\n<-  220 2\.0\.0 Ready to start TLS\n"
+                      r"(=== TLS started with cipher (TLSv[0-9.]+):(\S+):\d+)\n", out)
+        assert m, f"swaks transcript lacks STARTTLS, its 220 and 'TLS started':\n{out}"
+        eq(m.group(2), "TLSv1.3", "the protocol swaks negotiated")
+        cipher = m.group(3)
+        after = out[m.end():]
+        assert re.match(r"(=== .*\n)* ~> EHLO swaks\.test\n", after), after
+        for want in (" ~> MAIL FROM:<alice@example.com>\n", " ~> RCPT TO:<carol@example.org>\n",
+                     " ~> DATA\n", "<~  354 ", "<~  250 2.0.0 Ok: queued as ", " ~> QUIT\n<~  221 2.0.0 Bye\n"):
+            assert want in after, f"swaks transcript after STARTTLS lacks {want!r}:\n{out}"
+        assert not re.search(r"^( -> |<-  )", after, re.M), f"plain text after STARTTLS:\n{out}"
+        # RFC 3207 section 4.2: STARTTLS is not offered again over TLS.
+        assert "<~  250-STARTTLS" not in after and "<~  250 STARTTLS" not in after, after
+        (stored,) = tx.wait_new("carol", 1)
+        rest = trace(stored, "alice@example.com", "carol@example.org", "swaks.test", f"ESMTPS (TLS1.3 {cipher})")
+        bytes_eq(rest, data, "stored message")
+        bytes_eq(rest, lf(swaks_transcript_data(out)), "stored message vs swaks's transcript")
+        check_tls_logged(tx, session_id(stored), cipher, mark)
+        print(f"       swaks: {m.group(1)}", flush=True)
+
+    with s.case("tls: curl --ssl-reqd --cacert: certificate verified, two recipients, "
+                "byte-exact as curl sends it, ESMTPS", cleanup):
+        ready()
+        mark = tx.mark()
+        rcpts = ["dave@example.org", "erin@example.org"]
+        data = crlf(plain("curl-tls", "alice@example.com", rcpts))
+        path = os.path.join(os.path.dirname(ca["ca.crt"]), "curl.eml")
+        with open(path, "wb") as f:
+            f.write(data)
+        p = run(["curl", "-sS", "-v", "--max-time", "30", "--ssl-reqd", "--cacert", ca["ca.crt"],
+                 "--mail-from", "alice@example.com", "--mail-rcpt", rcpts[0], "--mail-rcpt", rcpts[1],
+                 "--upload-file", path, f"smtp://127.0.0.1:{tx.port}/curl.test"])
+        err = p.stderr.decode()
+        m = re.search(r"^\* SSL connection using (TLSv[0-9.]+) / (\S+)$", err, re.M)
+        assert m, f"curl -v names no TLS connection:\n{err}"
+        eq(m.group(1), "TLSv1.3", "the protocol curl negotiated")
+        cipher = m.group(2)
+        for want in ("< 250-STARTTLS", "> STARTTLS", "< 220 2.0.0 Ready to start TLS",
+                     "*  SSL certificate verify ok.", "< 250 2.1.0 Sender ok", "< 354 End data",
+                     "< 250 2.0.0 Ok: queued as "):
+            assert want in err, f"curl -v lacks {want!r}:\n{err}"
+        # Everything from MAIL on came after the handshake.
+        assert err.index("* SSL connection using") < err.index("> MAIL FROM:<alice@example.com>"), err
+        sids = set()
+        for r in rcpts:
+            (stored,) = tx.wait_new(r.split("@")[0], 1)
+            bytes_eq(trace(stored, "alice@example.com", r, "curl.test", f"ESMTPS (TLS1.3 {cipher})"),
+                     lf(data), f"copy for {r}")
+            sids.add(session_id(stored))
+        eq(len(sids), 1, "sessions of the two copies")
+        accepted = check_tls_logged(tx, sids.pop(), cipher, mark)
+        assert " to=<dave@example.org>,<erin@example.org> " in accepted, accepted
+        print(f"       curl: {m.group(0)[2:]}", flush=True)
 
 
 # ------------------------------------------------------------- spool readers
@@ -1903,6 +2185,8 @@ GROUPS = [
     ("exim", exim_checks, [("exim-tinymx/tinymx.log", 30), ("exim/spool/log/mainlog", 60),
                            ("exim/spool/log/paniclog", 30)]),
     ("clients", client_checks, [("clients-tinymx/tinymx.log", 30), ("clients/msmtp.log", 30)]),
+    ("tls", tls_checks, [("tls-tinymx/tinymx.log", 40), ("tls-plain-tinymx/tinymx.log", 20),
+                         ("postfix-tls/maillog", 60)]),
     ("readers", reader_checks, [("readers-tinymx/tinymx.log", 30)]),
     ("dovecot", dovecot_checks, [("dovecot-tinymx/tinymx.log", 30)]),
     ("neomutt", neomutt_checks, [("neomutt-tinymx/tinymx.log", 30)]),
