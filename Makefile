@@ -35,6 +35,7 @@ test: build test-deps static-check size-check lint
 	$(MAKE) test-package
 	$(MAKE) test-systemd
 	$(MAKE) test-interop
+	$(MAKE) test-tls
 	$(MAKE) test-cross
 	$(MAKE) test-disks
 	$(MAKE) test-powerloss
@@ -109,8 +110,8 @@ test-powerloss: build
 # Installs what is missing from Debian's packages; needs root. Then the
 # harness's own check (selftest.py): a failed case cleans up after itself.
 .PHONY: test-interop
-test-interop: build
-	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 tests/interop/run.py
+test-interop: build tls
+	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' TINYMX_TLS_BIN='$(abspath $(TLS_BIN))' python3 tests/interop/run.py
 	$(SUDO) env TINYMX_BIN='$(abspath $(RELEASE))' python3 tests/interop/selftest.py
 
 # tinymx side by side with Postfix (→ Maildir), aiosmtpd (→ Maildir, fsync),
@@ -125,6 +126,7 @@ BENCH_ENV = TINYMX_BIN='$(abspath $(RELEASE))' DKIM_SPEED_BIN='$(abspath $(DKIM_
 bench: bench-build test-deps disks-deps
 	$(SUDO) sh bench/install.sh
 	$(SUDO) env $(BENCH_ENV) python3 bench/run.py
+	$(MAKE) bench-tls
 
 # The DKIM microbenchmark: an example program on the library, in the
 # release profile; it does not change the shipped binary.
@@ -136,9 +138,10 @@ bench-build: build
 # the sender-check row and the DKIM figures): checks that it yields every
 # number, that every mail arrived and that the DNS queries are as cold/warm
 # say; no speed thresholds. `make test` runs it last.
-bench-smoke: bench-build test-deps disks-deps
+bench-smoke: bench-build test-deps disks-deps tls
 	$(SUDO) sh bench/install.sh --smoke
 	$(SUDO) env $(BENCH_ENV) python3 bench/run.py --smoke
+	python3 bench/tls.py --smoke
 
 # The sender-check row alone (SPF against a local DNS server: --no-auth,
 # --auth with a warm and a cold cache), 3 runs, printed (~1-2 min).
@@ -180,6 +183,18 @@ bench-dkim: bench-build test-deps
 	$(SUDO) sh bench/install.sh --smoke
 	$(SUDO) env $(BENCH_ENV) python3 bench/run.py --dkim-only
 
+# The TLS figures alone (bench/tls.py): mail/s and tinymx's CPU per mail
+# with and without STARTTLS (the same TLS binary and certificate; the
+# script's own pipelining client for both), handshakes per second, RSS per
+# idle and per streaming TLS session, and the TLS build's stripped size
+# per architecture next to the plain one (the router-sized builds of both
+# are made first); medians of 3 runs, about two minutes, spools on disk
+# under target/; writes bench/results-tls.md. `python3 bench/tls.py
+# --smoke` (< 20 s, in make bench-smoke) checks every figure.
+.PHONY: bench-tls
+bench-tls: build tls tls-aarch64 tls-armv7 tls-mipsel aarch64 armv7 mipsel
+	python3 bench/tls.py --out bench/results-tls.md
+
 # ---------------------------------------------------------------------------
 # OpenWrt packages (README, "OpenWrt package"): make ipk builds the cross
 # binaries, then one .ipk per OpenWrt architecture name below into
@@ -216,6 +231,7 @@ lint:
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --lib --no-default-features -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features tls -- -D warnings
 
 # $(call check_static,BINARY): no program interpreter, no shared libraries.
 check_static = \
@@ -579,6 +595,54 @@ test-cross:
 	done
 	@start=$$(date +%s); $(MAKE) --no-print-directory test-repro && \
 		echo "test-cross: reproducibility checked in $$(( $$(date +%s) - start ))s"
+
+# ---------------------------------------------------------------------------
+# The TLS build (README, "TLS"): STARTTLS with rustls and ring, the only
+# build with a dependency beyond libc. ring compiles C and assembly, so
+# each architecture needs a C compiler for musl: musl-gcc (musl-tools) for
+# x86_64, Debian's cross gcc with musl's headers (the multiarch musl-dev's
+# TRIPLE-linux-musl-gcc wrapper) for the others.
+#   make tls          x86_64, stable, like make build: $(TLS_BIN)
+#   make tls-ARCH     router-sized, like make ARCH: target/tls/ARCH/TRIPLE/release/tinymx
+#   make test-tls     that the default build depends on libc alone
+#                     (cargo tree), src/tls.rs's unit tests, tests/tls.py
+#                     against make tls's binary, the aarch64 TLS build's
+#                     unit tests under qemu-user, and tests/tls.py against
+#                     each cross TLS build under qemu-user
+# ---------------------------------------------------------------------------
+TLS_BIN    := target/tls/$(TARGET)/release/tinymx
+tls_bin     = $(CURDIR)/target/tls/$(1)/$($(1)_TRIPLE)/release/tinymx
+TLS_ARCHES := aarch64 armv7 mipsel
+aarch64_DEB  := arm64
+aarch64_GNU  := aarch64-linux-gnu
+aarch64_MUSL := aarch64-linux-musl
+tls_cc = CC_$(subst -,_,$($(1)_TRIPLE))=$($(1)_MUSL)-gcc REALGCC=$($(1)_GNU)-gcc
+
+.PHONY: tls tls-deps test-tls $(addprefix tls-,$(TLS_ARCHES)) $(addprefix tls-deps-,$(TLS_ARCHES))
+tls: tls-deps
+	@rustup target list --installed | grep -qx '$(TARGET)' || rustup target add '$(TARGET)'
+	CC_x86_64_unknown_linux_musl=musl-gcc $(CARGO) build --release --locked \
+		--target '$(TARGET)' --target-dir target/tls --features tls
+
+tls-deps:
+	@command -v musl-gcc >/dev/null || { \
+		echo "installing: musl-tools (musl-gcc, for ring's C code)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends musl-tools; }
+
+tls-deps-aarch64: tiny-deps-aarch64 cross-deps-aarch64
+tls-deps-armv7 tls-deps-mipsel: tls-deps-%: tiny-deps-%
+
+$(addprefix tls-,$(TLS_ARCHES)): tls-%: tls-deps-%
+	+$(call tls_cc,$*) $(call tiny_cargo,$*,build,$(CURDIR)/target/tls/$*) --features tls
+	@$(call check_static,$(call tls_bin,$*))
+
+test-tls: build tls $(addprefix tls-,$(TLS_ARCHES)) qemu-deps test-deps
+	@[ "$$($(CARGO) tree --locked -e normal --prefix none --target '$(TARGET)' | cut -d' ' -f1 | sort -u | tr '\n' ' ')" = "libc tinymx " ] \
+		|| { echo "test-tls: the default build depends on more than libc:" >&2; $(CARGO) tree -e normal --target '$(TARGET)' >&2; exit 1; }
+	$(CARGO) test --locked --features tls --lib tls
+	TINYMX_BIN='$(abspath $(TLS_BIN))' PLAIN_BIN='$(abspath $(RELEASE))' python3 tests/tls.py
+	$(call tls_cc,aarch64) $(call tiny_cargo,aarch64,test,$(CURDIR)/target/tls/aarch64) --features tls --lib tls
+	$(foreach a,$(TLS_ARCHES),TINYMX_BIN='$(call tls_bin,$(a))' TINYMX_RUNNER=$($(a)_QEMU) python3 tests/tls.py &&) true
 
 # ---------------------------------------------------------------------------
 # Installing (README: "Installing"). GNU directory variables; DESTDIR for
