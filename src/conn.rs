@@ -253,7 +253,7 @@ struct Conn<'a> {
     certs: Option<crate::tls::Certs>,
     /// After STARTTLS: every byte in and out goes through it.
     #[cfg(feature = "tls")]
-    tls: Option<crate::tls::Stream>,
+    tls: Option<Box<crate::tls::Stream>>,
 }
 
 /// What a check that could not run says.
@@ -416,6 +416,12 @@ impl<'a> Conn<'a> {
     fn start_tls(&mut self, session: &mut Session) -> Option<End> {
         if !self.flush() {
             return Some(End::SendFailed);
+        }
+        // rustls writes the session tickets after the handshake, and the
+        // next reply on its own: with Nagle the reply would wait for the
+        // client's delayed ACK of the tickets (40 ms on Linux), every time.
+        if let Err(e) = sys::set_int_option(&self.sock, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1) {
+            debug!("{} TCP_NODELAY: {e}", self.sid);
         }
         let stream = self.certs.as_ref().map(crate::tls::Stream::new);
         match stream {

@@ -251,6 +251,20 @@ pub fn recv(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<usize> {
     Ok(n)
 }
 
+/// `sendmsg` of several buffers in one call (`MSG_NOSIGNAL`): what one
+/// `send` of them joined would do, without the copy. At most `IOV_MAX`
+/// (1024) buffers are passed; the count sent is returned.
+pub fn send_vectored(fd: &OwnedFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: all-zero msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix (std's guarantee); the
+    // kernel only reads through the pointers, and `bufs` outlives the call.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    // SAFETY: `msg` is a live msghdr whose iovecs point to live buffers.
+    check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })
+}
+
 /// `send` with `MSG_NOSIGNAL` (a closed peer gives EPIPE, not SIGPIPE);
 /// `dontwait` adds `MSG_DONTWAIT`.
 pub fn send(fd: &OwnedFd, buf: &[u8], dontwait: bool) -> io::Result<usize> {

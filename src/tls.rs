@@ -61,7 +61,10 @@ fn pem_error(e: rustls::pki_types::pem::Error) -> String {
     }
 }
 
-/// One session's TLS, from the STARTTLS 220 on.
+/// One session's TLS, from the STARTTLS 220 on. Boxed, and its methods
+/// kept out of line, so that a session in plain text carries none of it
+/// on its stack (the TLS build's plain sessions use the default build's
+/// stack pages).
 pub struct Stream {
     conn: ServerConnection,
     /// Decrypted bytes not taken yet.
@@ -73,14 +76,15 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn new(certs: &Certs) -> Result<Stream, String> {
+    #[inline(never)]
+    pub fn new(certs: &Certs) -> Result<Box<Stream>, String> {
         let conn = ServerConnection::new(Arc::clone(certs)).map_err(|e| e.to_string())?;
-        Ok(Stream {
+        Ok(Box::new(Stream {
             conn,
             plaintext: 0,
             closed: false,
             description: None,
-        })
+        }))
     }
 
     /// Still in the handshake?
@@ -109,6 +113,7 @@ impl Stream {
     /// (handshake records are answered at once); then `has_data` and
     /// `closed` say what came. An error is the handshake's or the record
     /// layer's failure; the alert, if any, is sent before it returns.
+    #[inline(never)]
     pub fn receive(&mut self, sock: &OwnedFd) -> Result<(), String> {
         let n = match self.conn.read_tls(&mut Socket(sock)) {
             Ok(n) => n,
@@ -134,6 +139,7 @@ impl Stream {
 
     /// Moves decrypted bytes into `buf` (up to its capacity, which must
     /// not be 0); the count.
+    #[inline(never)]
     pub fn read(&mut self, buf: &mut Vec<u8>) -> usize {
         use std::io::Read;
         buf.clear();
@@ -146,6 +152,7 @@ impl Stream {
 
     /// Encrypts `bytes` and sends them and anything else queued (a
     /// blocking send, bounded by the socket's send time-out).
+    #[inline(never)]
     pub fn send(&mut self, sock: &OwnedFd, bytes: &[u8]) -> io::Result<()> {
         use std::io::Write;
         self.conn.writer().write_all(bytes)?;
@@ -153,6 +160,7 @@ impl Stream {
     }
 
     /// Sends close_notify (at QUIT and when the server closes).
+    #[inline(never)]
     pub fn close(&mut self, sock: &OwnedFd) {
         self.conn.send_close_notify();
         let _ = self.write_out(sock);
@@ -201,6 +209,12 @@ impl io::Read for Socket<'_> {
 impl io::Write for Socket<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         sys::send(self.0, buf, false)
+    }
+    /// rustls hands over its queued records together: one `sendmsg`, so
+    /// a handshake flight (ServerHello, ChangeCipherSpec, the encrypted
+    /// rest) leaves in one segment.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        sys::send_vectored(self.0, bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
