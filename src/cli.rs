@@ -302,17 +302,13 @@ pub static OPTIONS: &[Opt] = &[
     Opt { kind: SwitchOff(|c| &mut c.iprev), reload: Live,
         help: "      --no-iprev           no reverse DNS lookups\n" },
     Opt { kind: MaybePath(|c| &mut c.tls_cert), reload: Live,
-        help: "      --tls-cert FILE      offer STARTTLS with this PEM certificate chain
-                           (the server's first; RSA or ECDSA P-256); needs
-                           --tls-key and a build with TLS (make tls); read
-                           again on SIGHUP
+        help: "      --tls-cert FILE      offer STARTTLS with this PEM chain (TLS build
+                           only: make tls); read again on SIGHUP
 " },
     Opt { kind: MaybePath(|c| &mut c.tls_key), reload: Live,
-        help: "      --tls-key FILE       the PEM private key of --tls-cert\n" },
+        help: "      --tls-key FILE       its PEM private key\n" },
     Opt { kind: Switch(|c| &mut c.require_tls), reload: Live,
-        help: "      --require-tls        answer MAIL before STARTTLS with 530 5.7.0 (default:
-                           plain text is accepted too)
-" },
+        help: "      --require-tls        MAIL before STARTTLS gets 530 5.7.0\n" },
     Opt { kind: Level(Verbosity::Verbose), reload: Live,
         help: "  -v, --verbose            log every command and reply\n" },
     Opt { kind: Level(Verbosity::Quiet), reload: Live,
@@ -486,21 +482,25 @@ fn keep<T: PartialEq + Clone>(next: &mut T, old: &T) -> bool {
 /// The TLS options go together, and only in a build with TLS (checked on
 /// the whole configuration, at start-up and on SIGHUP).
 pub fn check_tls(cfg: &Config) -> Result<(), String> {
-    match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(_), None) => return Err("--tls-cert needs --tls-key".into()),
-        (None, Some(_)) => return Err("--tls-key needs --tls-cert".into()),
-        (None, None) if cfg.require_tls => {
-            return Err("--require-tls needs --tls-cert and --tls-key".into());
-        }
-        (Some(_), Some(_)) if !cfg!(feature = "tls") => {
-            return Err(
-                "--tls-cert: this tinymx is built without TLS ('make tls' builds one with it)"
+    if !cfg!(feature = "tls") {
+        let given = cfg.tls_cert.is_some() || cfg.tls_key.is_some() || cfg.require_tls;
+        return match given {
+            true => Err(
+                "--tls-cert, --tls-key, --require-tls: this tinymx is built without \
+                         TLS ('make tls' builds one with it)"
                     .into(),
-            );
-        }
-        _ => {}
+            ),
+            false => Ok(()),
+        };
     }
-    Ok(())
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(_), None) => Err("--tls-cert needs --tls-key".into()),
+        (None, Some(_)) => Err("--tls-key needs --tls-cert".into()),
+        (None, None) if cfg.require_tls => {
+            Err("--require-tls needs --tls-cert and --tls-key".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -546,6 +546,14 @@ impl Options {
         for s in &self.settings {
             apply(&mut cfg, s)?;
         }
+        Ok(cfg)
+    }
+
+    /// `load`, then the checks that span options (`check_tls`): what
+    /// start-up and a reload use.
+    pub fn load_checked(&self) -> Result<Config, String> {
+        let cfg = self.load()?;
+        check_tls(&cfg)?;
         Ok(cfg)
     }
 }
@@ -1263,30 +1271,30 @@ mod tests {
     #[test]
     fn the_tls_options_go_together() {
         let check = |args: &[&str]| check_tls(&run(args).unwrap());
-        assert_eq!(
-            check(&["--tls-cert", "c.pem"]),
-            Err("--tls-cert needs --tls-key".into())
-        );
-        assert_eq!(
-            check(&["--tls-key", "k.pem"]),
-            Err("--tls-key needs --tls-cert".into())
-        );
-        assert_eq!(
-            check(&["--require-tls"]),
-            Err("--require-tls needs --tls-cert and --tls-key".into())
-        );
-        let both = check(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--require-tls"]);
-        if cfg!(feature = "tls") {
-            assert_eq!(both, Ok(()));
-        } else {
-            assert_eq!(
-                both,
-                Err(
-                    "--tls-cert: this tinymx is built without TLS ('make tls' builds one with it)"
-                        .into()
-                )
-            );
-        }
         assert_eq!(check(&[]), Ok(()));
+        let refused = "--tls-cert, --tls-key, --require-tls: this tinymx is built without TLS \
+                       ('make tls' builds one with it)";
+        for (args, with_tls) in [
+            (
+                &["--tls-cert", "c.pem"][..],
+                Err("--tls-cert needs --tls-key"),
+            ),
+            (&["--tls-key", "k.pem"], Err("--tls-key needs --tls-cert")),
+            (
+                &["--require-tls"],
+                Err("--require-tls needs --tls-cert and --tls-key"),
+            ),
+            (
+                &["--tls-cert", "c.pem", "--tls-key", "k.pem", "--require-tls"],
+                Ok(()),
+            ),
+        ] {
+            let want = if cfg!(feature = "tls") {
+                with_tls
+            } else {
+                Err(refused)
+            };
+            assert_eq!(check(args), want.map_err(String::from), "{args:?}");
+        }
     }
 }

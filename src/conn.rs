@@ -1066,10 +1066,13 @@ impl<'a> Conn<'a> {
             .map(|r| format!("<{r}>"))
             .collect::<Vec<_>>()
             .join(",");
+        #[cfg(feature = "tls")]
         let tls = match self.tls_description().and_then(|d| d.split_once(' ')) {
             Some((version, cipher)) => format!(" tls={version} cipher={cipher}"),
             None => String::new(),
         };
+        #[cfg(not(feature = "tls"))]
+        let tls = "";
         if r.code() == 250 {
             info!(
                 "{} accepted id={} from=<{}> to={} client={} size={size}{}{}{tls} files={}",

@@ -275,16 +275,25 @@ fn apply_reload(shared: &Shared, reload: &Reload, rates: &mut RateLimit) {
     crate::log::set_verbosity(next.verbosity);
     warn_if_short_of_space(&shared.spool, &next, "SIGHUP");
     rates.per_minute = next.max_connections_per_minute;
-    #[cfg(feature = "tls")]
-    let certs = reload_certs(shared, &mut next);
-    let mut slot = shared.config.write().unwrap_or_else(|p| p.into_inner());
+    #[cfg(not(feature = "tls"))]
+    {
+        *shared.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+    }
     #[cfg(feature = "tls")]
     {
-        *shared.certs.write().unwrap_or_else(|p| p.into_inner()) = certs;
+        let certs = reload_certs(shared, &mut next);
+        install(shared, next, certs);
     }
-    *slot = Arc::new(next);
-    drop(slot);
     info!("SIGHUP: configuration reloaded for new sessions");
+}
+
+/// The settings and the certificate for new sessions, replaced together
+/// (under the configuration's lock, as `Shared::snapshot` reads them).
+#[cfg(feature = "tls")]
+fn install(shared: &Shared, next: Config, certs: Option<crate::tls::Certs>) {
+    let mut slot = shared.config.write().unwrap_or_else(|p| p.into_inner());
+    *shared.certs.write().unwrap_or_else(|p| p.into_inner()) = certs;
+    *slot = Arc::new(next);
 }
 
 /// `--tls-cert` and `--tls-key`, read; None when not given.
@@ -335,9 +344,7 @@ fn reload_certs_alone(shared: &Shared) {
         return;
     }
     let certs = reload_certs(shared, &mut next);
-    let mut slot = shared.config.write().unwrap_or_else(|p| p.into_inner());
-    *shared.certs.write().unwrap_or_else(|p| p.into_inner()) = certs;
-    *slot = Arc::new(next);
+    install(shared, next, certs);
 }
 
 /// Warns when the spool's file system has less free space than

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         }
         Err(msg) => return usage_error(&msg),
     };
-    let cfg = match opts.load().and_then(|c| cli::check_tls(&c).map(|()| c)) {
+    let cfg = match opts.load_checked() {
         Ok(cfg) => cfg,
         Err(msg) => return usage_error(&msg),
     };
@@ -89,8 +89,7 @@ fn run(mut cfg: Config, opts: cli::Options) -> Result<(), Failure> {
     remove_stale_tmp(&spool, &cfg);
     let reload: Option<listener::Reload> = opts.config_file.is_some().then(|| {
         let opts = opts.clone();
-        Box::new(move || opts.load().and_then(|c| cli::check_tls(&c).map(|()| c)))
-            as listener::Reload
+        Box::new(move || opts.load_checked()) as listener::Reload
     });
     let ready = Box::new(move || signal_ready(ready_pipe));
     let result = listener::run(cfg, listeners, spool, reload, ready).map_err(|e| (EXIT_FAILURE, e));

@@ -90,6 +90,11 @@ fn every_message_the_readme_quotes_is_what_the_binary_prints() {
     assert_eq!(lines[1], "Try 'tinymx --help' for more information.");
     assert!(text.contains("`Try 'tinymx --help' for more information.`"));
 
+    // The TLS options in the build without TLS.
+    let (code, lines) = stderr_lines(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    assert_eq!(code, Some(2));
+    printed.push(lines[0].clone());
+
     let (code, lines) = stderr_lines(&["-vq"]);
     assert_eq!(code, Some(2));
     printed.push(lines[0].clone());

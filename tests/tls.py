@@ -651,7 +651,8 @@ def start_up_errors_name_the_file_and_the_plain_build_refuses(w, pki):
                             "--tls-cert", cert, "--tls-key", key], capture_output=True, timeout=WAIT)
         assert p.returncode == 2, p
         assert p.stderr.decode().splitlines()[0] == \
-            "tinymx: --tls-cert: this tinymx is built without TLS ('make tls' builds one with it)", p.stderr
+            "tinymx: --tls-cert, --tls-key, --require-tls: this tinymx is built without TLS " \
+            "('make tls' builds one with it)", p.stderr
 
 
 def main():
