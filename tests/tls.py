@@ -361,6 +361,9 @@ def pipelined_after_starttls_is_dropped(w, pki):
         assert c.cmd("RCPT TO:<bob@mx.test>") == ["503 5.5.1 Need MAIL command"]
         c.cmd("QUIT")
         sid = s.wait_log(lambda l: "STARTTLS: TLSv1.3" in l, "the STARTTLS line").split()[1]
+        # The log is read by a thread: the session's lines are all in once
+        # its disconnect line is.
+        s.wait_log(lambda l: f"{sid} disconnect from " in l, "the disconnect line")
         commands = [l.split(">>> ", 1)[1] for l in s.lines if f"{sid} >>> " in l]
         assert commands == ["EHLO client.example", "STARTTLS", "EHLO client.example",
                             "RCPT TO:<bob@mx.test>", "QUIT"], commands
